@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Builds dist/virt-p2v.js (one JS file, every npm dependency inside, runs with
+# `deno run -A`, needs no network) and dist/virt-p2v (a single executable made
+# by `deno compile`). The executable needs Deno's runtime, denort: give its
+# path in DENORT_BIN, or let deno download it (needs access to dl.deno.land).
+set -euo pipefail
+cd "$(dirname "$0")"
+out=dist
+mkdir -p "$out"
+
+# ssh2's optional native add-ons are loaded inside try/catch; leaving them out
+# makes it use its pure-JS/WebAssembly code, which is what runs under Deno.
+deno bundle --quiet --platform=deno --external '*.node' -o "$out/virt-p2v.body.js" main.ts
+# Some CommonJS code in ssh2 reads __dirname/__filename; an ES module has neither.
+{
+  echo 'const __filename = import.meta.filename ?? ""; const __dirname = import.meta.dirname ?? "";'
+  cat "$out/virt-p2v.body.js"
+} > "$out/virt-p2v.js"
+rm -f "$out/virt-p2v.body.js"
+echo "built $out/virt-p2v.js ($(du -h "$out/virt-p2v.js" | cut -f1))"
+
+if [ "${1:-}" = "bundle" ]; then
+  exit 0
+fi
+
+compile_args=(compile --allow-all --no-check --output "$out/virt-p2v" "$out/virt-p2v.js")
+if [ -n "${DENORT_BIN:-}" ]; then
+  if [ ! -x "$DENORT_BIN" ]; then
+    echo "build.sh: DENORT_BIN=$DENORT_BIN is not an executable file" >&2
+    exit 1
+  fi
+  export DENORT_BIN
+fi
+if ! deno "${compile_args[@]}"; then
+  cat >&2 <<'MSG'
+build.sh: deno compile could not produce dist/virt-p2v.
+  It needs the Deno runtime "denort" of the same version as this deno:
+  - set DENORT_BIN=/path/to/denort (from the denort-x86_64-unknown-linux-gnu.zip
+    release asset of this Deno version), or
+  - run on a machine that can download it from dl.deno.land.
+  dist/virt-p2v.js was built and runs anywhere with: deno run -A dist/virt-p2v.js
+MSG
+  exit 1
+fi
+echo "built $out/virt-p2v ($(du -h "$out/virt-p2v" | cut -f1))"

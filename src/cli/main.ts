@@ -1,0 +1,138 @@
+/**
+ * The program: parse options and the kernel command line, learn the machine,
+ * then dump the config, run unattended, or (later) start the dialog.
+ */
+import { captureDiagnostics } from "../collect/diagnostics.ts";
+import { collectHostFacts } from "../collect/host_facts.ts";
+import { longOptionList, parseCli, shortOptionList, usageText } from "../config/cli.ts";
+import { dumpConfig } from "../config/dump.ts";
+import { overridesFromCmdline } from "../config/kernel_keys.ts";
+import { resolveConfig } from "../config/resolve.ts";
+import { timeoutsFromEnv } from "../engine/timeouts.ts";
+import { describeError, UserError } from "../errors.ts";
+import { startQemuNbd } from "../nbd/qemu_nbd.ts";
+import { createTextReporter } from "../report/text_reporter.ts";
+import { PROGRAM, VERSION } from "../version.ts";
+import { runUnattended } from "./unattended.ts";
+
+const PROC_CMDLINE = "/proc/cmdline";
+
+export interface MainIo {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  env: (name: string) => string | undefined;
+  isTerminal: boolean;
+}
+
+const encoder = new TextEncoder();
+const DEFAULT_IO: MainIo = {
+  stdout: (text) => writeAll(Deno.stdout, text),
+  stderr: (text) => writeAll(Deno.stderr, text),
+  env: (name) => Deno.env.get(name),
+  isTerminal: Deno.stdout.isTerminal(),
+};
+
+function writeAll(file: { writeSync(p: Uint8Array): number }, text: string): void {
+  let data = encoder.encode(text);
+  while (data.length > 0) data = data.subarray(file.writeSync(data));
+}
+
+/** Runs the program and returns its exit code; never throws. */
+export async function main(args: string[], io: MainIo = DEFAULT_IO): Promise<number> {
+  try {
+    return await runProgram(args, io);
+  } catch (err) {
+    if (err instanceof UserError) {
+      io.stderr(`${PROGRAM}: ${err.prefix}${err.message}\n`);
+      return err.exitCode;
+    }
+    // A bug of ours: still one line for the user, the stack only on request.
+    io.stderr(`${PROGRAM}: error: internal error: ${describeError(err)}\n`);
+    if (io.env("VIRT_P2V_DEBUG") && err instanceof Error) io.stderr(`${err.stack}\n`);
+    return 1;
+  }
+}
+
+async function runProgram(args: string[], io: MainIo): Promise<number> {
+  const cli = parseCli(args);
+  if (cli.help) {
+    io.stdout(usageText());
+    return 0;
+  }
+  if (cli.version) {
+    io.stdout(`${PROGRAM} ${VERSION}\n`);
+    return 0;
+  }
+  if (cli.longOptions || cli.shortOptions) {
+    const list = cli.longOptions ? longOptionList() : shortOptionList();
+    io.stdout(list.map((o) => o + "\n").join(""));
+    return 0;
+  }
+
+  const fromProcCmdline = cli.cmdline === undefined;
+  const cmdlineText = cli.cmdline ?? await readProcCmdline();
+  const { overrides, warnings } = overridesFromCmdline(cmdlineText);
+  for (const w of warnings) io.stderr(`${PROGRAM}: warning: ${w}\n`);
+
+  const facts = await collectHostFacts();
+  const config = resolveConfig(overrides, facts, {
+    testDisk: cli.testDisk,
+    fromProcCmdline,
+    isRoot: Deno.uid() === 0,
+  });
+
+  if (config.dumpConfigAndExit) {
+    io.stdout(dumpConfig(config));
+    return 0;
+  }
+
+  if (!config.remote.server) {
+    throw new UserError(
+      "the interactive dialog is not available in this version; " +
+        "give p2v.server=… (and p2v.identity= or p2v.password=) on the command line",
+    );
+  }
+
+  const colours = cli.colours || (io.isTerminal && !io.env("NO_COLOR"));
+  const emit = createTextReporter({ write: io.stdout, colours, verbose: cli.verbose });
+  const cancel = new AbortController();
+  const onSignal = () => {
+    io.stderr(`${PROGRAM}: cancelling the conversion ...\n`);
+    cancel.abort();
+  };
+  Deno.addSignalListener("SIGINT", onSignal);
+  Deno.addSignalListener("SIGTERM", onSignal);
+  try {
+    await runUnattended({
+      config,
+      facts,
+      emit,
+      timeouts: readTimeouts(io),
+      captureDiagnostics: () => captureDiagnostics(),
+      startExport: (path) => startQemuNbd(path),
+      signal: cancel.signal,
+    });
+  } finally {
+    Deno.removeSignalListener("SIGINT", onSignal);
+    Deno.removeSignalListener("SIGTERM", onSignal);
+  }
+  return 0;
+}
+
+async function readProcCmdline(): Promise<string> {
+  try {
+    return await Deno.readTextFile(PROC_CMDLINE);
+  } catch (err) {
+    throw new UserError(
+      `cannot read ${PROC_CMDLINE} (${describeError(err)}); use --cmdline="p2v.server=…"`,
+    );
+  }
+}
+
+function readTimeouts(io: MainIo) {
+  try {
+    return timeoutsFromEnv(io.env("VIRT_P2V_TIMEOUTS"));
+  } catch {
+    throw new UserError('VIRT_P2V_TIMEOUTS must be JSON like {"connectMs":5000}');
+  }
+}

@@ -1,0 +1,58 @@
+/**
+ * One call that gathers everything SPEC §4 says about the physical
+ * machine. The collectors are independent and read-only, so they run
+ * concurrently; each already turns missing information into "unknown".
+ */
+
+import type { HostFacts } from "./types.ts";
+import { runCommand, type Runner } from "./run_command.ts";
+import { findDisks } from "./disks.ts";
+import { findInterfaces } from "./interfaces.ts";
+import { collectCpu } from "./cpu.ts";
+import { collectMemory } from "./memory.ts";
+import { collectRtc, localTzOffset, systemNow } from "./rtc.ts";
+import { collectHostname, denoHostname } from "./hostname.ts";
+
+export interface CollectOptions {
+  /** Where /sys and /proc live; a fake tree in tests. Default `/`. */
+  root?: string;
+  /** Runs `lscpu`. Note the default runs the real tool even with a fake root. */
+  run?: Runner;
+  /** System time, seconds since the epoch. */
+  now?: () => number;
+  /** Local zone offset east of UTC, seconds. */
+  tzOffset?: () => number;
+  /** Raw hostname; undefined means "read ROOT/proc/sys/kernel/hostname". */
+  hostname?: () => string | undefined;
+}
+
+export async function collectHostFacts(opts: CollectOptions = {}): Promise<HostFacts> {
+  const root = opts.root ?? "/";
+  const [found, interfaces, cpu, memory, rtc, hostname] = await Promise.all([
+    findDisks(root),
+    findInterfaces(root),
+    collectCpu(root, opts.run ?? runCommand),
+    collectMemory(root),
+    collectRtc(root, opts.now ?? systemNow, opts.tzOffset ?? localTzOffset),
+    collectHostname(root, opts.hostname ?? denoHostname),
+  ]);
+  const facts: HostFacts = {
+    disks: found.disks,
+    removable: found.removable,
+    interfaces,
+    cpu,
+    memory,
+    rtc,
+    arch: hostArch(),
+  };
+  if (hostname !== undefined) facts.hostname = hostname;
+  return facts;
+}
+
+/** libvirt/virt-v2v architecture names; Deno already uses them for Linux targets. */
+export function hostArch(): string {
+  const arch: string = Deno.build.arch;
+  if (arch === "x64" || arch === "amd64") return "x86_64";
+  if (arch === "arm64") return "aarch64";
+  return arch;
+}

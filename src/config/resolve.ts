@@ -1,0 +1,108 @@
+/**
+ * Turning what the user wrote (ConfigOverrides) plus what the machine has
+ * (HostFacts) into one concrete Config, so that no later stage needs to
+ * know about defaults.
+ */
+
+import type { HostFacts } from "../collect/types.ts";
+import type { Config, ConfigOverrides, NetworkMapEntry } from "./types.ts";
+
+export interface ResolveContext {
+  /** `--test-disk`: replaces the host's disks and removable drives as defaults. */
+  testDisk?: string;
+  /** The settings came from `/proc/cmdline` (a real boot), not `--cmdline`. */
+  fromProcCmdline: boolean;
+  isRoot: boolean;
+  /** Injected for tests; defaults to 8 random lowercase letters/digits. */
+  randomName?: () => string;
+}
+
+const NAME_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789";
+
+/** 8 characters from a 36-letter alphabet; rejection sampling keeps it uniform. */
+export function randomGuestName(length = 8): string {
+  let out = "";
+  const limit = 256 - (256 % NAME_CHARS.length);
+  while (out.length < length) {
+    const bytes = crypto.getRandomValues(new Uint8Array(length * 2));
+    for (const b of bytes) {
+      if (b < limit && out.length < length) out += NAME_CHARS[b % NAME_CHARS.length];
+    }
+  }
+  return out;
+}
+
+/**
+ * The target network of an interface: the first entry that names this
+ * interface or is a bare target (which matches every interface) wins, so
+ * order matters — in `other,em1:x`, `em1` maps to `other`. No match means
+ * the server's `default` network.
+ */
+export function networkTarget(map: readonly NetworkMapEntry[], iface: string): string {
+  for (const entry of map) {
+    if (entry.iface === undefined || entry.iface === iface) return entry.target;
+  }
+  return "default";
+}
+
+/**
+ * `poweroff` after success is only the default on a real unattended boot
+ * as root: running the program by hand with `--cmdline` must never switch
+ * the operator's machine off.
+ */
+function defaultPost(ctx: ResolveContext): string | undefined {
+  return ctx.isRoot && ctx.fromProcCmdline ? "poweroff" : undefined;
+}
+
+export function resolveConfig(o: ConfigOverrides, host: HostFacts, ctx: ResolveContext): Config {
+  const hostDisks = ctx.testDisk !== undefined ? [ctx.testDisk] : host.disks.map((d) => d.name);
+  const hostRemovable = ctx.testDisk !== undefined ? [] : host.removable.map((r) => r.name);
+  const hostName = host.hostname !== undefined && host.hostname !== "" ? host.hostname : undefined;
+
+  return {
+    remote: { server: o.server, port: o.port ?? 22 },
+    auth: {
+      username: o.username,
+      password: o.password,
+      identityUrl: o.identityUrl,
+      sudo: o.sudo ?? false,
+    },
+    guestname: o.guestname ?? hostName ?? (ctx.randomName ?? randomGuestName)(),
+    vcpu: {
+      physTopo: o.physTopo ?? false,
+      // A machine always has at least one CPU, whatever detection said.
+      cores: o.cores ?? Math.max(1, host.cpu.onlineCpus),
+    },
+    memory: o.memory ?? host.memory,
+    cpu: {
+      vendor: o.cpuVendor ?? host.cpu.vendor,
+      model: o.cpuModel,
+      acpi: o.acpi ?? host.cpu.acpi,
+      apic: o.apic ?? host.cpu.apic,
+      pae: o.pae ?? host.cpu.pae,
+    },
+    rtc: {
+      basis: o.rtcBasis ?? host.rtc.basis,
+      offset: o.rtcOffset ?? host.rtc.offset,
+      offsetText: o.rtcOffsetText,
+    },
+    // Copies, so that editing the config (e.g. in the dialog) never touches the inputs.
+    disks: [...(o.disks ?? hostDisks)],
+    removable: [...(o.removable ?? hostRemovable)],
+    interfaces: [...(o.interfaces ?? host.interfaces.map((i) => i.name))],
+    networkMap: (o.networkMap ?? []).map((e) => ({ ...e })),
+    output: {
+      type: o.outputType ?? "local",
+      allocation: o.outputAllocation,
+      connection: o.outputConnection,
+      format: o.outputFormat,
+      storage: o.outputStorage ?? "/var/tmp",
+      misc: [...(o.outputMisc ?? [])],
+    },
+    pre: o.pre,
+    post: o.post ?? defaultPost(ctx),
+    fail: o.fail,
+    skipTestConnection: o.skipTestConnection ?? false,
+    dumpConfigAndExit: o.dumpConfigAndExit ?? false,
+  };
+}

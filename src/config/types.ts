@@ -1,0 +1,158 @@
+/**
+ * The configuration model: one typed field for every `p2v.*` key of the
+ * kernel command line, plus the few options only the command line sets.
+ *
+ * Host-detected defaults are filled in by `resolveConfig` (see
+ * `src/config/resolve.ts`) so that every consumer sees concrete values.
+ */
+
+/** How the guest's real-time clock relates to UTC. */
+export type RtcBasis = "unknown" | "utc" | "localtime";
+
+/** `p2v.output.allocation`. */
+export type OutputAllocation = "sparse" | "preallocated";
+
+/** An entry of `p2v.network_map`: `IFACE:target`, or a bare `target` for every interface. */
+export interface NetworkMapEntry {
+  /** The interface this entry applies to; `undefined` matches every interface. */
+  iface?: string;
+  target: string;
+}
+
+export interface CpuConfig {
+  /** libvirt vendor name (`Intel`, `AMD`), or undefined when unknown. */
+  vendor?: string;
+  /** CPU model; never detected, only set from the command line. */
+  model?: string;
+  acpi: boolean;
+  apic: boolean;
+  pae: boolean;
+}
+
+export interface VcpuConfig {
+  /** Copy the host's sockets/cores/threads instead of 1 socket × N cores. */
+  physTopo: boolean;
+  /** Number of vCPUs when `physTopo` is false. */
+  cores: number;
+}
+
+export interface RtcConfig {
+  basis: RtcBasis;
+  /** Offset from UTC in seconds (what the original calls "hours" but uses as seconds). */
+  offset: number;
+  /** The offset exactly as written on the command line, echoed by the dump. */
+  offsetText?: string;
+}
+
+export interface AuthConfig {
+  /** `undefined` when not given: `root` is used to log in. */
+  username?: string;
+  /** Never logged, never uploaded, never put on a process argument list. */
+  password?: string;
+  /** `file://`, `https://` or `http://` URL of a private key. */
+  identityUrl?: string;
+  /** Run `sudo -n virt-v2v` on the server. */
+  sudo: boolean;
+}
+
+export interface RemoteConfig {
+  server?: string;
+  port: number;
+}
+
+export interface OutputConfig {
+  /** virt-v2v `-o`. */
+  type: string;
+  allocation?: OutputAllocation;
+  /** virt-v2v `-oc`. */
+  connection?: string;
+  /** virt-v2v `-of`. */
+  format?: string;
+  /** virt-v2v `-os`. */
+  storage: string;
+  /** Each item becomes one `-oo ITEM`. */
+  misc: string[];
+}
+
+/** The complete configuration of a run. */
+export interface Config {
+  remote: RemoteConfig;
+  auth: AuthConfig;
+  guestname: string;
+  vcpu: VcpuConfig;
+  /** Guest memory in bytes. */
+  memory: number;
+  cpu: CpuConfig;
+  rtc: RtcConfig;
+  /** Disk names (`sda`) or absolute paths of images/devices. */
+  disks: string[];
+  /** Removable drive names (`sr0`). */
+  removable: string[];
+  /** Network interface names. */
+  interfaces: string[];
+  networkMap: NetworkMapEntry[];
+  output: OutputConfig;
+  /** Command run before connecting; `undefined` = none, `""` = run nothing. */
+  pre?: string;
+  /** Command run after success. */
+  post?: string;
+  /** Command run after failure. */
+  fail?: string;
+  skipTestConnection: boolean;
+  dumpConfigAndExit: boolean;
+}
+
+/**
+ * What the command line and kernel command line set explicitly. Fields left
+ * `undefined` are filled from the host (`HostFacts`) or the built-in defaults.
+ */
+export interface ConfigOverrides {
+  server?: string;
+  port?: number;
+  username?: string;
+  password?: string;
+  identityUrl?: string;
+  sudo?: boolean;
+  guestname?: string;
+  physTopo?: boolean;
+  cores?: number;
+  memory?: number;
+  cpuVendor?: string;
+  cpuModel?: string;
+  acpi?: boolean;
+  apic?: boolean;
+  pae?: boolean;
+  rtcBasis?: RtcBasis;
+  rtcOffset?: number;
+  rtcOffsetText?: string;
+  disks?: string[];
+  removable?: string[];
+  interfaces?: string[];
+  networkMap?: NetworkMapEntry[];
+  outputType?: string;
+  outputAllocation?: OutputAllocation;
+  outputConnection?: string;
+  outputFormat?: string;
+  outputStorage?: string;
+  outputMisc?: string[];
+  pre?: string;
+  post?: string;
+  fail?: string;
+  skipTestConnection?: boolean;
+  dumpConfigAndExit?: boolean;
+}
+
+/** Options of the program's own command line (SPEC §2). */
+export interface CliOptions {
+  help: boolean;
+  version: boolean;
+  /** Kernel command line text given with `--cmdline`; `undefined` = read `/proc/cmdline`. */
+  cmdline?: string;
+  colours: boolean;
+  iso: boolean;
+  /** Absolute path of an image used as the only disk. */
+  testDisk?: string;
+  verbose: boolean;
+  longOptions: boolean;
+  shortOptions: boolean;
+}

@@ -1,0 +1,34 @@
+/**
+ * Everything the conversion engine tells its views. The unattended text
+ * reporter and the interactive screens both render these and nothing else.
+ */
+import type { ServerCapabilities } from "../net/test_connection.ts";
+
+export type Phase =
+  | "connecting"
+  | "testing"
+  | "exporting"
+  | "uploading"
+  | "converting"
+  | "cleaning-up";
+
+export type EngineEvent =
+  /** A new phase began; `message` is a human sentence. */
+  | { type: "phase"; phase: Phase; message: string }
+  /** The server's host key, as soon as the handshake shows it. */
+  | { type: "host-key"; fingerprint: string }
+  /** The test connection succeeded. */
+  | { type: "server"; capabilities: ServerCapabilities }
+  /** The remote directory holding the conversion's files and log. */
+  | { type: "remote-dir"; path: string }
+  /** One line of the remote virt-v2v output (ANSI colours kept). */
+  | { type: "output"; line: string }
+  /** Bytes the NBD server has sent for one disk so far. */
+  | { type: "disk-progress"; disk: string; bytesSent: number; sizeBytes?: number }
+  /** A problem that does not stop the run. */
+  | { type: "warning"; message: string }
+  | { type: "finished"; remoteDir: string }
+  | { type: "failed"; message: string; remoteDir?: string }
+  | { type: "cancelled"; remoteDir?: string };
+
+export type EventSink = (event: EngineEvent) => void;

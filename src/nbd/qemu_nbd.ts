@@ -1,0 +1,159 @@
+/**
+ * A read-only `qemu-nbd` per disk, listening on a private unix socket; each
+ * forwarded channel is spliced to a fresh connection to that socket.
+ */
+import { createConnection, type Socket } from "node:net";
+import type { Duplex } from "node:stream";
+import { join } from "node:path";
+import { describeError, UserError } from "../errors.ts";
+import type { DiskExport } from "./export.ts";
+
+const START_TIMEOUT_MS = 15_000;
+
+export interface QemuNbdOptions {
+  /** Executable to run; `qemu-nbd` on PATH by default. */
+  binary?: string;
+  startTimeoutMs?: number;
+}
+
+export async function startQemuNbd(
+  path: string,
+  options: QemuNbdOptions = {},
+): Promise<DiskExport> {
+  const binary = options.binary ?? "qemu-nbd";
+  const dir = await Deno.makeTempDir({ prefix: "virt-p2v-nbd." });
+  const socketPath = join(dir, "nbd.sock");
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command(binary, {
+      // -r: export and open read-only, so the source can never be written.
+      // -t/-e: one forwarded channel may be followed by others (retries, probes).
+      args: ["-r", "-f", "raw", "-t", "-e", "16", "-k", socketPath, path],
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+  } catch (err) {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    if (err instanceof Deno.errors.NotFound) {
+      throw new UserError(
+        "qemu-nbd is not installed on this machine; install the qemu-utils package " +
+          "(or the distribution's qemu-img package) on the boot image",
+      );
+    }
+    throw new UserError(`cannot start qemu-nbd for ${path}: ${describeError(err)}`);
+  }
+  const stderrText = collectText(child.stderr);
+  let exited = false;
+  const status = child.status.then((s) => {
+    exited = true;
+    return s;
+  });
+
+  try {
+    await waitForSocket(socketPath, status, options.startTimeoutMs ?? START_TIMEOUT_MS);
+  } catch (err) {
+    if (!exited) child.kill("SIGKILL");
+    await status;
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    const detail = (await stderrText).trim().split("\n").pop() ?? "";
+    throw new UserError(
+      `cannot serve disk ${path} with qemu-nbd: ${detail || describeError(err)}`,
+    );
+  }
+
+  const sockets = new Set<Socket>();
+  let bytesSent = 0;
+  let stopped = false;
+
+  return {
+    path,
+    get bytesSent() {
+      return bytesSent;
+    },
+    attach(channel: Duplex) {
+      if (stopped) {
+        channel.destroy();
+        return;
+      }
+      const socket = createConnection({ path: socketPath });
+      sockets.add(socket);
+      socket.on("data", (chunk: Uint8Array) => {
+        bytesSent += chunk.length;
+      });
+      const teardown = () => {
+        sockets.delete(socket);
+        socket.destroy();
+        channel.destroy();
+      };
+      socket.on("error", teardown);
+      socket.on("close", teardown);
+      channel.on("error", teardown);
+      channel.on("close", teardown);
+      channel.pipe(socket);
+      socket.pipe(channel);
+    },
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      for (const s of sockets) s.destroy();
+      if (!exited) {
+        try {
+          child.kill("SIGTERM");
+        } catch { /* already gone */ }
+      }
+      const timer = setTimeout(() => {
+        if (!exited) child.kill("SIGKILL");
+      }, 5000);
+      await status;
+      clearTimeout(timer);
+      await stderrText;
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
+async function waitForSocket(
+  socketPath: string,
+  exited: Promise<Deno.CommandStatus>,
+  timeoutMs: number,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let done = false;
+  const exitedEarly = exited.then((s) => {
+    done = true;
+    return s;
+  });
+  while (Date.now() < deadline) {
+    if (done) {
+      const s = await exitedEarly;
+      throw new Error(`qemu-nbd exited with status ${s.code}`);
+    }
+    if (await canConnect(socketPath)) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`qemu-nbd did not start listening within ${timeoutMs} ms`);
+}
+
+function canConnect(socketPath: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createConnection({ path: socketPath });
+    s.once("connect", () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once("error", () => resolve(false));
+  });
+}
+
+async function collectText(stream: ReadableStream<Uint8Array>): Promise<string> {
+  const chunks: string[] = [];
+  const decoder = new TextDecoder();
+  let total = 0;
+  for await (const chunk of stream) {
+    // Only the last lines matter for error messages; cap memory.
+    if (total < 64 * 1024) chunks.push(decoder.decode(chunk, { stream: true }));
+    total += chunk.length;
+  }
+  return chunks.join("");
+}

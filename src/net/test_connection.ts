@@ -1,0 +1,103 @@
+/**
+ * The "test connection" of SPEC §5: which virt-v2v the server has, what it
+ * can do, and whether it lets us open reverse forwards.
+ */
+import { describeError, UserError } from "../errors.ts";
+import type { SshSession } from "./ssh_session.ts";
+
+export interface ServerCapabilities {
+  /** The version string virt-v2v printed, e.g. `2.2.0`. */
+  version: string;
+  /** Pass `--colours` to virt-v2v. */
+  coloursOption: boolean;
+  inputs: string[];
+  /** `-o` modes usable from virt-p2v (without `vdsm` and `rhv-upload`). */
+  outputs: string[];
+}
+
+/** Output modes that make no sense when the source is a physical machine. */
+const HIDDEN_OUTPUTS = new Set(["vdsm", "rhv-upload"]);
+
+const REMOTE_COMMAND_TIMEOUT_MS = 120_000;
+
+/** `virt-v2v ARGS` as run on the server, in the C locale, through `sudo -n` when configured. */
+export function virtV2vCommand(args: string, sudo: boolean): string {
+  return `LANG=C ${sudo ? "sudo -n " : ""}virt-v2v ${args}`;
+}
+
+export async function probeServer(
+  session: SshSession,
+  opts: { sudo: boolean; username: string; timeoutMs?: number },
+): Promise<ServerCapabilities> {
+  const timeoutMs = opts.timeoutMs ?? REMOTE_COMMAND_TIMEOUT_MS;
+  const versionRun = await session.exec(`${virtV2vCommand("--version", opts.sudo)} 2>&1`, {
+    timeoutMs,
+  });
+  const version = parseVersionOutput(versionRun.stdout, opts);
+
+  const featuresRun = await session.exec(
+    `${virtV2vCommand("--machine-readable", opts.sudo)} 2>&1`,
+    { timeoutMs },
+  );
+  const caps = parseMachineReadable(featuresRun.stdout);
+  return { version, ...caps };
+}
+
+/** Check `virt-v2v --version` output against SPEC §5 and return the version. */
+export function parseVersionOutput(
+  text: string,
+  opts: { sudo: boolean; username: string },
+): string {
+  if (opts.sudo && /sudo:.*(password is required|terminal is required)/i.test(text)) {
+    throw new UserError(
+      `sudo for user "${opts.username}" requires a password. Edit /etc/sudoers on the ` +
+        `conversion server to ensure the "NOPASSWD:" option is set for this user.`,
+    );
+  }
+  const match = /^virt-v2v\s+(\d+)\.(\d+)(\.\d+)?\S*/m.exec(text);
+  if (!match) {
+    throw new UserError(
+      "virt-v2v is not installed on the conversion server, or it might be a too old version.",
+    );
+  }
+  const major = Number(match[1]);
+  const minor = Number(match[2]);
+  const version = `${match[1]}.${match[2]}${match[3] ?? ""}`;
+  if (major !== 1 && major !== 2) {
+    throw new UserError(
+      `virt-v2v major version is ${major} (found virt-v2v ${version}); ` +
+        `this virt-p2v works with virt-v2v 1.28 or later 1.x, or 2.x`,
+    );
+  }
+  if (major === 1 && minor < 28) {
+    throw new UserError(
+      `virt-v2v ${version} on the conversion server is too old; upgrade it to 1.28 or later`,
+    );
+  }
+  return version;
+}
+
+export function parseMachineReadable(text: string): Omit<ServerCapabilities, "version"> {
+  const lines = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== "");
+  if (!lines.includes("libguestfs-rewrite")) {
+    throw new UserError('Invalid output of "virt-v2v --machine-readable" command.');
+  }
+  const inputs: string[] = [];
+  const outputs: string[] = [];
+  for (const line of lines) {
+    if (line.startsWith("input:")) inputs.push(line.slice("input:".length));
+    else if (line.startsWith("output:")) {
+      const name = line.slice("output:".length);
+      if (!HIDDEN_OUTPUTS.has(name)) outputs.push(name);
+    }
+  }
+  return { coloursOption: lines.includes("colours-option"), inputs, outputs };
+}
+
+/** Open and cancel one reverse forward, so a server with forwarding disabled fails early. */
+export async function checkReverseForwarding(session: SshSession): Promise<void> {
+  const forward = await session.forwardIn("localhost", (channel) => channel.destroy());
+  await session.unforwardIn(forward).catch((err) => {
+    throw new UserError(`cannot cancel the test forward: ${describeError(err)}`);
+  });
+}

@@ -1,0 +1,58 @@
+/** Runs the real program (`deno run main.ts`) as a child process, as a user would. */
+import { fileURLToPath } from "node:url";
+
+const MAIN = fileURLToPath(new URL("../../main.ts", import.meta.url));
+
+export interface P2vRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+  /** Peak resident set size of the program, from /proc (kB), when sampled. */
+  peakRssKb: number;
+}
+
+export interface P2vOptions {
+  env?: Record<string, string>;
+  /** Called with the output so far; may send signals to the child. */
+  onOutput?: (text: string, child: Deno.ChildProcess) => void;
+  timeoutMs?: number;
+}
+
+export function p2vArgs(cmdline: string, extra: string[] = []): string[] {
+  return [`--cmdline=${cmdline}`, ...extra];
+}
+
+export async function runP2v(args: string[], opts: P2vOptions = {}): Promise<P2vRun> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", "--quiet", MAIN, ...args],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1", ...opts.env },
+  }).spawn();
+  let stdout = "";
+  let stderr = "";
+  let peakRssKb = 0;
+  const sampler = setInterval(async () => {
+    try {
+      const status = await Deno.readTextFile(`/proc/${child.pid}/status`);
+      const m = /VmHWM:\s+(\d+)/.exec(status);
+      if (m) peakRssKb = Math.max(peakRssKb, Number(m[1]));
+    } catch { /* exited */ }
+  }, 200);
+  const timer = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs ?? 180_000);
+  const pump = async (stream: ReadableStream<Uint8Array>, isOut: boolean) => {
+    const decoder = new TextDecoder();
+    for await (const chunk of stream) {
+      const text = decoder.decode(chunk, { stream: true });
+      if (isOut) stdout += text;
+      else stderr += text;
+      opts.onOutput?.(stdout + stderr, child);
+    }
+  };
+  await Promise.all([pump(child.stdout, true), pump(child.stderr, false)]);
+  const status = await child.status;
+  clearTimeout(timer);
+  clearInterval(sampler);
+  return { code: status.code, stdout, stderr, peakRssKb };
+}

@@ -1,0 +1,131 @@
+/**
+ * A real OpenSSH server on a free loopback port, one per test file, with its
+ * own host key, an authorized key, a password user and a private PATH whose
+ * first directory holds the test's server-side tools (a stub virt-v2v).
+ */
+import { join } from "node:path";
+import { freePort, run, waitFor } from "./process.ts";
+
+export const TEST_USER = "p2vtest";
+export const TEST_PASSWORD = "p2v-test-password";
+
+export interface SshdOptions {
+  allowTcpForwarding?: boolean;
+  /** PATH seen by remote commands; default: the server's bin dir, then the system. */
+  path?: (binDir: string) => string;
+  extraConfig?: string[];
+}
+
+export interface TestSshd {
+  port: number;
+  /** Scratch dir of this server; world-readable so the test user can use it. */
+  dir: string;
+  /** First directory on the remote PATH. */
+  binDir: string;
+  /** Private key (OpenSSH format) authorized for TEST_USER. */
+  userKeyPath: string;
+  /** A key that is NOT authorized. */
+  wrongKeyPath: string;
+  hostKeyFingerprint: string;
+  logPath: string;
+  stop(): Promise<void>;
+}
+
+let userReady: Promise<void> | undefined;
+
+/** Create TEST_USER once per process (idempotent across processes too). */
+export function ensureTestUser(): Promise<void> {
+  userReady ??= (async () => {
+    const exists = await run("id", ["-u", TEST_USER], { check: false });
+    if (exists.code !== 0) {
+      const add = await run("useradd", ["-m", "-s", "/bin/bash", TEST_USER], { check: false });
+      // Another test process may have created it at the same moment.
+      if (add.code !== 0 && (await run("id", ["-u", TEST_USER], { check: false })).code !== 0) {
+        throw new Error(`useradd ${TEST_USER} failed: ${add.stderr}`);
+      }
+    }
+    await run("chpasswd", [], { stdin: `${TEST_USER}:${TEST_PASSWORD}\n` });
+  })();
+  return userReady;
+}
+
+export async function startSshd(options: SshdOptions = {}): Promise<TestSshd> {
+  await ensureTestUser();
+  const dir = await Deno.makeTempDir({ prefix: "p2v-sshd." });
+  await Deno.chmod(dir, 0o755);
+  const binDir = join(dir, "bin");
+  await Deno.mkdir(binDir, { mode: 0o755 });
+  await Deno.chmod(binDir, 0o755);
+
+  const hostKey = join(dir, "host_key");
+  const userKeyPath = join(dir, "user_key");
+  const wrongKeyPath = join(dir, "wrong_key");
+  for (const key of [hostKey, userKeyPath, wrongKeyPath]) {
+    await run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "p2v-test", "-f", key]);
+  }
+  const authorized = join(dir, "authorized_keys");
+  await Deno.copyFile(`${userKeyPath}.pub`, authorized);
+  await Deno.chmod(authorized, 0o644);
+  const fp = await run("ssh-keygen", ["-l", "-E", "sha256", "-f", `${hostKey}.pub`]);
+  const hostKeyFingerprint = fp.stdout.split(/\s+/)[1];
+
+  const port = freePort();
+  const logPath = join(dir, "sshd.log");
+  const pidFile = join(dir, "sshd.pid");
+  const remotePath = options.path?.(binDir) ?? `${binDir}:/usr/local/bin:/usr/bin:/bin`;
+  const config = [
+    `Port ${port}`,
+    "ListenAddress 127.0.0.1",
+    `HostKey ${hostKey}`,
+    `PidFile ${pidFile}`,
+    `AuthorizedKeysFile ${authorized}`,
+    "StrictModes no",
+    "UsePAM no",
+    "PubkeyAuthentication yes",
+    "PasswordAuthentication yes",
+    "KbdInteractiveAuthentication yes",
+    `AllowTcpForwarding ${options.allowTcpForwarding === false ? "no" : "yes"}`,
+    `AllowUsers ${TEST_USER}`,
+    `SetEnv PATH=${remotePath}`,
+    "Subsystem sftp internal-sftp",
+    ...(options.extraConfig ?? []),
+  ].join("\n") + "\n";
+  const configPath = join(dir, "sshd_config");
+  await Deno.writeTextFile(configPath, config);
+  await Deno.mkdir("/run/sshd", { recursive: true });
+
+  await run("/usr/sbin/sshd", ["-f", configPath, "-E", logPath]);
+  await waitFor(
+    async () => {
+      try {
+        const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+        conn.close();
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    10_000,
+    "sshd to listen",
+  );
+
+  return {
+    port,
+    dir,
+    binDir,
+    userKeyPath,
+    wrongKeyPath,
+    hostKeyFingerprint,
+    logPath,
+    async stop() {
+      const pid = Number((await Deno.readTextFile(pidFile).catch(() => "")).trim());
+      if (pid > 0) {
+        try {
+          Deno.kill(pid, "SIGTERM");
+        } catch { /* already gone */ }
+      }
+      // Session processes of the test user that belong to this server die with their sessions.
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    },
+  };
+}

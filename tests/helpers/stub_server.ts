@@ -1,0 +1,37 @@
+/** Puts the stub virt-v2v on a test sshd's PATH, with its behaviour knobs. */
+import { join } from "node:path";
+import type { TestSshd } from "./sshd.ts";
+
+export interface StubBehaviour {
+  exitCode?: number;
+  /** Sleep after copying, until killed: for cancel and link-loss tests. */
+  hang?: boolean;
+  versionLine?: string;
+  features?: string[];
+}
+
+const STUB_SOURCE = new URL("../fixtures/stub-virt-v2v", import.meta.url);
+
+export async function installStubVirtV2v(
+  sshd: TestSshd,
+  behaviour: StubBehaviour = {},
+): Promise<void> {
+  const target = join(sshd.binDir, "virt-v2v");
+  await Deno.copyFile(STUB_SOURCE, target);
+  await Deno.chmod(target, 0o755);
+  const lines = [
+    `STUB_EXIT=${behaviour.exitCode ?? 0}`,
+    `STUB_HANG=${behaviour.hang ? 1 : 0}`,
+  ];
+  if (behaviour.versionLine !== undefined) lines.push(`STUB_VERSION='${behaviour.versionLine}'`);
+  if (behaviour.features) lines.push(`STUB_FEATURES='${behaviour.features.join("\n")}'`);
+  await Deno.writeTextFile(join(sshd.binDir, "stub.conf"), lines.join("\n") + "\n");
+}
+
+/** A world-writable output directory (`-os`) inside the server's scratch dir. */
+export async function makeOutputDir(sshd: TestSshd): Promise<string> {
+  const dir = join(sshd.dir, "out");
+  await Deno.mkdir(dir, { recursive: true });
+  await Deno.chmod(dir, 0o777);
+  return dir;
+}
