@@ -7,7 +7,7 @@ import type { Config } from "../src/config/types.ts";
 import { VERSION } from "../src/version.ts";
 
 const FULL: Config = {
-  remote: { server: "conv.example.com", port: 2222 },
+  remote: { server: "conv.example.com", port: 2222, hostKeys: [] },
   auth: {
     username: "bob",
     password: "hunter2",
@@ -78,7 +78,7 @@ output.misc          a=1 b=2
 Deno.test("dump: unset values, before any test connection", () => {
   const minimal: Config = {
     ...FULL,
-    remote: { server: undefined, port: 22 },
+    remote: { server: undefined, port: 22, hostKeys: [] },
     auth: { sudo: false },
     vcpu: { physTopo: false, cores: 1 },
     cpu: { acpi: false, apic: false, pae: false },

@@ -94,6 +94,11 @@ const CASES: Case[] = [
   { key: "p2v.fail", value: '"logger -t p2v failed"', expected: { fail: "logger -t p2v failed" } },
   { key: "p2v.skip_test_connection", expected: { skipTestConnection: true } },
   { key: "p2v.dump_config_and_exit", expected: { dumpConfigAndExit: true } },
+  {
+    key: "p2v.hostkey",
+    value: "SHA256:wTtNgqLG1Vt3CFj2W35W1mE+Bk5kgVrCbTZXEyrXAr8",
+    expected: { hostKeys: ["SHA256:wTtNgqLG1Vt3CFj2W35W1mE+Bk5kgVrCbTZXEyrXAr8"] },
+  },
 ];
 
 function word(key: string, value: string | undefined): string {
@@ -186,11 +191,22 @@ Deno.test("kernel keys: the alias is used when the canonical key is absent", () 
 
 Deno.test("kernel keys: unknown p2v keys warn and are ignored", () => {
   // A bare `p2v` has no `p2v.` prefix: it is not ours, so no warning.
-  const r = overridesFromCmdline("p2v.servr=conv p2v.hostkey=SHA256:abc p2v p2v.server=x");
+  const r = overridesFromCmdline("p2v.servr=conv p2v.hostkeys=SHA256:abc p2v p2v.server=x");
   assert.deepEqual(r.overrides, { server: "x" });
   assert.equal(r.warnings.length, 2);
   assert.ok(r.warnings.every((w) => w.includes("unknown key")));
   assert.ok(r.warnings.some((w) => w.includes("p2v.servr")));
+});
+
+Deno.test("kernel keys: p2v.hostkey takes SHA256 fingerprints and rejects anything else", () => {
+  const fp1 = "SHA256:wTtNgqLG1Vt3CFj2W35W1mE+Bk5kgVrCbTZXEyrXAr8";
+  const fp2 = "SHA256:OK/vzn74wpC+E3UV1AWCtxp0tauMokdSCCBrC40HFQY";
+  assert.deepEqual(overridesFromCmdline(`p2v.hostkey=${fp1},${fp2}`).overrides, {
+    hostKeys: [fp1, fp2],
+  });
+  for (const bad of ["p2v.hostkey", "p2v.hostkey=SHA256:abc", "p2v.hostkey=MD5:aa:bb"]) {
+    assert.throws(() => overridesFromCmdline(bad), /^ConfigError: p2v\.hostkey: .*SHA256/);
+  }
 });
 
 Deno.test("kernel keys: identity.file keys are not accepted from the command line", () => {

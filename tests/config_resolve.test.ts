@@ -28,7 +28,7 @@ const CTX = { fromProcCmdline: false, isRoot: false, randomName: () => "r4nd0m00
 
 Deno.test("resolve: with nothing given, everything comes from the host and the defaults", () => {
   const expected: Config = {
-    remote: { server: undefined, port: 22 },
+    remote: { server: undefined, port: 22, hostKeys: [] },
     auth: { username: undefined, password: undefined, identityUrl: undefined, sudo: false },
     guestname: "pc42",
     vcpu: { physTopo: false, cores: 8 },
@@ -97,7 +97,7 @@ Deno.test("resolve: every override beats the host", () => {
     CTX,
   );
   assert.deepEqual(c, {
-    remote: { server: "conv", port: 2222 },
+    remote: { server: "conv", port: 2222, hostKeys: [] },
     auth: { username: "bob", password: "pw", identityUrl: "file:///id", sudo: true },
     guestname: "g",
     vcpu: { physTopo: true, cores: 2 },

@@ -15,7 +15,7 @@ import { VERSION } from "../src/version.ts";
 
 function makeConfig(patch: Partial<Config> = {}): Config {
   return {
-    remote: { server: "conv.example.com", port: 22 },
+    remote: { server: "conv.example.com", port: 22, hostKeys: [] },
     auth: { username: "root", sudo: false },
     guestname: "physbox",
     vcpu: { physTopo: false, cores: 4 },

@@ -12,7 +12,7 @@ import {
 
 function makeConfig(patch: Partial<Config> = {}): Config {
   return {
-    remote: { server: "conv.example.com", port: 22 },
+    remote: { server: "conv.example.com", port: 22, hostKeys: [] },
     auth: { username: "root", sudo: false },
     guestname: "physbox",
     vcpu: { physTopo: false, cores: 2 },

@@ -33,8 +33,12 @@ export async function runUnattended(deps: UnattendedDeps): Promise<void> {
   if (!(await waitForNetwork(server, deps.timeouts.networkWaitMs))) {
     emit({ type: "warning", message: "the network did not come up in time; trying anyway" });
   }
-  // Each failure path below runs p2v.fail exactly once, then throws.
-  const runFailHook = () => runHook("p2v.fail", config.fail);
+  // Each failure path below runs p2v.fail exactly once, then throws its own
+  // error: a failing p2v.fail must not hide why the conversion failed.
+  const runFailHook = () =>
+    runHook("p2v.fail", config.fail).catch((err) =>
+      emit({ type: "warning", message: describeError(err) })
+    );
 
   let connected: ConnectedServer;
   let diagnostics: Promise<Record<string, string | undefined>>;

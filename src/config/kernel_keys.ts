@@ -9,6 +9,7 @@ import { tokeniseCmdline } from "./tokenise.ts";
 import {
   parseBool,
   parseCores,
+  parseHostKeys,
   parseIdentityUrl,
   parseList,
   parseNetworkMap,
@@ -44,6 +45,8 @@ export const KERNEL_KEYS: readonly KeySpec[] = [
       o.server = parseRequiredString(k, v, "the name or IP address of the conversion server"),
   },
   { key: "p2v.remote.port", alias: "p2v.port", apply: (o, k, v) => o.port = parsePort(k, v) },
+  // Our extension: pin the conversion server's host key.
+  { key: "p2v.hostkey", apply: (o, k, v) => o.hostKeys = parseHostKeys(k, v) },
   {
     key: "p2v.auth.username",
     alias: "p2v.username",

@@ -60,7 +60,7 @@ export function resolveConfig(o: ConfigOverrides, host: HostFacts, ctx: ResolveC
   const hostName = host.hostname !== undefined && host.hostname !== "" ? host.hostname : undefined;
 
   return {
-    remote: { server: o.server, port: o.port ?? 22 },
+    remote: { server: o.server, port: o.port ?? 22, hostKeys: o.hostKeys ?? [] },
     auth: {
       username: o.username,
       password: o.password,

@@ -58,6 +58,11 @@ export interface AuthConfig {
 export interface RemoteConfig {
   server?: string;
   port: number;
+  /**
+   * `SHA256:…` host key fingerprints to accept (`p2v.hostkey`, our extension).
+   * Empty: any key is accepted and its fingerprint shown, as the original does.
+   */
+  hostKeys: string[];
 }
 
 export interface OutputConfig {
@@ -109,6 +114,7 @@ export interface Config {
 export interface ConfigOverrides {
   server?: string;
   port?: number;
+  hostKeys?: string[];
   username?: string;
   password?: string;
   identityUrl?: string;

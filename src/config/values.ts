@@ -230,6 +230,32 @@ export function parseOptionalString(value: string | undefined): string | undefin
 const IDENTITY_SCHEMES = ["file://", "https://", "http://"];
 
 /** The identity is downloaded later; refuse now what could never be fetched. */
+const FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}$/;
+
+/** `p2v.hostkey`: one or more `SHA256:…` fingerprints as `ssh-keygen -l` prints them. */
+export function parseHostKeys(key: string, value: string | undefined): string[] {
+  const items = parseList(value);
+  if (items.length === 0) {
+    throw invalid(
+      key,
+      value ?? "",
+      "host key list",
+      "one or more SHA256:… fingerprints, comma separated",
+    );
+  }
+  for (const item of items) {
+    if (!FINGERPRINT.test(item)) {
+      throw invalid(
+        key,
+        item,
+        "host key fingerprint",
+        "SHA256: followed by 43 base64 characters, as `ssh-keygen -l -f KEY` prints it",
+      );
+    }
+  }
+  return items;
+}
+
 export function parseIdentityUrl(key: string, value: string | undefined): string | undefined {
   const url = parseOptionalString(value);
   if (url === undefined) return undefined;

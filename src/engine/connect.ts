@@ -33,7 +33,7 @@ export async function connectToServer(
   config: Config,
   emit: EventSink,
   timeouts: Timeouts,
-  opts: { pinnedHostKeys?: string[]; skipTest?: boolean } = {},
+  opts: { skipTest?: boolean } = {},
 ): Promise<ConnectedServer> {
   const server = config.remote.server;
   if (!server) throw new UserError("no conversion server given; set p2v.server");
@@ -61,7 +61,7 @@ export async function connectToServer(
       connectTimeoutMs: timeouts.connectMs,
       keepaliveIntervalMs: timeouts.keepaliveIntervalMs,
       keepaliveCountMax: timeouts.keepaliveCountMax,
-      pinnedHostKeys: opts.pinnedHostKeys,
+      pinnedHostKeys: config.remote.hostKeys,
     });
   } catch (err) {
     throw asUserError(err);

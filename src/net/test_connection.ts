@@ -54,6 +54,12 @@ export function parseVersionOutput(
         `conversion server to ensure the "NOPASSWD:" option is set for this user.`,
     );
   }
+  if (opts.sudo && /sudo: (command )?not found|sudo: No such file/i.test(text)) {
+    throw new UserError(
+      "p2v.sudo is set but sudo is not installed on the conversion server; " +
+        "install sudo there or log in as root without p2v.sudo",
+    );
+  }
   const match = /^virt-v2v\s+(\d+)\.(\d+)(\.\d+)?\S*/m.exec(text);
   if (!match) {
     throw new UserError(

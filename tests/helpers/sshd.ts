@@ -29,6 +29,8 @@ export interface TestSshd {
   hostKeyFingerprint: string;
   logPath: string;
   stop(): Promise<void>;
+  /** For `unload` handlers, which cannot await. */
+  stopSync(): void;
 }
 
 let userReady: Promise<void> | undefined;
@@ -109,7 +111,7 @@ export async function startSshd(options: SshdOptions = {}): Promise<TestSshd> {
     "sshd to listen",
   );
 
-  return {
+  const server: TestSshd = {
     port,
     dir,
     binDir,
@@ -117,15 +119,25 @@ export async function startSshd(options: SshdOptions = {}): Promise<TestSshd> {
     wrongKeyPath,
     hostKeyFingerprint,
     logPath,
-    async stop() {
-      const pid = Number((await Deno.readTextFile(pidFile).catch(() => "")).trim());
+    stop() {
+      server.stopSync();
+      return Promise.resolve();
+    },
+    stopSync() {
+      let pid = 0;
+      try {
+        pid = Number(Deno.readTextFileSync(pidFile).trim());
+      } catch { /* never started */ }
       if (pid > 0) {
         try {
           Deno.kill(pid, "SIGTERM");
         } catch { /* already gone */ }
       }
       // Session processes of the test user that belong to this server die with their sessions.
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
+      try {
+        Deno.removeSync(dir, { recursive: true });
+      } catch { /* already removed */ }
     },
   };
+  return server;
 }

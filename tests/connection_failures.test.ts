@@ -1,0 +1,225 @@
+/**
+ * What the user sees when the connection to the conversion server cannot
+ * work: one `virt-p2v: error…` line naming the cause, exit 1, p2v.fail run,
+ * and the source disk untouched. Each case uses a real sshd.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { makeDenseImage, MiB } from "./helpers/images.ts";
+import { p2vArgs, type P2vRun, runP2v } from "./helpers/p2v.ts";
+import { freePort, sha256File } from "./helpers/process.ts";
+import { startSshd, TEST_PASSWORD, TEST_USER, type TestSshd } from "./helpers/sshd.ts";
+import { installStubVirtV2v, makeOutputDir, type StubBehaviour } from "./helpers/stub_server.ts";
+
+const work = await Deno.makeTempDir({ prefix: "p2v-connfail." });
+await Deno.chmod(work, 0o755);
+const disk = await makeDenseImage(work, "disk.img", 16 * MiB);
+const diskSum = await sha256File(disk);
+
+const servers: TestSshd[] = [];
+async function server(opts: Parameters<typeof startSshd>[0] = {}): Promise<TestSshd> {
+  const s = await startSshd(opts);
+  servers.push(s);
+  return s;
+}
+
+const plain = await server();
+await installStubVirtV2v(plain);
+const plainOut = await makeOutputDir(plain);
+
+interface Attempt {
+  sshd: TestSshd;
+  auth?: string;
+  extra?: string;
+  stub?: StubBehaviour;
+  env?: Record<string, string>;
+}
+
+let attempts = 0;
+async function attempt(a: Attempt): Promise<P2vRun & { failRan: boolean }> {
+  if (a.stub) await installStubVirtV2v(a.sshd, a.stub);
+  const failMarker = join(work, `fail-${++attempts}`);
+  const auth = a.auth ?? `p2v.identity=file://${a.sshd.userKeyPath}`;
+  const result = await runP2v(
+    p2vArgs(
+      `p2v.server=127.0.0.1 p2v.port=${a.sshd.port} p2v.username=${TEST_USER} ${auth} ` +
+        `p2v.disks=${disk} p2v.os=${plainOut} p2v.name=g${attempts} ` +
+        `p2v.post= p2v.fail="/usr/bin/touch ${failMarker}" ${a.extra ?? ""}`,
+    ),
+    { env: a.env },
+  );
+  const failRan = await Deno.stat(failMarker).then(() => true, () => false);
+  if (a.stub) await installStubVirtV2v(a.sshd);
+  assert.equal(await sha256File(disk), diskSum, "the source disk changed");
+  return { ...result, failRan };
+}
+
+/** Exit 1 with exactly one stderr line matching `pattern`, and p2v.fail ran. */
+function assertOneLineFailure(r: P2vRun & { failRan: boolean }, pattern: RegExp): void {
+  assert.equal(r.code, 1, `expected exit 1:\n${r.stdout}\n${r.stderr}`);
+  const lines = r.stderr.trim().split("\n");
+  assert.equal(lines.length, 1, `expected one stderr line, got:\n${r.stderr}`);
+  assert.match(lines[0], pattern);
+  assert.doesNotMatch(r.stderr + r.stdout, /^\s+at /m, "no stack trace");
+  assert.ok(r.failRan, "p2v.fail did not run");
+}
+
+Deno.test("a key the server does not accept is an authentication error", async () => {
+  const r = await attempt({ sshd: plain, auth: `p2v.identity=file://${plain.wrongKeyPath}` });
+  assertOneLineFailure(
+    r,
+    /^virt-p2v: error opening control connection to 127\.0\.0\.1:\d+: authentication failed for user "p2vtest": .*identity/,
+  );
+});
+
+Deno.test("a wrong password is an authentication error and is never echoed", async () => {
+  const r = await attempt({ sshd: plain, auth: "p2v.password=not-the-password" });
+  assertOneLineFailure(r, /authentication failed for user "p2vtest": .*password/);
+  assert.doesNotMatch(r.stdout + r.stderr, /not-the-password/);
+});
+
+Deno.test("the right password converts (keyboard-interactive, then password)", async () => {
+  const r = await attempt({ sshd: plain, auth: `p2v.password=${TEST_PASSWORD}` });
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.equal(await sha256File(join(plainOut, `g${attempts}-sda`)), diskSum);
+  assert.doesNotMatch(r.stdout + r.stderr, new RegExp(TEST_PASSWORD));
+  assert.equal(r.failRan, false);
+});
+
+Deno.test("an identity served over http:// is used and leaves no temp file behind", async () => {
+  const key = await Deno.readFile(plain.userKeyPath);
+  const web = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    () => new Response(key),
+  );
+  try {
+    const before = await tempIdentityFiles();
+    const r = await attempt({
+      sshd: plain,
+      auth: `p2v.identity=http://127.0.0.1:${web.addr.port}/id`,
+    });
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.deepEqual(await tempIdentityFiles(), before);
+  } finally {
+    await web.shutdown();
+  }
+});
+
+Deno.test("an identity URL that answers 404 is a clear error", async () => {
+  const web = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    () => new Response("no", { status: 404 }),
+  );
+  try {
+    const r = await attempt({
+      sshd: plain,
+      auth: `p2v.identity=http://127.0.0.1:${web.addr.port}/id`,
+    });
+    assertOneLineFailure(
+      r,
+      /cannot download the identity from http:\/\/127\.0\.0\.1:\d+\/id: HTTP 404/,
+    );
+  } finally {
+    await web.shutdown();
+  }
+});
+
+Deno.test("a server without virt-v2v says so", async () => {
+  const empty = await server({ path: () => join(work, "empty-bin") });
+  await Deno.mkdir(join(work, "empty-bin"), { recursive: true });
+  const r = await attempt({ sshd: empty });
+  assertOneLineFailure(
+    r,
+    /: virt-v2v is not installed on the conversion server, or it might be a too old version\.$/,
+  );
+});
+
+Deno.test("a virt-v2v of an unsupported major version is named in the error", async () => {
+  const r = await attempt({ sshd: plain, stub: { versionLine: "virt-v2v 3.1.0" } });
+  assertOneLineFailure(r, /virt-v2v major version is 3 \(found virt-v2v 3\.1\.0\)/);
+});
+
+Deno.test("a virt-v2v older than 1.28 is refused", async () => {
+  const r = await attempt({ sshd: plain, stub: { versionLine: "virt-v2v 1.26.0" } });
+  assertOneLineFailure(r, /virt-v2v 1\.26\.0 on the conversion server is too old/);
+});
+
+Deno.test("--machine-readable output without libguestfs-rewrite is invalid", async () => {
+  const r = await attempt({ sshd: plain, stub: { features: ["virt-v2v", "output:local"] } });
+  assertOneLineFailure(r, /: Invalid output of "virt-v2v --machine-readable" command\.$/);
+});
+
+Deno.test("sudo that wants a password gets the sudoers advice", async () => {
+  const r = await attempt({ sshd: plain, extra: "p2v.sudo" });
+  assertOneLineFailure(
+    r,
+    /sudo for user "p2vtest" requires a password\. Edit \/etc\/sudoers on the conversion server to ensure the "NOPASSWD:" option is set for this user\.$/,
+  );
+});
+
+Deno.test("AllowTcpForwarding no is reported before anything is uploaded", async () => {
+  const noForward = await server({ allowTcpForwarding: false });
+  await installStubVirtV2v(noForward);
+  const r = await attempt({ sshd: noForward });
+  assertOneLineFailure(r, /refused reverse port forwarding.*AllowTcpForwarding yes/);
+  assert.doesNotMatch(r.stdout, /Remote directory:/);
+});
+
+Deno.test("nothing listening on the port is 'connection refused'", async () => {
+  const closed = { ...plain, port: freePort() };
+  const r = await attempt({ sshd: closed });
+  assertOneLineFailure(
+    r,
+    /^virt-p2v: error opening control connection to 127\.0\.0\.1:\d+: connection refused/,
+  );
+});
+
+Deno.test("a pinned host key that does not match aborts before authentication", async () => {
+  const wrong = "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+  const r = await attempt({ sshd: plain, extra: `p2v.hostkey=${wrong}` });
+  assertOneLineFailure(r, /host key mismatch/);
+  assert.ok(r.stderr.includes(wrong) && r.stderr.includes(plain.hostKeyFingerprint));
+  const log = await Deno.readTextFile(plain.logPath);
+  assert.doesNotMatch(log.split("\n").slice(-3).join("\n"), /Accepted publickey/);
+});
+
+Deno.test("a pinned host key that matches converts and shows the fingerprint", async () => {
+  const r = await attempt({ sshd: plain, extra: `p2v.hostkey=${plain.hostKeyFingerprint}` });
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.ok(r.stdout.includes(`Server host key: ${plain.hostKeyFingerprint}`));
+});
+
+Deno.test("an unreadable disk is named in the error and nothing is left on the server", async () => {
+  const r = await runP2v(p2vArgs(
+    `p2v.server=127.0.0.1 p2v.port=${plain.port} p2v.username=${TEST_USER} ` +
+      `p2v.identity=file://${plain.userKeyPath} p2v.disks=${work}/missing.img p2v.post=`,
+  ));
+  assert.equal(r.code, 1);
+  assert.match(
+    r.stderr.trim(),
+    /^virt-p2v: error during conversion: cannot read disk \/\S+\/missing\.img: .*No such file/,
+  );
+});
+
+Deno.test("a machine without qemu-nbd gets an install hint", async () => {
+  const bin = join(work, "no-qemu-nbd-bin");
+  await Deno.mkdir(bin, { recursive: true });
+  const r = await attempt({ sshd: plain, env: { PATH: bin } });
+  assertOneLineFailure(
+    r,
+    /qemu-nbd is not installed on this machine; install the qemu-utils package/,
+  );
+});
+
+async function tempIdentityFiles(): Promise<string[]> {
+  const names: string[] = [];
+  for await (const e of Deno.readDir("/tmp")) {
+    if (e.name.startsWith("virt-p2v-id.")) names.push(e.name);
+  }
+  return names.sort();
+}
+
+addEventListener("unload", () => {
+  for (const s of servers) s.stopSync();
+  Deno.removeSync(work, { recursive: true });
+});
