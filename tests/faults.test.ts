@@ -1,0 +1,213 @@
+/**
+ * The faults a P2V run survives. Each scenario uses the real program and a
+ * real sshd, and checks what the user sees, the exit code, that nothing of
+ * ours is left running on the server, and that the source disk is unchanged.
+ */
+import assert from "node:assert/strict";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import { makeDenseImage, MiB } from "./helpers/images.ts";
+import { p2vArgs, type P2vRun, runP2v } from "./helpers/p2v.ts";
+import { run, sha256File, waitFor } from "./helpers/process.ts";
+import { startSshd, TEST_PASSWORD, TEST_USER, type TestSshd } from "./helpers/sshd.ts";
+import { installStubVirtV2v, makeOutputDir } from "./helpers/stub_server.ts";
+
+const work = await Deno.makeTempDir({ prefix: "p2v-faults." });
+await Deno.chmod(work, 0o755);
+const disk = await makeDenseImage(work, "disk.img", 32 * MiB);
+const diskSum = await sha256File(disk);
+const sshd = await startSshd();
+const out = await makeOutputDir(sshd);
+
+/** Short bounds so a dead link is noticed in seconds, not the default 30 minutes. */
+const FAST = {
+  VIRT_P2V_TIMEOUTS: JSON.stringify({
+    keepaliveIntervalMs: 1000,
+    keepaliveCountMax: 3,
+    connectMs: 3000,
+  }),
+};
+
+function cmdline(extra: string): string {
+  return `p2v.server=127.0.0.1 p2v.port=${sshd.port} p2v.username=${TEST_USER} ` +
+    `p2v.identity=file://${sshd.userKeyPath} p2v.disks=${disk} p2v.os=${out} p2v.post= ${extra}`;
+}
+
+/** Our processes on the server: anything mentioning this server's scratch dir, except sshd. */
+async function leftovers(): Promise<string> {
+  const r = await run("pgrep", ["-a", "-f", sshd.dir], { check: false });
+  return r.stdout.split("\n").filter((l) => l !== "" && !l.includes("sshd")).join("\n");
+}
+
+/** The per-connection sshd processes of our test server: the privileged monitor and its session child. */
+async function sessionSshdPids(): Promise<number[]> {
+  const listener = Number((await Deno.readTextFile(join(sshd.dir, "sshd.pid"))).trim());
+  const children = async (pid: number) =>
+    (await run("pgrep", ["-P", String(pid)], { check: false })).stdout
+      .split("\n").filter((l) => l !== "").map(Number);
+  const monitors = await children(listener);
+  const sessions = (await Promise.all(monitors.map(children))).flat();
+  return [...sessions, ...monitors];
+}
+
+function assertOneErrorLine(r: P2vRun, pattern: RegExp): void {
+  assert.equal(r.code, 1, r.stdout + r.stderr);
+  const errors = r.stderr.split("\n").filter((l) => l.startsWith("virt-p2v: error"));
+  assert.equal(errors.length, 1, r.stderr);
+  assert.match(errors[0], pattern);
+  assert.doesNotMatch(r.stderr, /^\s+at /m, "no stack trace");
+}
+
+/** Every test starts from a well-behaved stub, whatever the previous one did. */
+async function freshStub(behaviour: Parameters<typeof installStubVirtV2v>[1] = {}) {
+  await installStubVirtV2v(sshd, behaviour);
+}
+
+Deno.test("link loss mid-conversion: detected, reported with the remote dir, nothing left running", async () => {
+  await freshStub({ hang: true });
+  const failMarker = join(work, "fail-linkloss");
+  let killedAt = 0;
+  const r = await runP2v(p2vArgs(cmdline(`p2v.fail="/usr/bin/touch ${failMarker}"`)), {
+    env: FAST,
+    onOutput: (text) => {
+      if (!killedAt && text.includes("stub: hanging")) {
+        killedAt = performance.now();
+        sessionSshdPids().then((pids) => pids.forEach((p) => Deno.kill(p, "SIGKILL")));
+      }
+    },
+  });
+  const detectMs = performance.now() - killedAt;
+  assert.ok(killedAt > 0, "never reached the hanging stub:\n" + r.stdout + r.stderr);
+  assertOneErrorLine(
+    r,
+    /^virt-p2v: error during conversion: the connection to the conversion server was lost during the conversion .*\/tmp\/virt-p2v-\d{8}-[a-z0-9]{8}/,
+  );
+  console.log(`link loss detected and reported in ${detectMs.toFixed(0)} ms`);
+  await Deno.stat(failMarker);
+  await waitFor(async () => (await leftovers()) === "", 15_000, "remote processes to end");
+  assert.equal(await sha256File(disk), diskSum);
+});
+
+Deno.test("a stalled sshd is detected by keep-alives within the configured bound", async () => {
+  await freshStub({ hang: true });
+  let stopped: number[] = [];
+  let stoppedAt = 0;
+  try {
+    const r = await runP2v(p2vArgs(cmdline("")), {
+      env: FAST,
+      onOutput: (text) => {
+        if (!stoppedAt && text.includes("stub: hanging")) {
+          stoppedAt = performance.now();
+          sessionSshdPids().then((pids) => {
+            stopped = pids;
+            pids.forEach((p) => Deno.kill(p, "SIGSTOP"));
+          });
+        }
+      },
+    });
+    const detectMs = performance.now() - stoppedAt;
+    assertOneErrorLine(r, /connection to the conversion server was lost/);
+    console.log(
+      `stalled server detected in ${detectMs.toFixed(0)} ms (bound: 1 s × 3 keep-alives)`,
+    );
+    assert.ok(detectMs < 15_000, `took ${detectMs} ms`);
+  } finally {
+    // Once it runs again, sshd sees our side gone and hangs up the remote job.
+    for (const p of stopped) Deno.kill(p, "SIGCONT");
+  }
+  await waitFor(async () => (await leftovers()) === "", 15_000, "remote processes to end");
+});
+
+Deno.test("a server that accepts TCP but never speaks SSH times out with a clear message", async () => {
+  const silent = createServer(() => {/* accept and say nothing */});
+  await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
+  const port = (silent.address() as { port: number }).port;
+  try {
+    const started = performance.now();
+    const r = await runP2v(
+      p2vArgs(`p2v.server=127.0.0.1 p2v.port=${port} p2v.password=x p2v.disks=${disk} p2v.post=`),
+      { env: FAST },
+    );
+    const ms = performance.now() - started;
+    assertOneErrorLine(r, /timed out after 3 s waiting for the SSH server/);
+    assert.ok(ms < 20_000, `took ${ms} ms`);
+  } finally {
+    silent.close();
+  }
+});
+
+Deno.test("hostile configuration values are never executed on the server", async () => {
+  await freshStub();
+  const canary = join(work, "CANARY");
+  const hostile = [
+    `$(touch ${canary})`,
+    `\`touch ${canary}\``,
+    `"; touch ${canary}; "`,
+    `'; touch ${canary}; '`,
+    `\\"; touch ${canary} #`,
+  ];
+  for (const value of hostile) {
+    const quoted = value.replaceAll('"', "");
+    const r = await runP2v(
+      p2vArgs(cmdline(`p2v.name=hostile`), []).map((a) =>
+        a + ` p2v.oo="x=${quoted}" p2v.of="${quoted}" p2v.oc="${quoted}"`
+      ),
+    );
+    assert.ok(r.code === 0 || r.code === 1, r.stderr);
+    await assert.rejects(Deno.stat(canary), `canary created by ${value}`);
+  }
+  assert.equal(await sha256File(disk), diskSum);
+});
+
+Deno.test("the password never reaches logs, the remote directory or process arguments", async () => {
+  await freshStub();
+  const secret = TEST_PASSWORD;
+  let argvLeak = "";
+  let remoteDir = "";
+  const r = await runP2v(
+    p2vArgs(
+      cmdline(`p2v.name=secrets`).replace(
+        `p2v.identity=file://${sshd.userKeyPath}`,
+        `p2v.password=${secret}`,
+      ),
+    ),
+    {
+      onOutput: async (text) => {
+        remoteDir ||= /Remote directory: (\S+)/.exec(text)?.[1] ?? "";
+        argvLeak ||= await argumentListsHolding(secret);
+      },
+    },
+  );
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.equal(argvLeak, "", "the password appeared in another process's arguments");
+  assert.doesNotMatch(r.stdout + r.stderr, new RegExp(secret));
+  assert.ok(remoteDir);
+  const grep = await run("grep", ["-r", "-l", secret, remoteDir], { check: false });
+  assert.equal(grep.stdout, "", `password found in ${grep.stdout}`);
+  const dump = await runP2v(p2vArgs(`p2v.password=${secret} p2v.dump_config_and_exit`));
+  assert.match(dump.stdout, /^auth\.password +\*\*\*$/m);
+  assert.doesNotMatch(dump.stdout, new RegExp(secret));
+});
+
+/** Command lines of running processes that contain `secret`, except the program's own `--cmdline=`. */
+async function argumentListsHolding(secret: string): Promise<string> {
+  const found: string[] = [];
+  for await (const entry of Deno.readDir("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    let argv: string;
+    try {
+      argv = (await Deno.readTextFile(`/proc/${entry.name}/cmdline`)).replaceAll("\0", " ");
+    } catch {
+      continue;
+    }
+    // The test hands the password to the program on its own command line, as /proc/cmdline would.
+    if (argv.includes("--cmdline=")) continue;
+    if (argv.includes(secret)) found.push(argv);
+  }
+  return found.join("\n");
+}
+
+addEventListener("unload", () => {
+  sshd.stopSync();
+  Deno.removeSync(work, { recursive: true });
+});
