@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { makeDenseImage, MiB } from "./helpers/images.ts";
 import { p2vArgs, type P2vRun, runP2v } from "./helpers/p2v.ts";
 import { run, sha256File, waitFor } from "./helpers/process.ts";
-import { startSshd, TEST_PASSWORD, TEST_USER, type TestSshd } from "./helpers/sshd.ts";
+import { startSshd, TEST_PASSWORD, TEST_USER } from "./helpers/sshd.ts";
 import { installStubVirtV2v, makeOutputDir } from "./helpers/stub_server.ts";
 
 const work = await Deno.makeTempDir({ prefix: "p2v-faults." });
