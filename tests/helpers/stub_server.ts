@@ -8,6 +8,8 @@ export interface StubBehaviour {
   hang?: boolean;
   versionLine?: string;
   features?: string[];
+  /** Discard the data instead of writing it, and record the copy time (benchmarks). */
+  copyToNull?: boolean;
 }
 
 const STUB_SOURCE = new URL("../fixtures/stub-virt-v2v", import.meta.url);
@@ -22,6 +24,7 @@ export async function installStubVirtV2v(
   const lines = [
     `STUB_EXIT=${behaviour.exitCode ?? 0}`,
     `STUB_HANG=${behaviour.hang ? 1 : 0}`,
+    `STUB_COPY_TO=${behaviour.copyToNull ? "null" : "file"}`,
   ];
   if (behaviour.versionLine !== undefined) lines.push(`STUB_VERSION='${behaviour.versionLine}'`);
   if (behaviour.features) lines.push(`STUB_FEATURES='${behaviour.features.join("\n")}'`);
