@@ -42,9 +42,11 @@ async function attempt(a: Attempt): Promise<P2vRun & { failRan: boolean }> {
   const auth = a.auth ?? `p2v.identity=file://${a.sshd.userKeyPath}`;
   const result = await runP2v(
     p2vArgs(
-      `p2v.server=127.0.0.1 p2v.port=${a.sshd.port} p2v.username=${TEST_USER} ${auth} ` +
+      `${
+        a.extra ?? ""
+      } p2v.server=127.0.0.1 p2v.port=${a.sshd.port} p2v.username=${TEST_USER} ${auth} ` +
         `p2v.disks=${disk} p2v.os=${plainOut} p2v.name=g${attempts} ` +
-        `p2v.post= p2v.fail="/usr/bin/touch ${failMarker}" ${a.extra ?? ""}`,
+        `p2v.post= p2v.fail="/usr/bin/touch ${failMarker}"`,
     ),
     { env: a.env },
   );
@@ -171,6 +173,32 @@ Deno.test("nothing listening on the port is 'connection refused'", async () => {
   assertOneLineFailure(
     r,
     /^virt-p2v: error opening control connection to 127\.0\.0\.1:\d+: connection refused/,
+  );
+});
+
+Deno.test("p2v.pre runs before connecting; when it fails nothing else happens", async () => {
+  const preMarker = join(work, "pre-ran");
+  const ok = await attempt({ sshd: plain, extra: `p2v.pre="/usr/bin/touch ${preMarker}"` });
+  assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+  await Deno.stat(preMarker);
+
+  const failing = await attempt({ sshd: plain, extra: `p2v.pre="exit 3"` });
+  assert.equal(failing.code, 1);
+  assert.equal(
+    failing.stderr.trim(),
+    "virt-p2v: error: p2v.pre: unexpected failure of external command",
+  );
+  assert.doesNotMatch(failing.stdout, /Connecting to/);
+});
+
+Deno.test("a failing p2v.post is reported after a successful conversion", async () => {
+  const r = await attempt({ sshd: plain, extra: `p2v.post="exit 4"` });
+  assert.equal(r.code, 1);
+  assert.match(r.stdout, /Conversion finished successfully/);
+  // The base command line also says p2v.post=, hence a duplicate-key warning first.
+  assert.equal(
+    r.stderr.trim().split("\n").pop(),
+    "virt-p2v: error: p2v.post: unexpected failure of external command",
   );
 });
 
