@@ -9,6 +9,7 @@ APT_PACKAGES=(
   openssh-server openssh-client   # the conversion server in tests, ssh-keygen
   qemu-utils                      # qemu-nbd (our NBD export), qemu-img
   libnbd-bin nbdkit               # nbdcopy/nbdinfo: the NBD clients of the tests
+  tmux                            # the terminal the dialog tests drive
   procps psmisc coreutils util-linux bash sudo
   curl ca-certificates
 )

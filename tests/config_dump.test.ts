@@ -36,6 +36,7 @@ const FULL: Config = {
   fail: "echo fail",
   skipTestConnection: true,
   dumpConfigAndExit: true,
+  nbd: ["builtin", "qemu-nbd"],
 };
 
 Deno.test("dump: a full configuration, password masked", () => {
@@ -71,6 +72,8 @@ output.connection    qemu:///system
 output.format        qcow2
 output.storage       default
 output.misc          a=1 b=2
+remote.hostkey       (none)
+nbd                  builtin qemu-nbd
 `,
   );
 });
@@ -120,6 +123,8 @@ output.connection    (none)
 output.format        (none)
 output.storage       /var/tmp
 output.misc          (none)
+remote.hostkey       (none)
+nbd                  builtin qemu-nbd
 `,
   );
 });

@@ -99,6 +99,7 @@ const CASES: Case[] = [
     value: "SHA256:wTtNgqLG1Vt3CFj2W35W1mE+Bk5kgVrCbTZXEyrXAr8",
     expected: { hostKeys: ["SHA256:wTtNgqLG1Vt3CFj2W35W1mE+Bk5kgVrCbTZXEyrXAr8"] },
   },
+  { key: "p2v.nbd", value: "builtin,qemu-nbd", expected: { nbd: ["builtin", "qemu-nbd"] } },
 ];
 
 function word(key: string, value: string | undefined): string {

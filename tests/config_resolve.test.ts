@@ -52,6 +52,7 @@ Deno.test("resolve: with nothing given, everything comes from the host and the d
     fail: undefined,
     skipTestConnection: false,
     dumpConfigAndExit: false,
+    nbd: ["builtin"],
   };
   assert.deepEqual(resolveConfig({}, host(), CTX), expected);
 });
@@ -92,6 +93,7 @@ Deno.test("resolve: every override beats the host", () => {
       fail: "echo fail",
       skipTestConnection: true,
       dumpConfigAndExit: true,
+      nbd: ["nbdkit", "builtin"],
     },
     host(),
     CTX,
@@ -121,6 +123,7 @@ Deno.test("resolve: every override beats the host", () => {
     fail: "echo fail",
     skipTestConnection: true,
     dumpConfigAndExit: true,
+    nbd: ["nbdkit", "builtin"],
   });
 });
 

@@ -229,13 +229,22 @@ Deno.test("an unreadable disk is named in the error and nothing is left on the s
   );
 });
 
-Deno.test("a machine without qemu-nbd gets an install hint", async () => {
+Deno.test("p2v.nbd=qemu-nbd,builtin falls back to the built-in server without qemu-nbd", async () => {
   const bin = join(work, "no-qemu-nbd-bin");
   await Deno.mkdir(bin, { recursive: true });
-  const r = await attempt({ sshd: plain, env: { PATH: bin } });
-  assertOneLineFailure(
-    r,
-    /qemu-nbd is not installed on this machine; install the qemu-utils package/,
+  const r = await attempt({ sshd: plain, env: { PATH: bin }, extra: "p2v.nbd=qemu-nbd,builtin" });
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.equal(await sha256File(join(plainOut, `g${attempts}-sda`)), diskSum);
+});
+
+Deno.test("p2v.nbd naming only servers that are not installed is a clear error", async () => {
+  const bin = join(work, "no-qemu-nbd-bin");
+  await Deno.mkdir(bin, { recursive: true });
+  const r = await attempt({ sshd: plain, env: { PATH: bin }, extra: "p2v.nbd=qemu-nbd,nbdkit" });
+  assert.equal(r.code, 1);
+  assert.match(
+    r.stderr.trim(),
+    /^virt-p2v: error: none of the NBD servers in p2v\.nbd \(qemu-nbd, nbdkit\) is installed on this machine/,
   );
 });
 

@@ -26,6 +26,7 @@ function makeConfig(patch: Partial<Config> = {}): Config {
     output: { type: "local", storage: "/var/tmp", misc: [] },
     skipTestConnection: false,
     dumpConfigAndExit: false,
+    nbd: ["builtin"],
     ...patch,
   };
 }

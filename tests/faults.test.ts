@@ -136,6 +136,21 @@ Deno.test("a server that accepts TCP but never speaks SSH times out with a clear
   }
 });
 
+Deno.test("a --machine-readable that never ends is bounded and leaves nothing behind", async () => {
+  await freshStub({ machineReadableHangs: true });
+  const started = performance.now();
+  const r = await runP2v(p2vArgs(cmdline("")), {
+    env: { VIRT_P2V_TIMEOUTS: JSON.stringify({ remoteCommandMs: 2000 }) },
+  });
+  const ms = performance.now() - started;
+  assertOneErrorLine(
+    r,
+    /error opening control connection to .*: "virt-v2v --machine-readable" on the conversion server did not finish within 2 s/,
+  );
+  assert.ok(ms < 20_000, `took ${ms} ms`);
+  await waitFor(async () => (await leftovers()) === "", 10_000, "the hung probe to be stopped");
+});
+
 Deno.test("hostile configuration values are never executed on the server", async () => {
   await freshStub();
   const canary = join(work, "CANARY");

@@ -45,66 +45,68 @@ async function assertSourcesUnchanged(): Promise<void> {
   assert.equal(await sha256File(sparse), sums.sparse, "sparse source image changed");
 }
 
-Deno.test("two disks are copied byte-identically and every remote file is written", async () => {
-  const sshd = await startSshd();
-  try {
-    await installStubVirtV2v(sshd);
-    const out = await makeOutputDir(sshd);
-    const postMarker = join(work, "post-ran");
-    const started = performance.now();
-    const result = await runP2v(p2vArgs(baseCmdline(
-      sshd,
-      out,
-      `p2v.name=guest1 p2v.disks=${dense},${sparse} p2v.memory=2G p2v.vcpu.cores=3 ` +
-        `p2v.post="touch ${postMarker}" p2v.fail="touch ${work}/fail-ran"`,
-    )));
-    const seconds = (performance.now() - started) / 1000;
-    assert.equal(result.code, 0, `exit ${result.code}\n${result.stdout}\n${result.stderr}`);
-    console.log(
-      `conversion of 1 GiB dense + 4 GiB sparse: ${seconds.toFixed(1)} s, ` +
-        `${(1024 / seconds).toFixed(0)} MiB/s of dense data, peak RSS ${
-          (result.peakRssKb / 1024).toFixed(0)
-        } MiB`,
-    );
+for (const backend of ["qemu-nbd", "builtin", "nbdkit"]) {
+  Deno.test(`${backend}: two disks are copied byte-identically and every remote file is written`, async () => {
+    const sshd = await startSshd();
+    try {
+      await installStubVirtV2v(sshd);
+      const out = await makeOutputDir(sshd);
+      const postMarker = join(work, `post-ran-${backend}`);
+      const started = performance.now();
+      const result = await runP2v(p2vArgs(baseCmdline(
+        sshd,
+        out,
+        `p2v.nbd=${backend} p2v.name=guest1 p2v.disks=${dense},${sparse} p2v.memory=2G p2v.vcpu.cores=3 ` +
+          `p2v.post="touch ${postMarker}" p2v.fail="touch ${work}/fail-ran-${backend}"`,
+      )));
+      const seconds = (performance.now() - started) / 1000;
+      assert.equal(result.code, 0, `exit ${result.code}\n${result.stdout}\n${result.stderr}`);
+      console.log(
+        `${backend}: conversion of 1 GiB dense + 4 GiB sparse: ${seconds.toFixed(1)} s, ` +
+          `${(1024 / seconds).toFixed(0)} MiB/s of dense data, peak RSS ${
+            (result.peakRssKb / 1024).toFixed(0)
+          } MiB`,
+      );
 
-    assert.equal(await sha256File(join(out, "guest1-sda")), sums.dense);
-    assert.equal(await sha256File(join(out, "guest1-sdb")), sums.sparse);
-    await assertSourcesUnchanged();
+      assert.equal(await sha256File(join(out, "guest1-sda")), sums.dense);
+      assert.equal(await sha256File(join(out, "guest1-sdb")), sums.sparse);
+      await assertSourcesUnchanged();
 
-    const dir = remoteDirOf(result.stdout);
-    assert.match(dir, /^\/tmp\/virt-p2v-\d{8}-[a-z0-9]{8}$/);
-    const read = (name: string) => Deno.readTextFile(join(dir, name));
-    assert.equal(await read("name"), "guest1\n");
-    assert.equal((await read("status")).trim(), "0");
-    assert.match(await read("time"), /\d{4}/);
-    assert.equal((await read("v2v-version")).trim(), "virt-v2v 2.2.0");
-    assert.equal(await read("p2v-version"), `virt-p2v ${await programVersion()}\n`);
-    assert.match(await read("environment"), /^PATH=/m);
-    const xml = await read("physical.xml");
-    assert.match(xml, /<name>guest1<\/name>/);
-    assert.match(xml, /<memory unit="KiB">2097152<\/memory>/);
-    assert.match(xml, /<vcpu>3<\/vcpu>/);
-    assert.match(xml, /<target dev="sda"\/>/);
-    assert.match(xml, /<target dev="sdb"\/>/);
-    const log = await read("virt-v2v-conversion-log.txt");
-    assert.match(log, /stub: debug line on stderr/, "stderr must reach the log");
-    assert.match(log, /Copying disk sdb/);
-    const wrapper = await Deno.stat(join(dir, "virt-v2v-wrapper.sh"));
-    assert.equal(wrapper.mode! & 0o777, 0o755);
-    const argv = (await read("stub-argv")).split("\0").slice(0, -1);
-    assert.deepEqual(argv.slice(0, 6), ["-v", "-x", "--colours", "-i", "libvirtxml", "-o"]);
-    assert.ok(argv.includes(out));
+      const dir = remoteDirOf(result.stdout);
+      assert.match(dir, /^\/tmp\/virt-p2v-\d{8}-[a-z0-9]{8}$/);
+      const read = (name: string) => Deno.readTextFile(join(dir, name));
+      assert.equal(await read("name"), "guest1\n");
+      assert.equal((await read("status")).trim(), "0");
+      assert.match(await read("time"), /\d{4}/);
+      assert.equal((await read("v2v-version")).trim(), "virt-v2v 2.2.0");
+      assert.equal(await read("p2v-version"), `virt-p2v ${await programVersion()}\n`);
+      assert.match(await read("environment"), /^PATH=/m);
+      const xml = await read("physical.xml");
+      assert.match(xml, /<name>guest1<\/name>/);
+      assert.match(xml, /<memory unit="KiB">2097152<\/memory>/);
+      assert.match(xml, /<vcpu>3<\/vcpu>/);
+      assert.match(xml, /<target dev="sda"\/>/);
+      assert.match(xml, /<target dev="sdb"\/>/);
+      const log = await read("virt-v2v-conversion-log.txt");
+      assert.match(log, /stub: debug line on stderr/, "stderr must reach the log");
+      assert.match(log, /Copying disk sdb/);
+      const wrapper = await Deno.stat(join(dir, "virt-v2v-wrapper.sh"));
+      assert.equal(wrapper.mode! & 0o777, 0o755);
+      const argv = (await read("stub-argv")).split("\0").slice(0, -1);
+      assert.deepEqual(argv.slice(0, 6), ["-v", "-x", "--colours", "-i", "libvirtxml", "-o"]);
+      assert.ok(argv.includes(out));
 
-    // The output was streamed live, line by line, and the post command ran.
-    assert.match(result.stdout, /^\[ {3}2\.0\] Copying disk\(s\)$/m);
-    assert.match(result.stdout, /Conversion finished successfully/);
-    await Deno.stat(postMarker);
-    await assert.rejects(Deno.stat(join(work, "fail-ran")));
-    assert.equal(await leftoverProcesses(sshd), "");
-  } finally {
-    await sshd.stop();
-  }
-});
+      // The output was streamed live, line by line, and the post command ran.
+      assert.match(result.stdout, /^\[ {3}2\.0\] Copying disk\(s\)$/m);
+      assert.match(result.stdout, /Conversion finished successfully/);
+      await Deno.stat(postMarker);
+      await assert.rejects(Deno.stat(join(work, `fail-ran-${backend}`)));
+      assert.equal(await leftoverProcesses(sshd), "");
+    } finally {
+      await sshd.stop();
+    }
+  });
+}
 
 Deno.test("a failing virt-v2v ends with exit 1, the status and the log tail shown", async () => {
   const sshd = await startSshd();

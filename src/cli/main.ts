@@ -10,9 +10,10 @@ import { overridesFromCmdline } from "../config/kernel_keys.ts";
 import { resolveConfig } from "../config/resolve.ts";
 import { timeoutsFromEnv } from "../engine/timeouts.ts";
 import { describeError, UserError } from "../errors.ts";
-import { startQemuNbd } from "../nbd/qemu_nbd.ts";
+import { chooseNbdBackend, nbdExportStarter } from "../nbd/backends.ts";
 import { createTextReporter } from "../report/text_reporter.ts";
 import { PROGRAM, VERSION } from "../version.ts";
+import { runInteractive } from "./interactive.ts";
 import { runUnattended } from "./unattended.ts";
 
 const PROC_CMDLINE = "/proc/cmdline";
@@ -87,10 +88,15 @@ async function runProgram(args: string[], io: MainIo): Promise<number> {
   }
 
   if (!config.remote.server) {
-    throw new UserError(
-      "the interactive dialog is not available in this version; " +
-        "give p2v.server=… (and p2v.identity= or p2v.password=) on the command line",
-    );
+    return await runInteractive({
+      config,
+      facts,
+      cli,
+      env: io.env,
+      timeouts: readTimeouts(io),
+      stdout: io.stdout,
+      startExport: nbdExportStarter(chooseNbdBackend(config.nbd)),
+    });
   }
 
   const colours = cli.colours || (io.isTerminal && !io.env("NO_COLOR"));
@@ -109,7 +115,7 @@ async function runProgram(args: string[], io: MainIo): Promise<number> {
       emit,
       timeouts: readTimeouts(io),
       captureDiagnostics: () => captureDiagnostics(),
-      startExport: (path) => startQemuNbd(path),
+      startExport: nbdExportStarter(chooseNbdBackend(config.nbd)),
       signal: cancel.signal,
     });
   } finally {

@@ -68,6 +68,9 @@ export function dumpConfig(config: Config, remoteVersion?: string): string {
     line("output.format", optional(config.output.format)),
     line("output.storage", config.output.storage),
     line("output.misc", list(config.output.misc)),
+    // Our extensions, after every line the original prints.
+    line("remote.hostkey", list(config.remote.hostKeys)),
+    line("nbd", list(config.nbd)),
   ];
   return lines.join("\n") + "\n";
 }

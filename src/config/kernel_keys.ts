@@ -12,6 +12,7 @@ import {
   parseHostKeys,
   parseIdentityUrl,
   parseList,
+  parseNbdBackends,
   parseNetworkMap,
   parseOptionalString,
   parseOutputAllocation,
@@ -45,7 +46,8 @@ export const KERNEL_KEYS: readonly KeySpec[] = [
       o.server = parseRequiredString(k, v, "the name or IP address of the conversion server"),
   },
   { key: "p2v.remote.port", alias: "p2v.port", apply: (o, k, v) => o.port = parsePort(k, v) },
-  // Our extension: pin the conversion server's host key.
+  // Our extensions: choose the NBD server; pin the conversion server's host key.
+  { key: "p2v.nbd", apply: (o, k, v) => o.nbd = parseNbdBackends(k, v) },
   { key: "p2v.hostkey", apply: (o, k, v) => o.hostKeys = parseHostKeys(k, v) },
   {
     key: "p2v.auth.username",

@@ -5,6 +5,7 @@
  */
 
 import type { HostFacts } from "../collect/types.ts";
+import { DEFAULT_NBD_PREFERENCE } from "./nbd.ts";
 import type { Config, ConfigOverrides, NetworkMapEntry } from "./types.ts";
 
 export interface ResolveContext {
@@ -104,5 +105,6 @@ export function resolveConfig(o: ConfigOverrides, host: HostFacts, ctx: ResolveC
     fail: o.fail,
     skipTestConnection: o.skipTestConnection ?? false,
     dumpConfigAndExit: o.dumpConfigAndExit ?? false,
+    nbd: o.nbd ?? [...DEFAULT_NBD_PREFERENCE],
   };
 }

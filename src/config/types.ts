@@ -6,6 +6,8 @@
  * `src/config/resolve.ts`) so that every consumer sees concrete values.
  */
 
+import type { NbdBackend } from "./nbd.ts";
+
 /** How the guest's real-time clock relates to UTC. */
 export type RtcBasis = "unknown" | "utc" | "localtime";
 
@@ -105,6 +107,8 @@ export interface Config {
   fail?: string;
   skipTestConnection: boolean;
   dumpConfigAndExit: boolean;
+  /** NBD servers to try, in order (`p2v.nbd`, our extension). */
+  nbd: NbdBackend[];
 }
 
 /**
@@ -146,6 +150,7 @@ export interface ConfigOverrides {
   fail?: string;
   skipTestConnection?: boolean;
   dumpConfigAndExit?: boolean;
+  nbd?: NbdBackend[];
 }
 
 /** Options of the program's own command line (SPEC §2). */

@@ -9,6 +9,7 @@
  * unattended PXE fleet a silent misreading converts the wrong thing.
  */
 
+import { NBD_BACKENDS, type NbdBackend } from "./nbd.ts";
 import { ConfigError } from "../errors.ts";
 import type { NetworkMapEntry, OutputAllocation, RtcBasis } from "./types.ts";
 
@@ -230,6 +231,19 @@ export function parseOptionalString(value: string | undefined): string | undefin
 const IDENTITY_SCHEMES = ["file://", "https://", "http://"];
 
 /** The identity is downloaded later; refuse now what could never be fetched. */
+/** `p2v.nbd`: NBD servers in order of preference. */
+export function parseNbdBackends(key: string, value: string | undefined): NbdBackend[] {
+  const items = parseList(value);
+  const expected = `a comma list of ${NBD_BACKENDS.join(", ")}`;
+  if (items.length === 0) throw invalid(key, value ?? "", "NBD server list", expected);
+  for (const item of items) {
+    if (!(NBD_BACKENDS as readonly string[]).includes(item)) {
+      throw invalid(key, item, "NBD server", expected);
+    }
+  }
+  return items as NbdBackend[];
+}
+
 const FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}$/;
 
 /** `p2v.hostkey`: one or more `SHA256:…` fingerprints as `ssh-keygen -l` prints them. */

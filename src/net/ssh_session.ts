@@ -6,6 +6,8 @@
 import { Buffer } from "node:buffer";
 import { createHash } from "node:crypto";
 import type { Duplex } from "node:stream";
+// Must be evaluated before ssh2: see the module's comment.
+import "./release_stream_ciphers.ts";
 // @ts-types="npm:@types/ssh2@1.15.6"
 import { Client, type ClientChannel, type ConnectConfig } from "ssh2";
 import { describeError } from "../errors.ts";

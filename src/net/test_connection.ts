@@ -20,9 +20,40 @@ const HIDDEN_OUTPUTS = new Set(["vdsm", "rhv-upload"]);
 
 const REMOTE_COMMAND_TIMEOUT_MS = 120_000;
 
-/** `virt-v2v ARGS` as run on the server, in the C locale, through `sudo -n` when configured. */
-export function virtV2vCommand(args: string, sudo: boolean): string {
-  return `LANG=C ${sudo ? "sudo -n " : ""}virt-v2v ${args}`;
+/**
+ * `virt-v2v ARGS 2>&1` as run on the server, in the C locale, through
+ * `sudo -n` when configured. The server-side `timeout` matters: a channel
+ * without a PTY that we give up on would leave a hung virt-v2v running there.
+ */
+export function virtV2vCommand(args: string, sudo: boolean, timeoutSeconds: number): string {
+  const limit = `$(command -v timeout >/dev/null 2>&1 && echo "timeout ${timeoutSeconds}")`;
+  return `LANG=C ${limit} ${sudo ? "sudo -n " : ""}virt-v2v ${args} 2>&1`;
+}
+
+/** Run one probe; a probe that outlives its bound is an error that says which one. */
+async function probe(
+  session: SshSession,
+  args: string,
+  opts: { sudo: boolean; timeoutMs: number },
+): Promise<string> {
+  const seconds = Math.max(1, Math.ceil(opts.timeoutMs / 1000));
+  try {
+    const run = await session.exec(virtV2vCommand(args, opts.sudo, seconds), {
+      // A little longer than the server-side bound, so that one fires first.
+      timeoutMs: opts.timeoutMs + 5_000,
+    });
+    if (run.code === 124) throw new Error("timed out");
+    return run.stdout;
+  } catch (err) {
+    if (err instanceof UserError) throw err;
+    if (/timed out|did not finish/.test(describeError(err))) {
+      throw new UserError(
+        `"virt-v2v ${args}" on the conversion server did not finish within ${seconds} s; ` +
+          `check that virt-v2v works there`,
+      );
+    }
+    throw err;
+  }
 }
 
 export async function probeServer(
@@ -30,16 +61,13 @@ export async function probeServer(
   opts: { sudo: boolean; username: string; timeoutMs?: number },
 ): Promise<ServerCapabilities> {
   const timeoutMs = opts.timeoutMs ?? REMOTE_COMMAND_TIMEOUT_MS;
-  const versionRun = await session.exec(`${virtV2vCommand("--version", opts.sudo)} 2>&1`, {
-    timeoutMs,
-  });
-  const version = parseVersionOutput(versionRun.stdout, opts);
-
-  const featuresRun = await session.exec(
-    `${virtV2vCommand("--machine-readable", opts.sudo)} 2>&1`,
-    { timeoutMs },
+  const version = parseVersionOutput(
+    await probe(session, "--version", { sudo: opts.sudo, timeoutMs }),
+    opts,
   );
-  const caps = parseMachineReadable(featuresRun.stdout);
+  const caps = parseMachineReadable(
+    await probe(session, "--machine-readable", { sudo: opts.sudo, timeoutMs }),
+  );
   return { version, ...caps };
 }
 

@@ -24,7 +24,8 @@ export function p2vArgs(cmdline: string, extra: string[] = []): string[] {
 
 export async function runP2v(args: string[], opts: P2vOptions = {}): Promise<P2vRun> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", "--quiet", MAIN, ...args],
+    // The same V8 flag as `deno task start`: it bounds memory during the copy.
+    args: ["run", "--allow-all", "--quiet", "--v8-flags=--max-semi-space-size=1", MAIN, ...args],
     stdin: "null",
     stdout: "piped",
     stderr: "piped",

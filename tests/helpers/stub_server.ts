@@ -10,6 +10,8 @@ export interface StubBehaviour {
   features?: string[];
   /** Discard the data instead of writing it, and record the copy time (benchmarks). */
   copyToNull?: boolean;
+  /** `--machine-readable` never answers. */
+  machineReadableHangs?: boolean;
 }
 
 const STUB_SOURCE = new URL("../fixtures/stub-virt-v2v", import.meta.url);
@@ -25,6 +27,7 @@ export async function installStubVirtV2v(
     `STUB_EXIT=${behaviour.exitCode ?? 0}`,
     `STUB_HANG=${behaviour.hang ? 1 : 0}`,
     `STUB_COPY_TO=${behaviour.copyToNull ? "null" : "file"}`,
+    `STUB_MR_HANG=${behaviour.machineReadableHangs ? 1 : 0}`,
   ];
   if (behaviour.versionLine !== undefined) lines.push(`STUB_VERSION='${behaviour.versionLine}'`);
   if (behaviour.features) lines.push(`STUB_FEATURES='${behaviour.features.join("\n")}'`);

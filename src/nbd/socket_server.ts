@@ -1,6 +1,7 @@
 /**
- * A read-only `qemu-nbd` per disk, listening on a private unix socket; each
- * forwarded channel is spliced to a fresh connection to that socket.
+ * An external NBD server process per disk (qemu-nbd or nbdkit), listening on
+ * a private unix socket; each forwarded channel is spliced to a fresh
+ * connection to that socket.
  */
 import { createConnection, type Socket } from "node:net";
 import type { Duplex } from "node:stream";
@@ -10,25 +11,43 @@ import type { DiskExport } from "./export.ts";
 
 const START_TIMEOUT_MS = 15_000;
 
-export interface QemuNbdOptions {
-  /** Executable to run; `qemu-nbd` on PATH by default. */
-  binary?: string;
-  startTimeoutMs?: number;
+/** How to run one kind of NBD server on a unix socket. */
+export interface SocketServerKind {
+  /** Executable name, looked up on PATH. */
+  binary: string;
+  /** Arguments that serve `path` READ-ONLY on `socketPath`. */
+  args(socketPath: string, path: string): string[];
+  /** The Debian package that provides it, for the "not installed" hint. */
+  packageName: string;
 }
 
-export async function startQemuNbd(
+export const QEMU_NBD: SocketServerKind = {
+  binary: "qemu-nbd",
+  // -r: export and open read-only, so the source can never be written.
+  // -t/-e: one forwarded channel may be followed by others (retries, probes).
+  args: (socketPath, path) => ["-r", "-f", "raw", "-t", "-e", "16", "-k", socketPath, path],
+  packageName: "qemu-utils",
+};
+
+export const NBDKIT: SocketServerKind = {
+  binary: "nbdkit",
+  // -r: read-only export (the file plugin then opens the file O_RDONLY).
+  args: (socketPath, path) => ["-r", "-f", "--exit-with-parent", "-U", socketPath, "file", path],
+  packageName: "nbdkit",
+};
+
+export async function startSocketServer(
+  kind: SocketServerKind,
   path: string,
-  options: QemuNbdOptions = {},
+  options: { startTimeoutMs?: number } = {},
 ): Promise<DiskExport> {
-  const binary = options.binary ?? "qemu-nbd";
+  const binary = kind.binary;
   const dir = await Deno.makeTempDir({ prefix: "virt-p2v-nbd." });
   const socketPath = join(dir, "nbd.sock");
   let child: Deno.ChildProcess;
   try {
     child = new Deno.Command(binary, {
-      // -r: export and open read-only, so the source can never be written.
-      // -t/-e: one forwarded channel may be followed by others (retries, probes).
-      args: ["-r", "-f", "raw", "-t", "-e", "16", "-k", socketPath, path],
+      args: kind.args(socketPath, path),
       stdin: "null",
       stdout: "null",
       stderr: "piped",
@@ -37,11 +56,11 @@ export async function startQemuNbd(
     await Deno.remove(dir, { recursive: true }).catch(() => {});
     if (err instanceof Deno.errors.NotFound) {
       throw new UserError(
-        "qemu-nbd is not installed on this machine; install the qemu-utils package " +
-          "(or the distribution's qemu-img package) on the boot image",
+        `${binary} is not installed on this machine; install the ${kind.packageName} package ` +
+          `on the boot image, or use the built-in server (p2v.nbd=builtin)`,
       );
     }
-    throw new UserError(`cannot start qemu-nbd for ${path}: ${describeError(err)}`);
+    throw new UserError(`cannot start ${binary} for ${path}: ${describeError(err)}`);
   }
   const stderrText = collectText(child.stderr);
   let exited = false;
@@ -58,7 +77,7 @@ export async function startQemuNbd(
     await Deno.remove(dir, { recursive: true }).catch(() => {});
     const detail = (await stderrText).trim().split("\n").pop() ?? "";
     throw new UserError(
-      `cannot serve disk ${path} with qemu-nbd: ${detail || describeError(err)}`,
+      `cannot serve disk ${path} with ${binary}: ${detail || describeError(err)}`,
     );
   }
 
@@ -127,12 +146,12 @@ async function waitForSocket(
   while (Date.now() < deadline) {
     if (done) {
       const s = await exitedEarly;
-      throw new Error(`qemu-nbd exited with status ${s.code}`);
+      throw new Error(`the NBD server exited with status ${s.code}`);
     }
     if (await canConnect(socketPath)) return;
     await new Promise((r) => setTimeout(r, 25));
   }
-  throw new Error(`qemu-nbd did not start listening within ${timeoutMs} ms`);
+  throw new Error(`the NBD server did not start listening within ${timeoutMs} ms`);
 }
 
 function canConnect(socketPath: string): Promise<boolean> {

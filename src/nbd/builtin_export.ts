@@ -1,0 +1,116 @@
+/**
+ * The built-in NBD server as a `DiskExport`: serves one disk read-only, in
+ * this process, directly on each stream handed to `attach` (the ssh2 reverse
+ * forward channel itself): no local port, no helper process. Protocol code is
+ * in `builtin/`.
+ */
+import type { Duplex } from "node:stream";
+import { basename } from "node:path";
+import { describeError, UserError } from "../errors.ts";
+import type { DiskExport } from "./export.ts";
+import { BufferPool } from "./builtin/buffer_pool.ts";
+import { NbdConnection } from "./builtin/connection.ts";
+import type { HoleSeeker } from "./builtin/seek_hole.ts";
+import { DiskSource } from "./builtin/source.ts";
+import { DEFAULT_LIMITS, type TransmissionLimits } from "./builtin/transmission.ts";
+
+export interface BuiltinExportOptions {
+  /** Canonical export name; the default export "" always works too. Default "". */
+  exportName?: string;
+  /** Description shown by `nbdinfo --list`. Default: "virt-p2v disk <path>". */
+  description?: string;
+  /** Per-connection request and buffering limits. */
+  limits?: Partial<TransmissionLimits>;
+  /** Hole detection override; `null` reports everything as data (tests). */
+  seeker?: HoleSeeker | null;
+  /** Called with the reason when a client breaks the protocol or its stream fails. */
+  onClientError?: (message: string) => void;
+  /** Called if our own code throws while serving (a bug); that connection is closed. */
+  onInternalError?: (err: unknown) => void;
+}
+
+export interface BuiltinExport extends DiskExport {
+  /** Export size in bytes. */
+  readonly size: number;
+  /** Whether holes of a sparse file are reported (else all data). */
+  readonly detectsHoles: boolean;
+  /** Connections currently open. */
+  readonly connections: number;
+}
+
+export async function startBuiltinExport(
+  path: string,
+  options: BuiltinExportOptions = {},
+): Promise<BuiltinExport> {
+  let source: DiskSource;
+  try {
+    source = await DiskSource.open(path, { seeker: options.seeker });
+  } catch (err) {
+    throw new UserError(
+      `cannot serve disk ${path}: ${describeError(err)}; check that it exists and is readable ` +
+        `(run as root for block devices)`,
+      { cause: err },
+    );
+  }
+
+  const limits: TransmissionLimits = { ...DEFAULT_LIMITS, ...options.limits };
+  // Enough reply buffers for one busy connection; released when none is open.
+  const pool = new BufferPool(limits.maxBufferedBytes);
+  const connections = new Set<NbdConnection>();
+  let bytesSent = 0;
+  let stopping: Promise<void> | null = null;
+
+  const ctx = {
+    source,
+    exportInfo: {
+      name: options.exportName ?? "",
+      description: options.description ?? `virt-p2v disk ${basename(path)}`,
+      size: source.size,
+    },
+    pool,
+    limits,
+    countSent(n: number) {
+      bytesSent += n;
+    },
+    onClientError: options.onClientError,
+    onInternalError: options.onInternalError,
+  };
+
+  return {
+    path,
+    size: source.size,
+    detectsHoles: source.detectsHoles,
+    get connections() {
+      return connections.size;
+    },
+    get bytesSent() {
+      return bytesSent;
+    },
+    attach(channel: Duplex) {
+      if (stopping !== null) {
+        channel.on("error", () => {});
+        channel.destroy();
+        return;
+      }
+      const conn = new NbdConnection(channel, ctx);
+      connections.add(conn);
+      conn.closed.then(() => {
+        connections.delete(conn);
+        if (connections.size === 0) pool.clear();
+      });
+      conn.start();
+    },
+    stop() {
+      if (stopping === null) {
+        stopping = (async () => {
+          for (const c of connections) c.destroy();
+          await Promise.all([...connections].map((c) => c.closed));
+          // Waits for reads still running before closing the descriptor.
+          await source.close();
+          pool.clear();
+        })();
+      }
+      return stopping;
+    },
+  };
+}

@@ -1,0 +1,174 @@
+/**
+ * Screen 4: how it ended, in plain words; where the log is; on failure the
+ * last lines of the log. Power off and Reboot (boot image only) or Exit.
+ */
+import type { Config } from "../config/types.ts";
+import { describeError } from "../errors.ts";
+import { FormScreen } from "./form_screen.ts";
+import { isCtrl, type Key } from "./keys.ts";
+import type { DialogDeps } from "./model.ts";
+import { formatDuration } from "./progress.ts";
+import type { RunningResult } from "./running.ts";
+import type { Size } from "./terminal.ts";
+import { hardWrap, seg, type StyleName } from "./text.ts";
+import {
+  Button,
+  type Item,
+  type LaidOutFrame,
+  layoutPage,
+  PageBuilder,
+  type Part,
+} from "./widgets.ts";
+
+export type FinishedAction = "exit" | "poweroff" | "reboot";
+
+export class FinishedScreen extends FormScreen<FinishedAction> {
+  readonly powerOffButton = new Button("Power off");
+  readonly rebootButton = new Button("Reboot");
+  readonly exitButton = new Button("Exit");
+  #status: { text: string; style?: StyleName } | undefined;
+  #busy = false;
+  readonly #result: RunningResult;
+  readonly #config: Config;
+  readonly #deps: DialogDeps;
+
+  constructor(result: RunningResult, config: Config, deps: DialogDeps) {
+    super();
+    this.#result = result;
+    this.#config = config;
+    this.#deps = deps;
+    this.powerOffButton.enabled = deps.iso;
+    this.rebootButton.enabled = deps.iso;
+    this.ring.set(this.exitButton);
+  }
+
+  items(): Item[] {
+    return [this.powerOffButton, this.rebootButton, this.exitButton];
+  }
+
+  override screenKey(key: Key): boolean {
+    if (this.#busy) return true;
+    if (isCtrl(key, "c") || key.name === "eof") {
+      this.finish("exit");
+      return true;
+    }
+    return false;
+  }
+
+  activate(button: Button): void {
+    if (this.#busy) return;
+    if (button === this.exitButton) this.finish("exit");
+    else if (button === this.powerOffButton) void this.#machine("poweroff");
+    else if (button === this.rebootButton) void this.#machine("reboot");
+  }
+
+  async #machine(action: "poweroff" | "reboot"): Promise<void> {
+    this.#busy = true;
+    this.#status = { text: action === "poweroff" ? "Powering off ..." : "Rebooting ..." };
+    this.invalidate();
+    try {
+      await (action === "poweroff" ? this.#deps.powerOff() : this.#deps.reboot());
+      this.finish(action);
+    } catch (err) {
+      this.#busy = false;
+      this.#status = {
+        text: `Could not ${action === "poweroff" ? "power off" : "reboot"}: ${describeError(err)}`,
+        style: "error",
+      };
+      this.invalidate();
+    }
+  }
+
+  layout(size: Size): LaidOutFrame {
+    const width = size.width;
+    const { outcome } = this.#result;
+    const body = new PageBuilder();
+    body.blank();
+    const c = this.#config;
+    const logFile = outcome.remoteDir
+      ? `${outcome.remoteDir}/virt-v2v-conversion-log.txt`
+      : undefined;
+    switch (outcome.kind) {
+      case "succeeded":
+        body.paragraph("The conversion was successful.", width, "ok", 2);
+        body.blank();
+        body.paragraph(
+          `virt-v2v wrote the guest "${c.guestname}" with -o ${c.output.type}` +
+            (c.output.storage ? ` to ${c.output.storage}` : "") +
+            ` on ${c.remote.server}.`,
+          width,
+          undefined,
+          2,
+        );
+        break;
+      case "failed":
+        body.paragraph("The conversion FAILED.", width, "error", 2);
+        body.blank();
+        body.paragraph(outcome.message, width, undefined, 2);
+        break;
+      case "cancelled":
+        body.paragraph("The conversion was cancelled.", width, "warn", 2);
+        body.blank();
+        body.paragraph(
+          "virt-v2v on the conversion server was interrupted; the guest was not created.",
+          width,
+          undefined,
+          2,
+        );
+        break;
+    }
+    body.blank();
+    if (logFile) {
+      body.paragraph("Log file on the conversion server:", width, undefined, 2);
+      body.paragraph(logFile, width, "key", 4);
+    } else body.paragraph("No log was written on the conversion server.", width, "dim", 2);
+    body.paragraph(
+      `Time taken: ${formatDuration(this.#result.elapsedMs / 1000)}`,
+      width,
+      undefined,
+      2,
+    );
+
+    const footer = new PageBuilder();
+    if (outcome.kind !== "succeeded" && this.#result.logTail.length > 0) {
+      // As many of the last log lines as fit between the summary and the buttons.
+      const room = size.height - 2 - 3 - body.lines.length;
+      if (room >= 4) {
+        body.blank();
+        body.heading("Last lines of the log", width);
+        const rows: string[] = [];
+        for (let i = this.#result.logTail.length - 1; i >= 0 && rows.length < room - 2; i--) {
+          rows.unshift(...hardWrap(this.#result.logTail[i], width - 3));
+        }
+        for (const r of rows.slice(-(room - 2))) body.add("  ", seg(r, "dim"));
+      }
+    }
+    footer.blank();
+    const row: Part[] = [" "];
+    this.items().forEach((b, i) => {
+      if (i > 0) row.push("  ");
+      row.push((b as Button).render(this.ring.is(b)));
+    });
+    footer.add(...row);
+    if (this.#status) footer.add(" ", seg(this.#status.text, this.#status.style));
+    else if (!this.#deps.iso) {
+      footer.add(
+        seg(" Power off and Reboot are offered when running from the boot image (--iso).", "dim"),
+      );
+    }
+
+    const title = outcome.kind === "succeeded"
+      ? "Conversion finished"
+      : outcome.kind === "cancelled"
+      ? "Conversion cancelled"
+      : "Conversion failed";
+    return layoutPage(size, {
+      title,
+      body,
+      footer,
+      help: "Tab/arrows: move  Enter: press",
+      scroll: this.scroll,
+      version: this.#deps.version,
+    });
+  }
+}

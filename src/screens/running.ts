@@ -1,0 +1,311 @@
+/**
+ * Screen 3: the conversion as it happens — remote log directory, phase,
+ * a bar per disk with bytes, rate and ETA, elapsed time, and virt-v2v's
+ * output scrolling live. Cancel asks first, then cancels for real (the engine
+ * interrupts the remote virt-v2v).
+ */
+import type { ConversionOutcome } from "../engine/conversion.ts";
+import type { EngineEvent } from "../engine/events.ts";
+import { formatBytes } from "../report/text_reporter.ts";
+import { FormScreen } from "./form_screen.ts";
+import { isCtrl, type Key } from "./keys.ts";
+import type { ConvertRequest, DialogDeps } from "./model.ts";
+import { diskLabel, DiskProgress, formatDuration, formatRate } from "./progress.ts";
+import type { Size } from "./terminal.ts";
+import {
+  hardWrap,
+  type Line,
+  padStartText,
+  padText,
+  sanitize,
+  seg,
+  shorten,
+  shortenStart,
+  textWidth,
+} from "./text.ts";
+import type { ViewContext } from "./ui.ts";
+import { Button, type Item, type LaidOutFrame, layoutPage, Modal, PageBuilder } from "./widgets.ts";
+
+export interface RunningResult {
+  outcome: ConversionOutcome;
+  /** The last lines of virt-v2v's output (sanitised). */
+  logTail: string[];
+  elapsedMs: number;
+  disks: DiskProgress[];
+}
+
+const MAX_LOG_LINES = 5000;
+/** `[  12.3] Copying disk 1/2`: virt-v2v's phase markers. */
+const V2V_STEP = /^\[\s*[0-9.]+\]\s+\S/;
+/** `[ 300.3] Copying disk 1/2`: virt-v2v starts copying that disk (in physical.xml order). */
+const V2V_COPY = /^\[\s*[0-9.]+\]\s+Copying disk (\d+)\/\d+/;
+
+export class RunningScreen extends FormScreen<RunningResult> {
+  readonly cancelButton = new Button("Cancel conversion");
+  readonly disks: DiskProgress[];
+  remoteDir: string | undefined;
+  phase = "Starting ...";
+  v2vStep: string | undefined;
+  readonly log: string[] = [];
+  /** Lines scrolled up from the end of the log; 0 follows new output. */
+  logScroll = 0;
+  cancelling = false;
+  /** Index of the disk virt-v2v is copying now, from its `Copying disk N/M` line. */
+  copying: number | undefined;
+  outcome: ConversionOutcome | undefined;
+  #started = 0;
+  #timer: ReturnType<typeof setInterval> | undefined;
+  readonly #abort = new AbortController();
+  readonly #deps: DialogDeps;
+  readonly #request: ConvertRequest;
+
+  constructor(request: ConvertRequest, deps: DialogDeps) {
+    super();
+    this.#request = request;
+    this.#deps = deps;
+    this.disks = request.config.disks.map((d) => new DiskProgress(d));
+    this.ring.set(this.cancelButton);
+  }
+
+  /** Cancel without asking (SIGTERM, or the user confirmed). */
+  cancel(): void {
+    if (this.cancelling || this.outcome) return;
+    this.cancelling = true;
+    this.cancelButton.enabled = false;
+    this.phase = "Cancelling: stopping virt-v2v on the conversion server ...";
+    this.#abort.abort();
+    this.invalidate();
+  }
+
+  override start(ctx: ViewContext<RunningResult>): void {
+    super.start(ctx);
+    this.#started = ctx.now();
+    this.#timer = setInterval(() => ctx.invalidate(), 1000);
+    this.#deps.convert(this.#request, (e) => this.onEvent(e), this.#abort.signal)
+      .catch((err): ConversionOutcome => ({
+        kind: "failed",
+        message: err instanceof Error ? err.message : String(err),
+      }))
+      .then((outcome) => this.#done(outcome));
+  }
+
+  override stop(): void {
+    clearInterval(this.#timer);
+  }
+
+  #done(outcome: ConversionOutcome): void {
+    this.outcome = outcome;
+    clearInterval(this.#timer);
+    if (outcome.kind === "succeeded") { for (const d of this.disks) d.complete = true; }
+    this.finish({
+      outcome,
+      logTail: this.log.slice(-200),
+      elapsedMs: (this.ctx?.now() ?? 0) - this.#started,
+      disks: this.disks,
+    });
+  }
+
+  onEvent(event: EngineEvent): void {
+    const now = this.ctx?.now() ?? 0;
+    switch (event.type) {
+      case "phase":
+        if (!this.cancelling) this.phase = event.message;
+        break;
+      case "remote-dir":
+        this.remoteDir = event.path;
+        break;
+      case "output": {
+        const line = sanitize(event.line);
+        this.#pushLog(line);
+        if (V2V_STEP.test(line)) {
+          this.v2vStep = line;
+          // Before the copy, virt-v2v reads the disks to inspect and convert the
+          // guest: an ETA from that trickle would be nonsense. Only the disk being
+          // copied gets one, with its rate measured from the start of its copy.
+          const copy = V2V_COPY.exec(line);
+          this.copying = copy ? Number(copy[1]) - 1 : undefined;
+          if (this.copying !== undefined) this.disks[this.copying]?.restartRate();
+        }
+        break;
+      }
+      case "disk-progress": {
+        let disk = this.disks.find((d) => d.name === event.disk);
+        if (!disk) {
+          disk = new DiskProgress(event.disk);
+          this.disks.push(disk);
+        }
+        disk.update(event.bytesSent, event.sizeBytes, now);
+        break;
+      }
+      case "warning":
+        this.#pushLog(`virt-p2v: warning: ${sanitize(event.message)}`);
+        break;
+      case "host-key":
+        this.#pushLog(`Server host key: ${event.fingerprint}`);
+        break;
+      default:
+        break;
+    }
+    this.invalidate();
+  }
+
+  #pushLog(line: string): void {
+    this.log.push(line);
+    if (this.log.length > MAX_LOG_LINES) this.log.splice(0, this.log.length - MAX_LOG_LINES);
+    if (this.logScroll > 0) this.logScroll++;
+  }
+
+  items(): Item[] {
+    return [this.cancelButton];
+  }
+
+  override screenKey(key: Key): boolean {
+    if (key.name === "pageup") {
+      this.logScroll += 10;
+      this.invalidate();
+      return true;
+    }
+    if (key.name === "pagedown") {
+      this.logScroll = Math.max(0, this.logScroll - 10);
+      this.invalidate();
+      return true;
+    }
+    if (key.name === "end") {
+      this.logScroll = 0;
+      this.invalidate();
+      return true;
+    }
+    if (isCtrl(key, "c")) {
+      if (!this.cancelling) this.activate(this.cancelButton);
+      return true;
+    }
+    // The terminal went away: the conversion goes on; nothing to ask.
+    return key.name === "eof";
+  }
+
+  activate(button: Button): void {
+    if (button !== this.cancelButton || this.cancelling) return;
+    this.ask(
+      new Modal(
+        "Cancel the conversion",
+        "Really cancel the conversion? virt-v2v on the conversion server will be " +
+          "stopped and the guest will not be created.",
+        ["Yes, cancel", "No, continue"],
+        { focus: 1 },
+      ),
+      (choice) => {
+        if (choice === "Yes, cancel") this.cancel();
+      },
+    );
+  }
+
+  layout(size: Size): LaidOutFrame {
+    const width = size.width;
+    const c = this.#request.config;
+    const now = this.ctx?.now() ?? this.#started;
+    const elapsed = `Elapsed ${formatDuration((now - this.#started) / 1000)}`;
+
+    const header = new PageBuilder();
+    const target = `Converting "${c.guestname}" on ${c.remote.server} (-o ${c.output.type})`;
+    const room = width - textWidth(elapsed) - 3;
+    header.add(
+      " ",
+      seg(padText(shorten(sanitize(target), room), room), "heading"),
+      " ",
+      seg(elapsed),
+    );
+    header.add(
+      " Log directory on the server: ",
+      seg(
+        this.remoteDir ? shortenStart(this.remoteDir, width - 31) : "(not created yet)",
+        this.remoteDir ? "key" : "dim",
+      ),
+    );
+    header.add(
+      " Phase: ",
+      seg(shorten(sanitize(this.phase), width - 9), this.cancelling ? "warn" : undefined),
+    );
+    header.add(
+      " virt-v2v: ",
+      seg(
+        shorten(this.v2vStep ?? "(waiting for output)", width - 12),
+        this.v2vStep ? undefined : "dim",
+      ),
+    );
+    for (const line of this.#diskLines(width)) header.lines.push(line);
+    header.heading(
+      this.logScroll > 0
+        ? `virt-v2v output (scrolled up ${this.logScroll} lines; End follows)`
+        : "virt-v2v output (PgUp/PgDn scroll)",
+      width,
+    );
+
+    const footer = new PageBuilder();
+    footer.add(" ", this.cancelButton.render(this.ring.is(this.cancelButton)));
+
+    const bodyHeight = Math.max(1, size.height - 2 - header.lines.length - footer.lines.length);
+    // Wrap only the lines that can be seen.
+    const need = bodyHeight + this.logScroll;
+    const rows: string[] = [];
+    for (let i = this.log.length - 1; i >= 0 && rows.length < need; i--) {
+      rows.unshift(...hardWrap(this.log[i], width - 1));
+    }
+    const maxScroll = Math.max(0, rows.length - bodyHeight);
+    if (this.logScroll > maxScroll && rows.length < need) this.logScroll = maxScroll;
+    const end = rows.length - this.logScroll;
+    const body = new PageBuilder();
+    for (const r of rows.slice(Math.max(0, end - bodyHeight), end)) body.add(" ", r);
+
+    return layoutPage(size, {
+      title: this.cancelling ? "Cancelling the conversion" : "Conversion running",
+      header,
+      body,
+      footer,
+      help: "Enter: cancel conversion  PgUp/PgDn/End: scroll output  Ctrl-L: redraw",
+      scroll: { offset: 0 },
+      version: this.#deps.version,
+    });
+  }
+
+  /** One line per disk: name, bar, percent, bytes, rate, ETA — columns aligned. */
+  #diskLines(width: number): Line[] {
+    if (this.disks.length === 0) return [];
+    const names = this.disks.map((d) => diskLabel(d.name));
+    const nameW = Math.min(12, Math.max(...names.map(textWidth)));
+    const cols = this.disks.map((d, i) => {
+      const size = d.sizeBytes ? ` of ${formatBytes(d.sizeBytes)}` : "";
+      const rate = d.rate();
+      const eta = i === this.copying ? d.etaSeconds() : undefined;
+      return {
+        pct: `${Math.floor(d.fraction() * 100)}%`,
+        bytes: `${formatBytes(d.complete && d.sizeBytes ? d.sizeBytes : d.bytes)}${size}`,
+        rate: d.complete
+          ? "done"
+          : d.bytes === 0
+          ? "waiting"
+          : rate === undefined
+          ? ""
+          : formatRate(rate),
+        eta: d.complete ? "" : eta === undefined ? "" : `ETA ${formatDuration(eta)}`,
+      };
+    });
+    // Fixed columns, so the bars do not change length when a rate appears.
+    const sizeW = Math.max(...this.disks.map((d) => textWidth(formatBytes(d.sizeBytes ?? 0))));
+    const bytesW = Math.max(sizeW * 2 + 4, ...cols.map((c) => textWidth(c.bytes)));
+    const rateW = Math.max(10, ...cols.map((c) => textWidth(c.rate)));
+    const etaW = Math.max(8, ...cols.map((c) => textWidth(c.eta)));
+    const fixed = 1 + nameW + 2 + 2 + 4 + 2 + bytesW + 2 + rateW + 2 + etaW;
+    const barW = Math.max(8, Math.min(40, width - fixed));
+    return this.disks.map((d, i) => {
+      const filled = Math.round(d.fraction() * barW);
+      const c = cols[i];
+      return [
+        seg(" " + padText(shorten(names[i], nameW), nameW) + " ["),
+        seg("#".repeat(filled), "done"),
+        seg(".".repeat(barW - filled), "todo"),
+        seg("] " + padStartText(c.pct, 4) + "  " + padText(c.bytes, bytesW)),
+        seg("  " + padStartText(c.rate, rateW) + "  " + c.eta),
+      ];
+    });
+  }
+}

@@ -1,0 +1,549 @@
+/**
+ * Screen 2: what the guest looks like and where virt-v2v writes it; which
+ * disks, removable drives and interfaces go with it. Every check happens on
+ * this screen, with the reason under the field.
+ */
+import type { HostFacts } from "../collect/types.ts";
+import { networkTarget } from "../config/resolve.ts";
+import { parseCores, parseList, parseSize } from "../config/values.ts";
+import type { OutputAllocation } from "../config/types.ts";
+import { describeError } from "../errors.ts";
+import { formatBytes } from "../report/text_reporter.ts";
+import { FormScreen, parses } from "./form_screen.ts";
+import { isCtrl, type Key } from "./keys.ts";
+import { type DialogDeps, type DialogModel, formatMemory } from "./model.ts";
+import type { Size } from "./terminal.ts";
+import {
+  type Line,
+  padStartText,
+  padText,
+  sanitize,
+  seg,
+  shorten,
+  shortenStart,
+  type StyleName,
+  textWidth,
+  wrapText,
+} from "./text.ts";
+import {
+  Button,
+  Checkbox,
+  Choice,
+  type Item,
+  labelPart,
+  type LaidOutFrame,
+  layoutPage,
+  PageBuilder,
+  type Part,
+  TextField,
+} from "./widgets.ts";
+
+export type SettingsResult = { kind: "start" } | { kind: "back" } | { kind: "quit" };
+
+/** KVM's limits, as the original warns about them. */
+export const MAX_SUPPORTED_VCPUS = 160;
+export const MAX_SUPPORTED_MEMORY = 4000 * 2 ** 30;
+
+/** virt-v2v 2.x output modes usable from here, when the server was not asked. */
+const FALLBACK_OUTPUTS = [
+  "libvirt",
+  "local",
+  "null",
+  "qemu",
+  "openstack",
+  "rhv",
+  "glance",
+  "kubevirt",
+];
+
+/** A libvirt-friendly guest name that is also a safe file name on the server. */
+const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]*$/;
+
+interface DiskRow {
+  name: string;
+  info: string;
+  box: Checkbox;
+}
+
+interface InterfaceRow {
+  name: string;
+  mac?: string;
+  box: Checkbox;
+  network: TextField;
+}
+
+const LEFT_LABEL = 9;
+const RIGHT_LABEL = 18;
+
+export class SettingsScreen extends FormScreen<SettingsResult> {
+  readonly name: TextField;
+  readonly vcpus: TextField;
+  readonly memory: TextField;
+  readonly physTopo: Checkbox;
+  readonly output: Choice;
+  readonly oc: TextField;
+  readonly os: TextField;
+  readonly of: TextField;
+  readonly oa: Choice;
+  readonly oo: TextField;
+  disks: DiskRow[] = [];
+  removable: DiskRow[] = [];
+  interfaces: InterfaceRow[] = [];
+  readonly backButton = new Button("Back");
+  readonly refreshButton = new Button("Refresh disks");
+  readonly startButton = new Button("Start conversion");
+  diskError: string | undefined;
+  #notice: { text: string; style?: StyleName } | undefined;
+  #warnings = new Map<Item, string>();
+  readonly #model: DialogModel;
+  readonly #deps: DialogDeps;
+
+  constructor(model: DialogModel, deps: DialogDeps) {
+    super();
+    this.#model = model;
+    this.#deps = deps;
+    const c = model.config;
+    this.name = new TextField("Name", c.guestname);
+    this.vcpus = new TextField("vCPUs", String(c.vcpu.cores), { maxLength: 6 });
+    this.memory = new TextField("Memory", formatMemory(c.memory), { maxLength: 12 });
+    this.physTopo = new Checkbox("Copy host CPU topology", c.vcpu.physTopo);
+    this.output = new Choice("Output to (-o)", [], c.output.type);
+    this.oc = new TextField("Connection (-oc)", c.output.connection ?? "", {
+      placeholder: "(none)",
+    });
+    this.os = new TextField("Storage (-os)", c.output.storage);
+    this.of = new TextField("Format (-of)", c.output.format ?? "", {
+      placeholder: "raw, qcow2, ...",
+    });
+    this.oa = new Choice(
+      "Allocation (-oa)",
+      ["", "sparse", "preallocated"],
+      c.output.allocation ?? "",
+      (o) => o === "" ? "(default)" : o,
+    );
+    this.oo = new TextField("Options (-oo)", c.output.misc.join(","), {
+      placeholder: "OPT=VAL,...",
+    });
+    this.refreshButton.enabled = !deps.fixedDisks;
+    this.#buildRows(model.facts, {
+      disks: new Set(c.disks),
+      removable: new Set(c.removable),
+      interfaces: new Set(c.interfaces),
+    });
+    this.updateCapabilities();
+    this.#syncTopology();
+    this.#checkWarnings();
+    this.ring.set(this.startButton);
+  }
+
+  /** The server's -o list may have changed after a new test. */
+  updateCapabilities(): void {
+    const outputs = this.#model.capabilities?.outputs ?? [];
+    const list = outputs.length > 0 ? [...outputs] : [...FALLBACK_OUTPUTS];
+    const current = this.output.options.length > 1
+      ? this.output.value
+      : this.#model.config.output.type;
+    if (!list.includes(current)) list.push(current);
+    this.output.options = list;
+    this.output.value = current;
+  }
+
+  /**
+   * Rows for what the machine has. With `listMissing` (at start), names from
+   * the command line that the machine does not have are listed too, marked
+   * "not found", so a typo shows; after a refresh, what is gone is gone.
+   */
+  #buildRows(
+    facts: HostFacts,
+    selected: { disks: Set<string>; removable: Set<string>; interfaces: Set<string> },
+    listMissing = true,
+  ): void {
+    const config = this.#model.config;
+    const missing = (names: string[], have: string[]) =>
+      listMissing ? names.filter((n) => !have.includes(n)) : [];
+    const diskNames = [...facts.disks.map((d) => d.name)];
+    diskNames.push(...missing(config.disks, diskNames));
+    this.disks = diskNames.map((name) => {
+      const info = facts.disks.find((d) => d.name === name);
+      const parts: string[] = [info ? formatBytes(info.sizeBytes) : "not found"];
+      if (info?.model) parts.push(info.model);
+      if (info?.serial) parts.push(`serial ${info.serial}`);
+      return { name, info: parts.join("  "), box: new Checkbox(name, selected.disks.has(name)) };
+    });
+    const removableNames = [...facts.removable.map((r) => r.name)];
+    removableNames.push(...missing(config.removable, removableNames));
+    this.removable = removableNames.map((name) => {
+      const info = facts.removable.find((r) => r.name === name);
+      return {
+        name,
+        info: info ? info.model ?? "" : "not found",
+        box: new Checkbox(name, selected.removable.has(name)),
+      };
+    });
+    const ifNames = [...facts.interfaces.map((i) => i.name)];
+    ifNames.push(...missing(config.interfaces, ifNames));
+    this.interfaces = ifNames.map((name) => ({
+      name,
+      mac: facts.interfaces.find((i) => i.name === name)?.mac,
+      box: new Checkbox(name, selected.interfaces.has(name)),
+      network: new TextField("network", networkTarget(config.networkMap, name), { maxLength: 256 }),
+    }));
+  }
+
+  items(): Item[] {
+    return [
+      this.name,
+      this.vcpus,
+      this.memory,
+      this.physTopo,
+      this.output,
+      this.oc,
+      this.os,
+      this.of,
+      this.oa,
+      this.oo,
+      ...this.disks.map((d) => d.box),
+      ...this.removable.map((r) => r.box),
+      ...this.interfaces.flatMap((i) => [i.box, i.network]),
+      this.backButton,
+      this.refreshButton,
+      this.startButton,
+    ];
+  }
+
+  #syncTopology(): void {
+    this.vcpus.enabled = !this.physTopo.checked;
+    const t = this.#model.facts.cpu.topology;
+    if (this.physTopo.checked) this.vcpus.value = String(t.sockets * t.cores * t.threads);
+  }
+
+  override changed(item: Item): void {
+    if (item === this.physTopo) this.#syncTopology();
+    if (item instanceof TextField) item.error = undefined;
+    if (this.disks.some((d) => d.box === item)) this.diskError = undefined;
+    this.#notice = undefined;
+    this.#checkWarnings();
+  }
+
+  override screenKey(key: Key): boolean {
+    if (isCtrl(key, "c")) {
+      this.askToQuit({ kind: "quit" });
+      return true;
+    }
+    if (key.name === "eof") {
+      this.finish({ kind: "quit" });
+      return true;
+    }
+    if (key.name === "escape") {
+      this.finish({ kind: "back" });
+      return true;
+    }
+    return false;
+  }
+
+  activate(button: Button): void {
+    if (button === this.backButton) this.finish({ kind: "back" });
+    else if (button === this.refreshButton) void this.#refresh();
+    else if (button === this.startButton) {
+      if (this.validate()) {
+        this.apply();
+        this.finish({ kind: "start" });
+      }
+    }
+  }
+
+  async #refresh(): Promise<void> {
+    this.#notice = { text: "Looking for disks ..." };
+    this.invalidate();
+    try {
+      const facts = await this.#deps.refreshFacts();
+      const keep = (rows: DiskRow[]) => new Map(rows.map((r) => [r.name, r.box.checked]));
+      const oldDisks = keep(this.disks);
+      const oldRemovable = keep(this.removable);
+      const oldIfs = new Map(this.interfaces.map((i) => [i.name, i]));
+      this.#model.facts = facts;
+      this.#buildRows(facts, {
+        // Still-present devices keep their tick; new ones are ticked, as at start.
+        disks: new Set(facts.disks.map((d) => d.name).filter((n) => oldDisks.get(n) ?? true)),
+        removable: new Set(
+          facts.removable.map((r) => r.name).filter((n) => oldRemovable.get(n) ?? true),
+        ),
+        interfaces: new Set(
+          facts.interfaces.map((i) => i.name).filter((n) => oldIfs.get(n)?.box.checked ?? true),
+        ),
+      }, false);
+      for (const row of this.interfaces) {
+        const old = oldIfs.get(row.name);
+        if (old) row.network.value = old.network.value;
+      }
+      this.#notice = {
+        text:
+          `Found ${facts.disks.length} fixed disk(s), ${facts.removable.length} removable drive(s).`,
+      };
+    } catch (err) {
+      this.#notice = { text: `Could not look for disks: ${describeError(err)}`, style: "error" };
+    }
+    this.invalidate();
+  }
+
+  #checkWarnings(): void {
+    this.#warnings.clear();
+    const vcpus = Number(this.vcpus.value);
+    if (Number.isFinite(vcpus) && vcpus > MAX_SUPPORTED_VCPUS) {
+      this.#warnings.set(
+        this.vcpus,
+        `More than KVM supports (${MAX_SUPPORTED_VCPUS}); the guest may not work.`,
+      );
+    }
+    try {
+      if (parseSize("memory", this.memory.value.trim()) > MAX_SUPPORTED_MEMORY) {
+        this.#warnings.set(this.memory, "More than KVM supports (4000G); the guest may not work.");
+      }
+    } catch { /* reported on Start */ }
+  }
+
+  /** Check every field; the reason goes under the field. True when all is well. */
+  validate(): boolean {
+    const errors: Item[] = [];
+    const fail = (f: TextField, reason: string) => {
+      f.error = reason;
+      errors.push(f);
+    };
+    const name = this.name.value.trim();
+    if (name === "") fail(this.name, "The guest needs a name.");
+    else if (!SAFE_NAME.test(name)) {
+      fail(this.name, "Use letters, digits and . _ + - only, starting with a letter or digit.");
+    }
+    if (!this.physTopo.checked && !parses(() => parseCores("vCPUs", this.vcpus.value.trim()))) {
+      fail(this.vcpus, "A whole number, 1 or more.");
+    }
+    if (!parses(() => parseSize("memory", this.memory.value.trim()))) {
+      fail(this.memory, "A size with a unit, like 2048M or 4G.");
+    }
+    const needsStorage = ["local", "qemu"].includes(this.output.value);
+    if (needsStorage && this.os.value.trim() === "") {
+      fail(this.os, `-o ${this.output.value} needs a directory on the server.`);
+    }
+    // virt-v2v 2.x refuses -os with -o null ("-os option cannot be used in this output mode").
+    if (this.output.value === "null" && this.os.value.trim() !== "") {
+      fail(this.os, "-o null writes nothing: leave -os empty (Ctrl-U clears it).");
+    }
+    const misc = parseList(this.oo.value.trim());
+    if (misc.some((item) => !/^[^=\s]+=/.test(item))) {
+      fail(this.oo, "Each item is OPTION=VALUE; separate items with commas.");
+    }
+    for (const row of this.interfaces) {
+      if (row.box.checked && row.network.value.trim() === "") {
+        fail(row.network, "Name the target network (e.g. default).");
+      }
+    }
+    this.diskError = this.disks.some((d) => d.box.checked)
+      ? undefined
+      : "Tick at least one fixed disk: there is nothing to convert.";
+    if (this.diskError && this.disks.length > 0) errors.push(this.disks[0].box);
+    if (errors.length > 0) this.ring.set(errors[0]);
+    this.invalidate();
+    return errors.length === 0 && this.diskError === undefined;
+  }
+
+  /** Write the fields into the working config (call after validate). */
+  apply(): void {
+    const c = this.#model.config;
+    c.guestname = this.name.value.trim();
+    c.vcpu.physTopo = this.physTopo.checked;
+    if (!this.physTopo.checked) c.vcpu.cores = parseCores("vCPUs", this.vcpus.value.trim());
+    c.memory = parseSize("memory", this.memory.value.trim());
+    c.output.type = this.output.value;
+    c.output.connection = optional(this.oc.value);
+    c.output.storage = this.os.value.trim();
+    c.output.format = optional(this.of.value);
+    c.output.allocation = this.oa.value === "" ? undefined : this.oa.value as OutputAllocation;
+    c.output.misc = parseList(this.oo.value.trim());
+    c.disks = this.disks.filter((d) => d.box.checked).map((d) => d.name);
+    c.removable = this.removable.filter((r) => r.box.checked).map((r) => r.name);
+    const ifs = this.interfaces.filter((i) => i.box.checked);
+    c.interfaces = ifs.map((i) => i.name);
+    c.networkMap = ifs.map((i) => ({ iface: i.name, target: i.network.value.trim() }));
+  }
+
+  layout(size: Size): LaidOutFrame {
+    const width = size.width;
+    const half = Math.floor(width / 2);
+    const leftBox = Math.max(8, Math.min(28, half - LEFT_LABEL - 3));
+    const rightBox = Math.max(8, width - half - RIGHT_LABEL - 2);
+
+    const header = new PageBuilder();
+    const caps = this.#model.capabilities;
+    const server = this.#model.config.remote.server
+      ? `${this.#model.config.remote.server}:${this.#model.config.remote.port}`
+      : "(none)";
+    header.add(
+      " ",
+      seg(
+        shorten(
+          `Server ${server}` + (caps ? `, virt-v2v ${caps.version}` : " (not tested)") +
+            `   Host: ${this.#model.facts.cpu.onlineCpus} CPU(s), ${
+              formatMemory(this.#model.facts.memory)
+            } RAM`,
+          width - 2,
+        ),
+        "dim",
+      ),
+    );
+
+    const body = new PageBuilder();
+    body.heading("Target guest", half - 1);
+    body.lines[body.lines.length - 1].push(seg(" "));
+    body.lines[body.lines.length - 1].push(
+      ...headingSegs("virt-v2v output", width - half),
+    );
+    const left = (f: TextField, boxW: number): Part[] => [
+      ...labelPart(f.label, LEFT_LABEL, this.ring.is(f), f.enabled),
+      " ",
+      f.render(boxW, this.ring.is(f)),
+    ];
+    const rightText = (f: TextField): Part[] => [
+      ...labelPart(f.label, RIGHT_LABEL, this.ring.is(f)),
+      " ",
+      f.render(rightBox, this.ring.is(f)),
+    ];
+    const rightChoice = (c: Choice): Part[] => [
+      ...labelPart(c.label, RIGHT_LABEL, this.ring.is(c)),
+      " ",
+      c.render(this.ring.is(c), rightBox),
+    ];
+    const t = this.#model.facts.cpu.topology;
+    const rows: [Part[], Part[], Item | undefined, Item | undefined][] = [
+      [left(this.name, leftBox), rightChoice(this.output), this.name, this.output],
+      [left(this.vcpus, 8), rightText(this.oc), this.vcpus, this.oc],
+      [left(this.memory, 12), rightText(this.os), this.memory, this.os],
+      [
+        [this.physTopo.render(this.ring.is(this.physTopo))],
+        rightText(this.of),
+        this.physTopo,
+        this.of,
+      ],
+      [
+        [seg(`     (${t.sockets} socket x ${t.cores} core x ${t.threads} thread)`, "dim")],
+        rightChoice(this.oa),
+        undefined,
+        this.oa,
+      ],
+      [[], rightText(this.oo), undefined, this.oo],
+    ];
+    for (const [l, r, li, ri] of rows) {
+      body.add(...padParts(l, half), ...r);
+      const lerr = messageFor(li, this.#warnings);
+      const rerr = messageFor(ri, this.#warnings);
+      if (lerr || rerr) {
+        const lw = lerr ? wrapText(lerr.text, half - 3) : [];
+        const rw = rerr ? wrapText(rerr.text, width - half - 3) : [];
+        for (let i = 0; i < Math.max(lw.length, rw.length); i++) {
+          body.add(
+            "  ",
+            seg(padText(lw[i] ?? "", half - 2), lerr?.style),
+            "  ",
+            seg(rw[i] ?? "", rerr?.style),
+          );
+        }
+      }
+    }
+
+    body.heading("Fixed hard disks (Space ticks)", width);
+    this.#deviceRows(body, this.disks, width);
+    if (this.diskError) body.add("  ", seg(this.diskError, "error"));
+    body.heading("Removable media", width);
+    this.#deviceRows(body, this.removable, width);
+    body.heading("Network interfaces", width);
+    if (this.interfaces.length === 0) body.add(seg("   (none found)", "dim"));
+    const ifName = Math.min(16, Math.max(4, ...this.interfaces.map((i) => textWidth(i.name))));
+    for (const row of this.interfaces) {
+      const netFocused = this.ring.is(row.network);
+      const label = `${padText(shorten(row.name, ifName), ifName)}  ${padText(row.mac ?? "", 17)}`;
+      const used = 5 + textWidth(label) + 2 + 9;
+      body.add(
+        row.box.renderBox(this.ring.is(row.box)),
+        seg(" "),
+        seg(label, row.box.checked ? undefined : "dim"),
+        "  ",
+        ...labelPart("network", 8, netFocused),
+        row.network.render(Math.max(10, Math.min(30, width - used - 1)), netFocused),
+      );
+      if (row.network.error) body.add("    ", seg(row.network.error, "error"));
+    }
+    if (this.#notice) {
+      body.blank();
+      body.paragraph(this.#notice.text, width, this.#notice.style);
+    }
+
+    const footer = new PageBuilder();
+    footer.blank();
+    const buttons = [this.backButton, this.refreshButton, this.startButton];
+    const row: Part[] = [" "];
+    buttons.forEach((b, i) => {
+      if (i > 0) row.push("  ");
+      row.push(b.render(this.ring.is(b)));
+    });
+    footer.add(...row);
+    // The focused button is in the footer: keep the body where it is.
+    if (buttons.some((b) => this.ring.is(b))) body.focusRow = undefined;
+
+    return layoutPage(size, {
+      title: "Conversion settings",
+      header,
+      body,
+      footer,
+      help: "Tab/arrows: move  Space: tick/change  Left/Right: change -o/-oa  Esc: back",
+      scroll: this.scroll,
+      version: this.#deps.version,
+    });
+  }
+
+  #deviceRows(body: PageBuilder, rows: DiskRow[], width: number): void {
+    if (rows.length === 0) {
+      body.add(seg("   (none)", "dim"));
+      return;
+    }
+    const nameW = Math.min(36, Math.max(6, ...rows.map((r) => textWidth(r.name))));
+    for (const r of rows) {
+      const name = padText(shortenStart(sanitize(r.name), nameW), nameW);
+      const [size, ...rest] = r.info.split("  ");
+      const info = `${padStartText(size, 10)}  ${rest.join("  ")}`;
+      body.add(
+        r.box.renderBox(this.ring.is(r.box)),
+        seg(" " + name, r.box.checked ? undefined : "dim"),
+        seg(" " + shorten(sanitize(info), Math.max(10, width - nameW - 7))),
+      );
+    }
+  }
+}
+
+function optional(text: string): string | undefined {
+  const t = text.trim();
+  return t === "" ? undefined : t;
+}
+
+function headingSegs(title: string, width: number): Line {
+  const text = `-- ${title} `;
+  return [seg(text, "heading"), seg("-".repeat(Math.max(0, width - textWidth(text))))];
+}
+
+function messageFor(
+  item: Item | undefined,
+  warnings: Map<Item, string>,
+): { text: string; style: StyleName } | undefined {
+  if (item instanceof TextField && item.error) return { text: item.error, style: "error" };
+  const w = item ? warnings.get(item) : undefined;
+  return w ? { text: w, style: "warn" } : undefined;
+}
+
+/** Parts padded with spaces to `width` columns (the left column). */
+function padParts(parts: Part[], width: number): Part[] {
+  let w = 0;
+  for (const p of parts) {
+    if (typeof p === "string") w += textWidth(p);
+    else if ("segs" in p) w += p.segs.reduce((n, s) => n + textWidth(s.text), 0);
+    else w += textWidth(p.text);
+  }
+  return w < width ? [...parts, " ".repeat(width - w)] : parts;
+}

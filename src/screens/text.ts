@@ -1,0 +1,241 @@
+/**
+ * Styled text for the terminal dialog: a line is a list of segments, each
+ * with a style name; the painter turns style names into escape sequences (or
+ * nothing). Widths are counted in terminal columns, not UTF-16 units.
+ */
+
+export type StyleName =
+  | "title"
+  | "focus"
+  | "heading"
+  | "error"
+  | "ok"
+  | "warn"
+  | "dim"
+  | "key"
+  | "done"
+  | "todo";
+
+export interface Seg {
+  text: string;
+  style?: StyleName;
+}
+
+export type Line = Seg[];
+
+export function seg(text: string, style?: StyleName): Seg {
+  return style === undefined ? { text } : { text, style };
+}
+
+/** Columns one code point takes: 0 for combining marks, 2 for wide East Asian and emoji. */
+export function codePointWidth(cp: number): number {
+  if (cp >= 0x300 && cp <= 0x36f) return 0;
+  if (cp >= 0x200b && cp <= 0x200f) return 0;
+  if (
+    (cp >= 0x1100 && cp <= 0x115f) || (cp >= 0x2e80 && cp <= 0xa4cf) ||
+    (cp >= 0xac00 && cp <= 0xd7a3) || (cp >= 0xf900 && cp <= 0xfaff) ||
+    (cp >= 0xfe30 && cp <= 0xfe4f) || (cp >= 0xff00 && cp <= 0xff60) ||
+    (cp >= 0xffe0 && cp <= 0xffe6) || (cp >= 0x1f300 && cp <= 0x1faff) ||
+    (cp >= 0x20000 && cp <= 0x3fffd)
+  ) return 2;
+  return 1;
+}
+
+export function textWidth(text: string): number {
+  let w = 0;
+  for (const ch of text) w += codePointWidth(ch.codePointAt(0)!);
+  return w;
+}
+
+/** The longest prefix of `text` that fits in `width` columns. */
+export function clipText(text: string, width: number): string {
+  if (width <= 0) return "";
+  let w = 0;
+  let out = "";
+  for (const ch of text) {
+    const cw = codePointWidth(ch.codePointAt(0)!);
+    if (w + cw > width) break;
+    w += cw;
+    out += ch;
+  }
+  return out;
+}
+
+/** `text` cut to `width` columns, with `~` marking that something was left out. */
+export function shorten(text: string, width: number): string {
+  if (textWidth(text) <= width) return text;
+  if (width <= 1) return clipText(text, width);
+  return clipText(text, width - 1) + "~";
+}
+
+/** Keep the END of `text` (for paths): `~` then the last columns. */
+export function shortenStart(text: string, width: number): string {
+  if (textWidth(text) <= width) return text;
+  if (width <= 1) return clipText(text, width);
+  const chars = Array.from(text);
+  let w = 0;
+  let i = chars.length;
+  while (i > 0) {
+    const cw = codePointWidth(chars[i - 1].codePointAt(0)!);
+    if (w + cw > width - 1) break;
+    w += cw;
+    i--;
+  }
+  return "~" + chars.slice(i).join("");
+}
+
+export function padText(text: string, width: number): string {
+  const w = textWidth(text);
+  return w >= width ? text : text + " ".repeat(width - w);
+}
+
+export function padStartText(text: string, width: number): string {
+  const w = textWidth(text);
+  return w >= width ? text : " ".repeat(width - w) + text;
+}
+
+const ESCAPES =
+  // deno-lint-ignore no-control-regex
+  /\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[PX^_][^\x1b]*(?:\x1b\\)?|[@-Z\\-_]|$)/g;
+// deno-lint-ignore no-control-regex
+const CONTROLS = /[\x00-\x08\x0a-\x1f\x7f-\x9f]/g;
+
+/**
+ * Text from outside (virt-v2v output, error messages, file names) made safe
+ * to print: escape sequences and control characters removed, tabs expanded.
+ * Nothing the server sends can move our cursor or change the terminal.
+ */
+export function sanitize(text: string): string {
+  const clean = text.replace(ESCAPES, "").replace(CONTROLS, "");
+  if (!clean.includes("\t")) return clean;
+  let out = "";
+  let col = 0;
+  for (const ch of clean) {
+    if (ch === "\t") {
+      const n = 8 - (col % 8);
+      out += " ".repeat(n);
+      col += n;
+    } else {
+      out += ch;
+      col += codePointWidth(ch.codePointAt(0)!);
+    }
+  }
+  return out;
+}
+
+export function lineWidth(line: Line): number {
+  let w = 0;
+  for (const s of line) w += textWidth(s.text);
+  return w;
+}
+
+export function lineText(line: Line): string {
+  return line.map((s) => s.text).join("");
+}
+
+/** `line` cut to `width` columns; `clipped` tells whether anything was lost. */
+export function clipLine(line: Line, width: number): { line: Line; clipped: boolean } {
+  const out: Line = [];
+  let left = width;
+  let clipped = false;
+  for (const s of line) {
+    if (left <= 0) {
+      if (s.text.trim() !== "") clipped = true;
+      continue;
+    }
+    const w = textWidth(s.text);
+    if (w <= left) {
+      out.push(s);
+      left -= w;
+    } else {
+      const part = clipText(s.text, left);
+      if (s.text.slice(part.length).trim() !== "") clipped = true;
+      out.push({ ...s, text: part });
+      left -= textWidth(part);
+    }
+  }
+  return { line: out, clipped };
+}
+
+/** `line` padded with spaces to exactly `width` columns (clipped if longer). */
+export function fitLine(line: Line, width: number): Line {
+  const { line: clipped } = clipLine(line, width);
+  const w = lineWidth(clipped);
+  return w < width ? [...clipped, { text: " ".repeat(width - w) }] : clipped;
+}
+
+/**
+ * Columns `from` (inclusive) to `to` (exclusive) of a line, styles kept. A wide
+ * character straddling a boundary is replaced by spaces.
+ */
+export function sliceLine(line: Line, from: number, to: number): Line {
+  const out: Line = [];
+  let col = 0;
+  for (const s of line) {
+    let text = "";
+    for (const ch of s.text) {
+      const cw = codePointWidth(ch.codePointAt(0)!);
+      if (col >= from && col + cw <= to) text += ch;
+      else if (col < to && col + cw > from) {
+        text += " ".repeat(Math.min(col + cw, to) - Math.max(col, from));
+      }
+      col += cw;
+    }
+    if (text !== "") out.push({ ...s, text });
+  }
+  return out;
+}
+
+/** Put `box` over `line` starting at column `at`. */
+export function overlayLine(line: Line, box: Line, at: number, width: number): Line {
+  const base = fitLine(line, width);
+  const boxWidth = lineWidth(box);
+  return [...sliceLine(base, 0, at), ...box, ...sliceLine(base, at + boxWidth, width)];
+}
+
+/**
+ * Word-wrap plain text to `width` columns. Explicit newlines are kept; words
+ * longer than the width are broken, so nothing is ever lost.
+ */
+export function wrapText(text: string, width: number): string[] {
+  const out: string[] = [];
+  const w = Math.max(1, width);
+  for (const paragraph of text.split("\n")) {
+    let current = "";
+    for (const word of paragraph.split(/ +/)) {
+      let rest = word;
+      while (textWidth(rest) > w) {
+        if (current !== "") {
+          out.push(current);
+          current = "";
+        }
+        const part = clipText(rest, w);
+        out.push(part);
+        rest = rest.slice(part.length);
+      }
+      if (current === "") current = rest;
+      else if (textWidth(current) + 1 + textWidth(rest) <= w) current += " " + rest;
+      else {
+        out.push(current);
+        current = rest;
+      }
+    }
+    out.push(current);
+  }
+  return out;
+}
+
+/** Cut text into pieces of at most `width` columns, keeping every space (for log lines). */
+export function hardWrap(text: string, width: number): string[] {
+  const w = Math.max(1, width);
+  if (textWidth(text) <= w) return [text];
+  const out: string[] = [];
+  let rest = text;
+  while (textWidth(rest) > w) {
+    const part = clipText(rest, w);
+    out.push(part);
+    rest = rest.slice(part.length);
+  }
+  out.push(rest);
+  return out;
+}

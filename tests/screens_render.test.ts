@@ -1,0 +1,426 @@
+/**
+ * Every screen rendered at 80×24 (and larger) as plain text and with
+ * NO_COLOR: nothing cut off at the right edge, nothing pushed below the
+ * bottom, the expected content present, and no colour escapes in mono mode.
+ * `P2V_SHOW_SCREENS=1 deno test -A tests/screens_render.test.ts` prints them.
+ */
+import assert from "node:assert/strict";
+import { ConnectionScreen } from "../src/screens/connection.ts";
+import { FinishedScreen } from "../src/screens/finished.ts";
+import type { DialogModel } from "../src/screens/model.ts";
+import { NetworkScreen } from "../src/screens/network.ts";
+import { chooseColourMode, paintLine } from "../src/screens/paint.ts";
+import { type RunningResult, RunningScreen } from "../src/screens/running.ts";
+import { SettingsScreen } from "../src/screens/settings.ts";
+import type { Size } from "../src/screens/terminal.ts";
+import { lineText, lineWidth } from "../src/screens/text.ts";
+import type { LaidOutFrame } from "../src/screens/widgets.ts";
+import {
+  fakeCtx,
+  fakeDeps,
+  sampleConfig,
+  sampleFacts,
+  sampleNetwork,
+} from "./helpers/screens_fixtures.ts";
+
+const SIZE: Size = { width: 80, height: 24 };
+const GiB = 2 ** 30;
+
+function show(name: string, frame: LaidOutFrame, size = SIZE): void {
+  if (!Deno.env.get("P2V_SHOW_SCREENS")) return;
+  const bar = "+" + "-".repeat(size.width) + "+";
+  console.log(`\n${name} (${size.width}x${size.height})\n${bar}`);
+  for (const l of frame.lines) console.log("|" + lineText(l).padEnd(size.width) + "|");
+  console.log(bar);
+}
+
+/** The render contract: exact height, nothing wider than the terminal, nothing clipped or hidden. */
+function assertFits(
+  name: string,
+  frame: LaidOutFrame,
+  size = SIZE,
+  opts: { scrolls?: boolean } = {},
+): string {
+  show(name, frame, size);
+  assert.equal(frame.lines.length, size.height, `${name}: wrong number of rows`);
+  frame.lines.forEach((l, i) =>
+    assert.ok(lineWidth(l) <= size.width, `${name}: row ${i} is ${lineWidth(l)} wide`)
+  );
+  assert.equal(frame.clipped, 0, `${name}: ${frame.clipped} line(s) cut at the right edge`);
+  if (!opts.scrolls) {
+    assert.equal(frame.hiddenRows, 0, `${name}: ${frame.hiddenRows} row(s) need scrolling`);
+  }
+  const text = frame.lines.map(lineText).join("\n");
+  // NO_COLOR: bold and reverse video only, no colour codes at all.
+  const mono = frame.lines.map((l) => paintLine(l, "mono")).join("\n");
+  // deno-lint-ignore no-control-regex
+  for (const m of mono.matchAll(/\x1b\[([0-9;]*)m/g)) {
+    for (const p of m[1].split(";")) {
+      assert.ok(["", "0", "1", "7"].includes(p), `${name}: SGR ${m[1]} in NO_COLOR mode`);
+    }
+  }
+  return text;
+}
+
+function model(): DialogModel {
+  const facts = sampleFacts();
+  return { config: sampleConfig(facts), facts };
+}
+
+Deno.test("NO_COLOR and monochrome terminals choose the mono palette", () => {
+  const env = (vars: Record<string, string>) => (n: string) => vars[n];
+  assert.equal(chooseColourMode(env({ TERM: "xterm" }), false), "colour");
+  assert.equal(chooseColourMode(env({ TERM: "linux" }), false), "colour");
+  assert.equal(chooseColourMode(env({ TERM: "xterm", NO_COLOR: "1" }), false), "mono");
+  assert.equal(chooseColourMode(env({ TERM: "vt100" }), false), "mono");
+  assert.equal(chooseColourMode(env({ TERM: "xterm", NO_COLOR: "" }), false), "colour");
+  assert.equal(chooseColourMode(env({ TERM: "vt100", NO_COLOR: "1" }), true), "colour");
+});
+
+Deno.test("connection screen fits 80x24: fields, actions, and a test result", () => {
+  const m = model();
+  const screen = new ConnectionScreen(m, fakeDeps());
+  let text = assertFits("connection", screen.layout(SIZE));
+  for (
+    const label of [
+      "Conversion server",
+      "SSH port",
+      "User name",
+      "Password",
+      "SSH identity URL",
+      "Use sudo when running virt-v2v",
+      "[ Test connection ]",
+      "[ Network ]",
+      "[ Shell ]",
+      "[ About ]",
+      "( Next )",
+      "[ Quit ]",
+    ]
+  ) assert.ok(text.includes(label), `missing ${label}`);
+  assert.match(text, /SSH identity URL\s+\[file:\/\/\/root\/\.ssh\/id_p2v\s*\]/);
+
+  // After a successful test: version, host key, output modes, Next available.
+  m.capabilities = {
+    version: "2.2.0",
+    coloursOption: true,
+    inputs: ["libvirtxml"],
+    outputs: ["libvirt", "local", "null", "qemu", "openstack", "kubevirt", "rhv", "glance"],
+  };
+  m.hostKey = "SHA256:CSRksaBx78Y3t4x/dedw+3Ellp+c0erW6zWclfEQ/tI";
+  const tested = new ConnectionScreen(m, fakeDeps());
+  text = assertFits("connection, tested", tested.layout(SIZE));
+  assert.match(text, /virt-v2v 2\.2\.0/);
+  assert.ok(text.includes(m.hostKey));
+  assert.match(text, /Output modes \(-o\): libvirt local null qemu openstack kubevirt rhv glance/);
+  assert.match(text, /\[ Next \]/);
+});
+
+Deno.test("connection screen: a long error wraps instead of being cut", async () => {
+  const m = model();
+  m.config.remote.server = "conversion-server.example.com";
+  const message = 'error opening control connection: authentication failed for user "root": ' +
+    "the server did not accept the identity (private key); check the user name and credentials";
+  const screen = new ConnectionScreen(
+    m,
+    fakeDeps({ testConnection: () => Promise.reject(new Error(message)) }),
+  );
+  screen.start(fakeCtx({ t: 0 }));
+  screen.activate(screen.testButton);
+  await new Promise((r) => setTimeout(r, 0));
+  const text = assertFits("connection, failed test", screen.layout(SIZE));
+  assert.match(text, /The test connection failed:/);
+  assert.ok(text.replace(/\s+/g, " ").includes(message), "the whole error is on the screen");
+});
+
+Deno.test("connection screen: About box and quit question fit", () => {
+  const screen = new ConnectionScreen(model(), fakeDeps());
+  screen.start(fakeCtx({ t: 0 }));
+  screen.activate(screen.aboutButton);
+  const about = screen.render(SIZE);
+  const text = about.lines.map(lineText).join("\n");
+  show("about", { ...about, clipped: 0, hiddenRows: 0 });
+  assert.match(text, /virt-p2v 2\.0\.0/);
+  assert.match(text, /\[>OK<\]/);
+  about.lines.forEach((l) => assert.ok(lineWidth(l) <= 80));
+});
+
+Deno.test("settings screen fits 80x24 with two disks, a drive and two interfaces", () => {
+  const m = model();
+  m.capabilities = {
+    version: "2.2.0",
+    coloursOption: true,
+    inputs: [],
+    outputs: ["libvirt", "local", "null", "qemu"],
+  };
+  m.config.remote.server = "conv.example.com";
+  const screen = new SettingsScreen(m, fakeDeps());
+  const text = assertFits("settings", screen.layout(SIZE));
+  for (
+    const s of [
+      "Name      [fileserver",
+      "vCPUs     [8",
+      "Memory    [16G",
+      "Copy host CPU topology",
+      "Output to (-o)     < local",
+      "Connection (-oc)",
+      "Storage (-os)      [/var/tmp",
+      "Format (-of)",
+      "Allocation (-oa)   < (default)",
+      "Options (-oo)",
+      "[x] sda",
+      "256.0 GiB  Samsung SSD 860  serial S3Z9NB0K123456",
+      "[x] nvme0n1",
+      "1.0 TiB  WDC WDS100T2B0C  serial 20123A801234",
+      "[x] sr0",
+      "HL-DT-ST DVDRAM GH24NSD1",
+      "[x] eno1    3c:ec:ef:12:34:56",
+      "[x] wlp3s0  a4:c3:f0:aa:bb:cc",
+      "network [default",
+      "[ Back ]",
+      "[ Refresh disks ]",
+      "[>Start conversion<]",
+    ]
+  ) assert.ok(text.includes(s), `missing ${JSON.stringify(s)}`);
+});
+
+Deno.test("settings screen: reasons next to the fields, and they fit", () => {
+  const m = model();
+  const screen = new SettingsScreen(m, fakeDeps());
+  screen.name.value = "my guest/1";
+  screen.vcpus.value = "0";
+  screen.memory.value = "2048";
+  screen.oo.value = "json-disks-pattern";
+  for (const d of screen.disks) d.box.checked = false;
+  assert.equal(screen.validate(), false);
+  // Eight reasons push the last section down: it scrolls (marked "v more").
+  const text = assertFits("settings, invalid", screen.layout(SIZE), SIZE, { scrolls: true });
+  assert.match(text, /v more/);
+  assert.match(text, /Use letters, digits and \. _ \+ - only/);
+  assert.match(text, /A whole number, 1 or more\./);
+  assert.match(text, /A size with a unit, like 2048M or 4G\./);
+  assert.match(text, /Each item is OPTION=VALUE/);
+  assert.match(text, /Tick at least one fixed disk/);
+});
+
+Deno.test("settings: the fields become the config on Start", () => {
+  const m = model();
+  const screen = new SettingsScreen(m, fakeDeps());
+  screen.name.value = "guest-7";
+  screen.memory.value = "3G";
+  screen.output.value = "qemu";
+  screen.os.value = "/srv/images";
+  screen.oa.value = "preallocated";
+  screen.oo.value = "a=1,b=2";
+  screen.disks[1].box.checked = false;
+  screen.removable[0].box.checked = false;
+  screen.interfaces[0].network.value = "ovirtmgmt";
+  screen.interfaces[1].box.checked = false;
+  assert.ok(screen.validate());
+  screen.apply();
+  const c = m.config;
+  assert.equal(c.guestname, "guest-7");
+  assert.equal(c.memory, 3 * GiB);
+  assert.equal(c.output.type, "qemu");
+  assert.equal(c.output.storage, "/srv/images");
+  assert.equal(c.output.allocation, "preallocated");
+  assert.deepEqual(c.output.misc, ["a=1", "b=2"]);
+  assert.deepEqual(c.disks, ["sda"]);
+  assert.deepEqual(c.removable, []);
+  assert.deepEqual(c.interfaces, ["eno1"]);
+  assert.deepEqual(c.networkMap, [{ iface: "eno1", target: "ovirtmgmt" }]);
+});
+
+Deno.test("running screen fits: phase, log dir, bars with rate and ETA, live output", () => {
+  const m = model();
+  m.config.remote.server = "conv.example.com";
+  m.config.disks = ["sda", "/var/lib/images/old-server-disk2.img"];
+  const clock = { t: 0 };
+  const screen = new RunningScreen({ config: m.config }, fakeDeps());
+  screen.start(fakeCtx(clock));
+  try {
+    screen.onEvent({ type: "remote-dir", path: "/tmp/virt-p2v-20261126-ab12cd34" });
+    screen.onEvent({ type: "phase", phase: "converting", message: "Doing conversion ..." });
+    for (let i = 0; i < 30; i++) {
+      screen.onEvent({
+        type: "output",
+        line:
+          `[  ${
+            (i * 0.7).toFixed(1).padStart(5)
+          }] libguestfs: trace: v2v: a fairly long debug line ` +
+          `number ${i} that is wider than the terminal and must wrap, not be cut off`,
+      });
+    }
+    screen.onEvent({ type: "output", line: "[  21.0] Copying disk 1/2" });
+    for (const [t, a, b] of [[1000, 10, 0], [5000, 2058, 0]]) {
+      clock.t = t;
+      screen.onEvent({
+        type: "disk-progress",
+        disk: "sda",
+        bytesSent: a * 2 ** 20,
+        sizeBytes: 8 * GiB,
+      });
+      screen.onEvent({
+        type: "disk-progress",
+        disk: "/var/lib/images/old-server-disk2.img",
+        bytesSent: b,
+        sizeBytes: 40 * GiB,
+      });
+    }
+    clock.t = 83_000;
+    const text = assertFits("running", screen.layout(SIZE));
+    assert.match(text, /Log directory on the server: \/tmp\/virt-p2v-20261126-ab12cd34/);
+    assert.match(text, /Phase: Doing conversion \.\.\./);
+    assert.match(text, /virt-v2v: \[ {2}21\.0\] Copying disk 1\/2/);
+    assert.match(text, /Elapsed 1:23/);
+    assert.match(
+      text,
+      /^ sda\s+\[#+\.+\]\s+25%\s+2\.0 GiB of 8\.0 GiB\s+512\.0 MiB\/s\s+ETA 0:12/m,
+    );
+    assert.match(text, /^ old-server-~ \[\.+\]\s+0%\s+0 B of 40\.0 GiB\s+waiting/m);
+    assert.match(text, /must wrap, not be cut off/);
+    assert.match(text, /\[>Cancel conversion<\]/);
+
+    // Once virt-v2v has moved past the copy, no ETA (the NBD count is not a copy position).
+    screen.onEvent({ type: "output", line: "[  40.0] Creating output metadata" });
+    assert.doesNotMatch(lineTextOf(screen), /ETA/);
+
+    screen.activate(screen.cancelButton);
+    const confirm = screen.render(SIZE).lines.map(lineText).join("\n");
+    show("running, cancel question", {
+      lines: screen.render(SIZE).lines,
+      clipped: 0,
+      hiddenRows: 0,
+    });
+    assert.match(confirm, /Really cancel the conversion\?/);
+    assert.match(confirm, /\[ Yes, cancel \]\s+\[>No, continue<\]/);
+  } finally {
+    screen.stop();
+  }
+});
+
+function lineTextOf(screen: RunningScreen): string {
+  return screen.layout(SIZE).lines.map(lineText).join("\n");
+}
+
+function finished(result: RunningResult, iso = false): string {
+  const m = model();
+  m.config.remote.server = "conv.example.com";
+  m.config.output.storage = "/var/lib/libvirt/images";
+  const screen = new FinishedScreen(result, m.config, fakeDeps({ iso }));
+  return assertFits(`finished, ${result.outcome.kind}${iso ? ", --iso" : ""}`, screen.layout(SIZE));
+}
+
+Deno.test("finished screens fit: success, failure with the log tail, cancel", () => {
+  const dir = "/tmp/virt-p2v-20261126-ab12cd34";
+  let text = finished({
+    outcome: { kind: "succeeded", remoteDir: dir },
+    logTail: [],
+    elapsedMs: 754_000,
+    disks: [],
+  }, true);
+  assert.match(text, /The conversion was successful\./);
+  assert.ok(text.includes(`${dir}/virt-v2v-conversion-log.txt`));
+  assert.match(text, /Time taken: 12:34/);
+  assert.match(text, /\[ Power off \]\s+\[ Reboot \]\s+\[>Exit<\]/);
+
+  const tail = Array.from({ length: 60 }, (_, i) => `log line ${i}`);
+  tail.push("virt-v2v: error: inspection could not detect the source guest (or physical machine).");
+  text = finished({
+    outcome: {
+      kind: "failed",
+      remoteDir: dir,
+      message:
+        `virt-v2v exited with status 1; the full log is ${dir}/virt-v2v-conversion-log.txt ` +
+        "on the conversion server",
+    },
+    logTail: tail,
+    elapsedMs: 61_000,
+    disks: [],
+  });
+  assert.match(text, /The conversion FAILED\./);
+  assert.match(text, /virt-v2v exited with status 1/);
+  assert.match(text, /Last lines of the log/);
+  assert.match(text, /inspection could not detect the source guest/);
+  assert.match(text, /\( Power off \)\s+\( Reboot \)\s+\[>Exit<\]/);
+
+  text = finished({
+    outcome: { kind: "cancelled", remoteDir: dir },
+    logTail: ["stub: hanging"],
+    elapsedMs: 9_000,
+    disks: [],
+  });
+  assert.match(text, /The conversion was cancelled\./);
+});
+
+Deno.test("network screen fits, and says plainly what is missing", () => {
+  const screen = new NetworkScreen(fakeDeps());
+  screen.setStatus(sampleNetwork());
+  let text = assertFits("network", screen.layout(SIZE));
+  assert.match(text, /eno1\s+UP\s+192\.168\.10\.23\/24/);
+  assert.match(text, /Default route: default via 192\.168\.10\.1 dev eno1/);
+  assert.match(text, /DNS servers: 192\.168\.10\.1/);
+  assert.match(text, /\[ Run DHCP \(dhclient\) \]/);
+  assert.match(text, /\[ Set static address \]/);
+
+  screen.setStatus({ ...sampleNetwork(), dhcpClient: undefined });
+  text = assertFits("network, no DHCP client", screen.layout(SIZE));
+  assert.match(text, /No DHCP client: neither udhcpc nor dhclient is installed\./);
+  assert.match(text, /\( Run DHCP \)/);
+
+  screen.setStatus({
+    interfaces: [],
+    defaultRoutes: [],
+    dns: [],
+    hasIp: false,
+    problems: ["/etc/resolv.conf cannot be read: no name servers are known."],
+  });
+  text = assertFits("network, no ip", screen.layout(SIZE));
+  assert.match(text, /The ip command is not installed on this system/);
+  assert.match(text, /\( Set static address \)/);
+});
+
+Deno.test("larger terminals: every screen still fits", () => {
+  for (const size of [{ width: 100, height: 30 }, { width: 132, height: 43 }]) {
+    const m = model();
+    m.config.remote.server = "conv.example.com";
+    assertFits("connection", new ConnectionScreen(m, fakeDeps()).layout(size), size);
+    assertFits("settings", new SettingsScreen(m, fakeDeps()).layout(size), size);
+    const net = new NetworkScreen(fakeDeps());
+    net.setStatus(sampleNetwork());
+    assertFits("network", net.layout(size), size);
+  }
+});
+
+Deno.test("settings screen: more vCPUs or memory than KVM supports is a warning, not an error", () => {
+  const m = model();
+  m.config.vcpu.cores = 200;
+  m.config.memory = 5000 * GiB;
+  const screen = new SettingsScreen(m, fakeDeps());
+  const text = assertFits("settings, over KVM limits", screen.layout(SIZE), SIZE, {
+    scrolls: true,
+  });
+  assert.match(text, /More than KVM supports \(160\)/);
+  assert.match(text, /More than KVM supports \(4000G\)/);
+  assert.equal(screen.validate(), true, "a warning does not stop the conversion");
+});
+
+Deno.test("settings: Refresh disks keeps the ticks of disks still there and ticks new ones", async () => {
+  const m = model();
+  const refreshed = sampleFacts();
+  refreshed.disks = [refreshed.disks[1], { name: "sdc", sizeBytes: 32 * GiB, model: "USB DISK" }];
+  const screen = new SettingsScreen(
+    m,
+    fakeDeps({ refreshFacts: () => Promise.resolve(refreshed) }),
+  );
+  screen.start(fakeCtx({ t: 0 }));
+  screen.disks[1].box.checked = false; // nvme0n1 unticked by the user
+  screen.activate(screen.refreshButton);
+  await new Promise((r) => setTimeout(r, 0));
+  assert.deepEqual(
+    screen.disks.map((d) => [d.name, d.box.checked]),
+    [["nvme0n1", false], ["sdc", true]],
+  );
+  const text = assertFits("settings, refreshed", screen.layout(SIZE));
+  assert.match(text, /Found 2 fixed disk\(s\), 1 removable drive\(s\)\./);
+  assert.match(text, /\[x\] sdc\s+32\.0 GiB {2}USB DISK/);
+});
