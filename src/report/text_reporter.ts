@@ -31,11 +31,26 @@ export function createTextReporter(opts: TextReporterOptions): (event: EngineEve
   const now = opts.now ?? Date.now;
   const every = opts.progressEveryMs ?? 10_000;
   const lastShown = new Map<string, { at: number; bytes: number }>();
+  const latest = new Map<string, { bytesSent: number; sizeBytes?: number }>();
   const line = (text: string) => opts.write(text + "\n");
+  const progressLine = (disk: string, bytesSent: number, sizeBytes?: number) => {
+    const size = sizeBytes ? ` of ${formatBytes(sizeBytes)}` : "";
+    line(`Disk ${disk}: ${formatBytes(bytesSent)} sent${size}`);
+  };
 
   return (event) => {
     switch (event.type) {
       case "phase":
+        // virt-v2v reads only what is in use, so a disk rarely reaches 100 %:
+        // print each disk's final count once, whatever the throttle held back.
+        if (event.phase === "cleaning-up") {
+          for (const [disk, p] of latest) {
+            if (lastShown.get(disk)?.bytes !== p.bytesSent) {
+              progressLine(disk, p.bytesSent, p.sizeBytes);
+              lastShown.set(disk, { at: now(), bytes: p.bytesSent });
+            }
+          }
+        }
         line(event.message);
         break;
       case "host-key":
@@ -52,14 +67,14 @@ export function createTextReporter(opts: TextReporterOptions): (event: EngineEve
         line(opts.colours ? event.line : event.line.replace(ANSI, ""));
         break;
       case "disk-progress": {
+        latest.set(event.disk, { bytesSent: event.bytesSent, sizeBytes: event.sizeBytes });
         const t = now();
         const prev = lastShown.get(event.disk);
         const done = event.sizeBytes !== undefined && event.bytesSent >= event.sizeBytes;
         if (prev && prev.bytes === event.bytesSent) break;
         if (prev && t - prev.at < every && !done) break;
         lastShown.set(event.disk, { at: t, bytes: event.bytesSent });
-        const size = event.sizeBytes ? ` of ${formatBytes(event.sizeBytes)}` : "";
-        line(`Disk ${event.disk}: ${formatBytes(event.bytesSent)} sent${size}`);
+        progressLine(event.disk, event.bytesSent, event.sizeBytes);
         break;
       }
       case "warning":

@@ -1,0 +1,286 @@
+/**
+ * End to end against the REAL virt-v2v: our program (kernel mode, as a PXE
+ * boot would run it) converts a real Debian 12 guest through a loopback sshd
+ * whose PATH leads to /usr/bin/virt-v2v, and we check what came out — the
+ * libvirt XML, the disks, the guest inside them, the remote file set.
+ *
+ * Slow (several minutes per conversion under TCG): run with `deno task
+ * test:e2e`, after tests/e2e/setup-e2e.sh. The guest image is built once per
+ * machine by tests/fixtures/make-guest.sh and cached by content.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { p2vArgs, type P2vRun, runP2v } from "../helpers/p2v.ts";
+import { run, sha256File } from "../helpers/process.ts";
+import { startSshd, TEST_USER, type TestSshd } from "../helpers/sshd.ts";
+import { makeOutputDir } from "../helpers/stub_server.ts";
+import {
+  bootToLogin,
+  copyRates,
+  dataBytes,
+  guestFacts,
+  installRealVirtV2v,
+  LIBGUESTFS_ENV,
+  type Phase,
+  phaseTimings,
+  printTimings,
+  TransferMonitor,
+} from "./support.ts";
+
+const MAKE_GUEST = fileURLToPath(new URL("../fixtures/make-guest.sh", import.meta.url));
+const CONVERSION_TIMEOUT_MS = 25 * 60_000;
+const MiB = 1024 * 1024;
+
+// The source machine: the cached Debian guest (sda) and a small data disk (sdb).
+const buildStart = performance.now();
+const built = await run(MAKE_GUEST, [], { env: LIBGUESTFS_ENV });
+const guestImage = built.stdout.trim().split("\n").at(-1)!;
+console.log(
+  `guest image ${guestImage}: ${((performance.now() - buildStart) / 1000).toFixed(1)} s ` +
+    `(${built.stderr.includes("cached:") ? "cached" : "built"})`,
+);
+
+const work = await Deno.makeTempDir({ prefix: "p2v-e2e." });
+const marker = `p2v e2e data disk ${crypto.randomUUID()}\n`;
+const dataTree = join(work, "data-tree");
+await Deno.mkdir(dataTree);
+await Deno.writeTextFile(join(dataTree, "marker.txt"), marker);
+const dataImage = join(work, "data.img");
+await run("mke2fs", ["-q", "-F", "-t", "ext4", "-L", "p2vdata", "-d", dataTree, dataImage, "64M"]);
+
+const sums = { guest: await sha256File(guestImage), data: await sha256File(dataImage) };
+const sourceFacts = await guestFacts([guestImage, dataImage], "raw");
+assert.equal(sourceFacts.distro, "debian", JSON.stringify(sourceFacts));
+assert.equal(sourceFacts.hostname, "p2v-e2e-guest");
+assert.equal(sourceFacts.dataMarker, marker);
+
+function cmdline(sshd: TestSshd, extra: string): string {
+  return [
+    "p2v.server=127.0.0.1",
+    `p2v.port=${sshd.port}`,
+    `p2v.username=${TEST_USER}`,
+    `p2v.identity=file://${sshd.userKeyPath}`,
+    "p2v.network=default",
+    "p2v.memory=1G",
+    "p2v.vcpu.cores=2",
+    "p2v.post=true",
+    extra,
+  ].join(" ");
+}
+
+function remoteDirOf(stdout: string): string {
+  const m = /^Remote directory: (\S+)$/m.exec(stdout);
+  assert.ok(m, `no remote directory in output:\n${stdout}`);
+  return m[1];
+}
+
+interface Conversion {
+  result: P2vRun;
+  monitor: TransferMonitor;
+}
+
+async function convert(sshd: TestSshd, label: string, extra: string): Promise<Conversion> {
+  const monitor = new TransferMonitor();
+  const started = performance.now();
+  const result = await runP2v(p2vArgs(cmdline(sshd, extra)), {
+    timeoutMs: CONVERSION_TIMEOUT_MS,
+    onOutput: monitor.onOutput,
+  }).finally(() => monitor.stop());
+  const seconds = (performance.now() - started) / 1000;
+  const saveDir = Deno.env.get("P2V_E2E_SAVE_DIR");
+  if (saveDir) {
+    await Deno.mkdir(saveDir, { recursive: true });
+    const base = join(saveDir, label.split(" ")[0] + label.split(" ")[1]);
+    await Deno.writeTextFile(`${base}.stdout`, result.stdout);
+    await Deno.writeTextFile(`${base}.stderr`, result.stderr);
+  }
+  assert.equal(
+    result.code,
+    0,
+    `exit ${result.code}\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}`,
+  );
+  console.log(
+    `\n${label}: virt-p2v exit 0 after ${seconds.toFixed(1)} s, peak RSS ${
+      (result.peakRssKb / 1024).toFixed(0)
+    } MiB`,
+  );
+  return { result, monitor };
+}
+
+/** Every file of SPEC §6 in the remote directory, with the right contents. */
+async function assertRemoteFiles(dir: string, name: string): Promise<string> {
+  assert.match(dir, /^\/tmp\/virt-p2v-\d{8}-[a-z0-9]{8}$/);
+  const read = (file: string) => Deno.readTextFile(join(dir, file));
+  assert.equal(await read("name"), `${name}\n`);
+  assert.equal((await read("status")).trim(), "0");
+  assert.match(await read("time"), /\d{4}/);
+  assert.match(await read("v2v-version"), /^virt-v2v 2\.\d+\.\d+/);
+  assert.match(await read("p2v-version"), /^virt-p2v \S+\n$/);
+  assert.match(await read("environment"), /^PATH=/m);
+  const xml = await read("physical.xml");
+  assert.match(xml, new RegExp(`<name>${name}</name>`));
+  assert.equal((await Deno.stat(join(dir, "virt-v2v-wrapper.sh"))).mode! & 0o777, 0o755);
+  const log = await read("virt-v2v-conversion-log.txt");
+  assert.match(log, /Finishing off/);
+  // Diagnostics: each one this machine can produce must have been uploaded.
+  for (
+    const [file, cmd, args] of [
+      ["dmesg", "dmesg", []],
+      ["lscpu", "lscpu", []],
+      ["lspci", "lspci", ["-vvv"]],
+      ["lsscsi", "lsscsi", ["-v"]],
+      ["lsusb", "lsusb", ["-v"]],
+    ] as const
+  ) {
+    const local = await run(cmd, [...args], { check: false }).catch(() => undefined);
+    if (local?.code === 0 && local.stdout.trim() !== "") {
+      assert.ok((await read(file)).length > 0, `diagnostic ${file} missing or empty`);
+    }
+  }
+  return log;
+}
+
+/** virt-v2v's stdout reached us live AND the log on the server. */
+function assertPhasesLogged(phases: Phase[], log: string): void {
+  assert.ok(phases.some((p) => p.name.startsWith("Copying disk")), "no copy phase seen");
+  // deno-lint-ignore no-control-regex
+  const plain = log.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, "");
+  for (const p of phases) assert.ok(plain.includes(p.name), `phase not in the log: ${p.name}`);
+}
+
+async function assertSourcesUnchanged(): Promise<void> {
+  assert.equal(await sha256File(guestImage), sums.guest, "the guest source image changed");
+  assert.equal(await sha256File(dataImage), sums.data, "the data source image changed");
+}
+
+async function qemuImgInfo(path: string): Promise<{ format: string; actualSize: number }> {
+  const info = JSON.parse((await run("qemu-img", ["info", "--output=json", path])).stdout);
+  return { format: info.format, actualSize: info["actual-size"] };
+}
+
+Deno.test({
+  name:
+    "-o local, built-in NBD server: two disks become a Debian guest libvirt and libguestfs accept",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const sshd = await startSshd();
+    let remoteDir: string | undefined;
+    try {
+      await installRealVirtV2v(sshd);
+      const out = await makeOutputDir(sshd);
+      const name = "p2v-e2e-local";
+      const { result, monitor } = await convert(
+        sshd,
+        "scenario 1 (-o local, 2 disks, built-in NBD server)",
+        `p2v.name=${name} p2v.disks=${guestImage},${dataImage} p2v.o=local p2v.os=${out}`,
+      );
+      remoteDir = remoteDirOf(result.stdout);
+      assert.match(result.stdout, /Conversion finished successfully/);
+      for (const server of ["qemu-nbd", "nbdkit"]) {
+        assert.ok(!monitor.childCommands.has(server), `${server} ran: not the built-in server`);
+      }
+      const log = await assertRemoteFiles(remoteDir, name);
+
+      // The libvirt XML: our name, memory and vCPUs, virtio devices.
+      const xml = await Deno.readTextFile(join(out, `${name}.xml`));
+      assert.match(xml, new RegExp(`<name>${name}</name>`));
+      assert.match(xml, /<memory unit=['"]KiB['"]>1048576<\/memory>/);
+      assert.match(xml, /<vcpu>2<\/vcpu>/);
+      const disks = [
+        ...xml.matchAll(/<disk type=['"]file['"] device=['"]disk['"]>[\s\S]*?<\/disk>/g),
+      ]
+        .map((m) => m[0]);
+      assert.equal(disks.length, 2, xml);
+      for (const [i, disk] of disks.entries()) {
+        assert.match(disk, /bus=['"]virtio['"]/);
+        assert.match(disk, new RegExp(`${name}-sd${"ab"[i]}['"]`));
+      }
+      const nic = /<interface type=['"]network['"]>[\s\S]*?<\/interface>/.exec(xml);
+      assert.ok(nic, `no network interface in:\n${xml}`);
+      assert.match(nic[0], /<source network=['"]default['"]/);
+      assert.match(nic[0], /<model type=['"]virtio['"]/);
+
+      // The disks: raw, and the same guest inside.
+      const sda = join(out, `${name}-sda`);
+      const sdb = join(out, `${name}-sdb`);
+      for (const disk of [sda, sdb]) assert.equal((await qemuImgInfo(disk)).format, "raw");
+      const facts = await guestFacts([sda, sdb], "raw");
+      assert.deepEqual(facts, sourceFacts);
+      await assertSourcesUnchanged();
+
+      const phases = phaseTimings(result.stdout);
+      assertPhasesLogged(phases, log);
+      printTimings("scenario 1", phases);
+      copyRates(phases, monitor, [await dataBytes(sda), await dataBytes(sdb)]);
+    } finally {
+      await sshd.stop();
+      if (remoteDir) await Deno.remove(remoteDir, { recursive: true }).catch(() => {});
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "-o qemu -of qcow2 -oo compressed, qemu-nbd export: the options reach virt-v2v, the guest boots",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const sshd = await startSshd();
+    let remoteDir: string | undefined;
+    try {
+      await installRealVirtV2v(sshd);
+      const out = await makeOutputDir(sshd);
+      const name = "p2v-e2e-qemu";
+      const { result, monitor } = await convert(
+        sshd,
+        "scenario 2 (-o qemu -of qcow2 -oo compressed, p2v.nbd=qemu-nbd)",
+        `p2v.name=${name} p2v.disks=${guestImage} p2v.o=qemu p2v.os=${out} ` +
+          "p2v.of=qcow2 p2v.oa=sparse p2v.oo=compressed p2v.nbd=qemu-nbd",
+      );
+      remoteDir = remoteDirOf(result.stdout);
+      assert.ok(monitor.childCommands.has("qemu-nbd"), "p2v.nbd=qemu-nbd did not start qemu-nbd");
+      const log = await assertRemoteFiles(remoteDir, name);
+
+      // -o qemu writes a boot script instead of libvirt XML.
+      const script = await Deno.readTextFile(join(out, `${name}.sh`));
+      assert.match(script, /qemu-system-x86_64/);
+      assert.match(script, /-m 1024\b/);
+      assert.match(script, new RegExp(`${name}-sda`));
+      await assert.rejects(Deno.stat(join(out, `${name}.xml`)));
+
+      const sda = join(out, `${name}-sda`);
+      const info = await qemuImgInfo(sda);
+      assert.equal(info.format, "qcow2");
+      // -oo compressed: the clusters are compressed, so the file is far smaller
+      // than the data it holds.
+      const data = await dataBytes(sda);
+      console.log(
+        `qcow2 output: ${(info.actualSize / MiB).toFixed(0)} MiB on disk for ${
+          (data / MiB).toFixed(0)
+        } MiB of guest data`,
+      );
+      assert.ok(info.actualSize < data * 0.8, "the qcow2 output is not compressed");
+      const facts = await guestFacts([sda], "qcow2");
+      assert.deepEqual(facts, { ...sourceFacts, dataMarker: undefined });
+
+      // The converted guest boots on virtio (TCG; a throwaway snapshot).
+      const bootSeconds = await bootToLogin(sda, "qcow2", sourceFacts.hostname);
+      console.log(`converted guest booted to its login prompt in ${bootSeconds.toFixed(1)} s`);
+      await assertSourcesUnchanged();
+
+      const phases = phaseTimings(result.stdout);
+      assertPhasesLogged(phases, log);
+      printTimings("scenario 2", phases);
+      copyRates(phases, monitor, [data]);
+    } finally {
+      await sshd.stop();
+      if (remoteDir) await Deno.remove(remoteDir, { recursive: true }).catch(() => {});
+    }
+  },
+});
+
+addEventListener("unload", () => {
+  Deno.removeSync(work, { recursive: true });
+});
