@@ -168,14 +168,31 @@ async function runWrapper(req: ConversionRequest, remoteDir: string): Promise<Wr
   const command = `LANG=C exec bash --noediting --noprofile --norc -c '${
     controlCommand(remoteDir)
   }'`;
-  const channel: ClientChannel = await session.execPty(command);
   const lines = new LineSplitter((line) => emit({ type: "output", line }));
+  let exitStatus: number | undefined;
+  let closed = false;
+  let onClosed = () => {};
+  // Listeners go on as the channel opens: a fast wrapper can finish in the same read.
+  const channel: ClientChannel = await session.execPty(command, (ch) => {
+    ch.on("data", (chunk: Uint8Array) => lines.push(chunk));
+    ch.on("exit", (code: number | null) => {
+      if (typeof code === "number") exitStatus = code;
+    });
+    ch.on("close", (code?: number | null) => {
+      if (exitStatus === undefined && typeof code === "number") exitStatus = code;
+      closed = true;
+      onClosed();
+    });
+  });
 
   return await new Promise<WrapperResult>((resolve) => {
-    let exitStatus: number | undefined;
     let cancelled = false;
+    let done = false;
     let graceTimer: ReturnType<typeof setTimeout> | undefined;
+    let stopWatchingClose = () => {};
     const finish = (result: WrapperResult) => {
+      if (done) return;
+      done = true;
       clearTimeout(graceTimer);
       signal.removeEventListener("abort", onAbort);
       stopWatchingClose();
@@ -188,20 +205,18 @@ async function runWrapper(req: ConversionRequest, remoteDir: string): Promise<Wr
       channel.write("\x03");
       graceTimer = setTimeout(() => channel.close(), req.timeouts.cancelGraceMs);
     };
-    const stopWatchingClose = session.onClose((reason) => {
+    // May call back at once when the link is already gone.
+    stopWatchingClose = session.onClose((reason) => {
       finish(cancelled ? { kind: "cancelled" } : { kind: "lost", reason });
     });
-    channel.on("data", (chunk: Uint8Array) => lines.push(chunk));
-    channel.on("exit", (code: number | null) => {
-      if (typeof code === "number") exitStatus = code;
-    });
-    channel.on("close", () => {
+    onClosed = () => {
       if (cancelled) finish({ kind: "cancelled" });
       else if (exitStatus === undefined) {
         finish({ kind: "lost", reason: "the remote command ended without an exit status" });
       } else finish({ kind: "exited", status: exitStatus });
-    });
-    if (signal.aborted) onAbort();
+    };
+    if (closed) onClosed();
+    else if (signal.aborted) onAbort();
     else signal.addEventListener("abort", onAbort, { once: true });
   });
 }

@@ -173,7 +173,7 @@ export class SshSession {
   /** Run a command without a PTY and collect its output. */
   exec(command: string, options: ExecOptions = {}): Promise<ExecResult> {
     return new Promise((resolve, reject) => {
-      this.#openExec(command, false).then((channel) => {
+      this.#openExec(command, false, (channel) => {
         const stdout: Buffer[] = [];
         const stderr: Buffer[] = [];
         let code: number | null = null;
@@ -196,7 +196,11 @@ export class SshSession {
           code = c;
           signal = s ?? undefined;
         });
-        channel.on("close", () => {
+        // ssh2 repeats the exit status on `close`; it is the fallback should
+        // `exit` ever be missed.
+        channel.on("close", (closeCode?: number | null, closeSignal?: string) => {
+          if (code === null && typeof closeCode === "number") code = closeCode;
+          if (signal === undefined && closeSignal) signal = closeSignal;
           clearTimeout(timer);
           stopWatchingClose();
           resolve({
@@ -208,7 +212,7 @@ export class SshSession {
         });
         if (options.stdin !== undefined) channel.end(options.stdin);
         else channel.end();
-      }, reject);
+      }).catch(reject);
     });
   }
 
@@ -217,8 +221,8 @@ export class SshSession {
    * server's tty deliver SIGINT to the whole remote job, and sshd hangs the
    * job up if the session dies — without one, remote processes outlive us.
    */
-  execPty(command: string): Promise<ClientChannel> {
-    return this.#openExec(command, true);
+  execPty(command: string, attach: (channel: ClientChannel) => void): Promise<ClientChannel> {
+    return this.#openExec(command, true, attach);
   }
 
   /** Ask the server to listen on `bindAddress:0` and hand each incoming connection to `handler`. */
@@ -260,7 +264,16 @@ export class SshSession {
     this.#markClosed("closed by virt-p2v");
   }
 
-  #openExec(command: string, pty: boolean): Promise<ClientChannel> {
+  /**
+   * `attach` runs synchronously when the channel opens. It must: when the
+   * reply, the output, the exit status and the close arrive in one read, ssh2
+   * emits them all before any promise continuation could add listeners.
+   */
+  #openExec(
+    command: string,
+    pty: boolean,
+    attach: (channel: ClientChannel) => void,
+  ): Promise<ClientChannel> {
     if (this.#closed) {
       return Promise.reject(new SshError(`connection lost: ${this.#closeReason}`));
     }
@@ -270,6 +283,7 @@ export class SshSession {
           reject(new SshError(`cannot start a remote command: ${describeError(err)}`));
           return;
         }
+        attach(channel);
         resolve(channel);
       };
       try {
