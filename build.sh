@@ -3,6 +3,7 @@
 # `deno run -A`, needs no network) and dist/virt-p2v (a single executable made
 # by `deno compile`). The executable needs Deno's runtime, denort: give its
 # path in DENORT_BIN, or let deno download it (needs access to dl.deno.land).
+# `./build.sh image [OPTIONS]` then makes the PXE boot image (see README).
 set -euo pipefail
 cd "$(dirname "$0")"
 out=dist
@@ -34,6 +35,25 @@ if [ -n "${DENORT_BIN:-}" ]; then
   fi
   export DENORT_BIN
 fi
+
+# `./build.sh image [OPTIONS]`: the PXE boot image (tools/make-boot-image.sh,
+# which takes the options). It carries dist/virt-p2v when deno compile works
+# here (DENORT_BIN, or a download of denort), else deno and dist/virt-p2v.js.
+if [ "${1:-}" = "image" ]; then
+  shift
+  if [ -n "${DENORT_BIN:-}" ]; then
+    deno "${compile_args[@]}"
+    program=compiled
+  elif deno "${compile_args[@]}" >/dev/null 2>&1; then
+    program=compiled
+  else
+    echo "build.sh: no denort (set DENORT_BIN for the single binary); the image gets deno + $out/virt-p2v.js"
+    program=deno
+  fi
+  [ "$program" = compiled ] && echo "built $out/virt-p2v ($(du -h "$out/virt-p2v" | cut -f1))"
+  exec tools/make-boot-image.sh --program "$program" "$@"
+fi
+
 if ! deno "${compile_args[@]}"; then
   cat >&2 <<'MSG'
 build.sh: deno compile could not produce dist/virt-p2v.
