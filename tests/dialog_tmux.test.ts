@@ -7,8 +7,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { makeDenseImage, MiB } from "./helpers/images.ts";
-import { run, sha256File, waitFor } from "./helpers/process.ts";
-import { startSshd, TEST_USER, type TestSshd } from "./helpers/sshd.ts";
+import { sha256File, waitFor } from "./helpers/process.ts";
+import { leftoverProcesses, startSshd, TEST_USER, type TestSshd } from "./helpers/sshd.ts";
 import { installStubVirtV2v, makeOutputDir, type StubBehaviour } from "./helpers/stub_server.ts";
 import { frame, TmuxSession } from "./helpers/tmux.ts";
 
@@ -41,12 +41,6 @@ async function startServer(behaviour: StubBehaviour): Promise<{ sshd: TestSshd; 
   await Deno.writeTextFile(shim, SLOW_NBDCOPY);
   await Deno.chmod(shim, 0o755);
   return { sshd, out: await makeOutputDir(sshd) };
-}
-
-/** Processes whose command line mentions this server's scratch dir (stub, nbdcopy, sleep). */
-async function leftoverProcesses(sshd: TestSshd): Promise<string> {
-  const r = await run("pgrep", ["-a", "-f", sshd.dir], { check: false });
-  return r.stdout.split("\n").filter((l) => l !== "" && !l.includes("sshd")).join("\n");
 }
 
 function program(cmdline: string, extra: string[] = []): string[] {

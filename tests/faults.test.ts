@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { makeDenseImage, MiB } from "./helpers/images.ts";
 import { p2vArgs, type P2vRun, runP2v } from "./helpers/p2v.ts";
 import { run, sha256File, waitFor } from "./helpers/process.ts";
-import { startSshd, TEST_PASSWORD, TEST_USER } from "./helpers/sshd.ts";
+import { leftoverProcesses, startSshd, TEST_PASSWORD, TEST_USER } from "./helpers/sshd.ts";
 import { installStubVirtV2v, makeOutputDir } from "./helpers/stub_server.ts";
 
 const work = await Deno.makeTempDir({ prefix: "p2v-faults." });
@@ -31,12 +31,6 @@ const FAST = {
 function cmdline(extra: string): string {
   return `p2v.server=127.0.0.1 p2v.port=${sshd.port} p2v.username=${TEST_USER} ` +
     `p2v.identity=file://${sshd.userKeyPath} p2v.disks=${disk} p2v.os=${out} p2v.post= ${extra}`;
-}
-
-/** Our processes on the server: anything mentioning this server's scratch dir, except sshd. */
-async function leftovers(): Promise<string> {
-  const r = await run("pgrep", ["-a", "-f", sshd.dir], { check: false });
-  return r.stdout.split("\n").filter((l) => l !== "" && !l.includes("sshd")).join("\n");
 }
 
 /** The per-connection sshd processes of our test server: the privileged monitor and its session child. */
@@ -84,7 +78,11 @@ Deno.test("link loss mid-conversion: detected, reported with the remote dir, not
   );
   console.log(`link loss detected and reported in ${detectMs.toFixed(0)} ms`);
   await Deno.stat(failMarker);
-  await waitFor(async () => (await leftovers()) === "", 15_000, "remote processes to end");
+  await waitFor(
+    async () => (await leftoverProcesses(sshd)) === "",
+    15_000,
+    "remote processes to end",
+  );
   assert.equal(await sha256File(disk), diskSum);
 });
 
@@ -115,7 +113,11 @@ Deno.test("a stalled sshd is detected by keep-alives within the configured bound
     // Once it runs again, sshd sees our side gone and hangs up the remote job.
     for (const p of stopped) Deno.kill(p, "SIGCONT");
   }
-  await waitFor(async () => (await leftovers()) === "", 15_000, "remote processes to end");
+  await waitFor(
+    async () => (await leftoverProcesses(sshd)) === "",
+    15_000,
+    "remote processes to end",
+  );
 });
 
 Deno.test("a server that accepts TCP but never speaks SSH times out with a clear message", async () => {
@@ -148,7 +150,11 @@ Deno.test("a --machine-readable that never ends is bounded and leaves nothing be
     /error opening control connection to .*: "virt-v2v --machine-readable" on the conversion server did not finish within 2 s/,
   );
   assert.ok(ms < 20_000, `took ${ms} ms`);
-  await waitFor(async () => (await leftovers()) === "", 10_000, "the hung probe to be stopped");
+  await waitFor(
+    async () => (await leftoverProcesses(sshd)) === "",
+    10_000,
+    "the hung probe to be stopped",
+  );
 });
 
 Deno.test("hostile configuration values are never executed on the server", async () => {

@@ -7,8 +7,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { GiB, makeDenseImage, makeSparseImage } from "./helpers/images.ts";
 import { p2vArgs, runP2v } from "./helpers/p2v.ts";
-import { run, sha256File, waitFor } from "./helpers/process.ts";
-import { startSshd, TEST_USER, type TestSshd } from "./helpers/sshd.ts";
+import { sha256File, waitFor } from "./helpers/process.ts";
+import { leftoverProcesses, startSshd, TEST_USER, type TestSshd } from "./helpers/sshd.ts";
 import { installStubVirtV2v, makeOutputDir } from "./helpers/stub_server.ts";
 
 const work = await Deno.makeTempDir({ prefix: "p2v-conv." });
@@ -31,13 +31,6 @@ function remoteDirOf(stdout: string): string {
   const m = /^Remote directory: (\S+)$/m.exec(stdout);
   assert.ok(m, `no remote directory in output:\n${stdout}`);
   return m[1];
-}
-
-/** Processes whose command line mentions this server's scratch dir: the stub and its children. */
-async function leftoverProcesses(sshd: TestSshd): Promise<string> {
-  const r = await run("pgrep", ["-a", "-f", sshd.dir], { check: false });
-  // The sshd listener itself mentions the dir in its config path; it is not ours.
-  return r.stdout.split("\n").filter((l) => l !== "" && !l.includes("sshd")).join("\n");
 }
 
 async function assertSourcesUnchanged(): Promise<void> {

@@ -141,3 +141,13 @@ export async function startSshd(options: SshdOptions = {}): Promise<TestSshd> {
   };
   return server;
 }
+
+/**
+ * Our processes still running on a test server: anything whose command line
+ * mentions its scratch dir (stub virt-v2v, nbdcopy, the stub's sleep), except
+ * the sshd listener, whose config path is there too. Empty when none.
+ */
+export async function leftoverProcesses(sshd: TestSshd): Promise<string> {
+  const r = await run("pgrep", ["-a", "-f", sshd.dir], { check: false });
+  return r.stdout.split("\n").filter((l) => l !== "" && !l.includes("sshd")).join("\n");
+}
