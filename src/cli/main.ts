@@ -87,15 +87,19 @@ async function runProgram(args: string[], io: MainIo): Promise<number> {
     return 0;
   }
 
+  // Both modes need these; an unusable p2v.nbd or VIRT_P2V_TIMEOUTS fails here, before any work.
+  const timeouts = readTimeouts(io);
+  const startExport = nbdExportStarter(chooseNbdBackend(config.nbd));
+
   if (!config.remote.server) {
     return await runInteractive({
       config,
       facts,
       cli,
       env: io.env,
-      timeouts: readTimeouts(io),
+      timeouts,
       stdout: io.stdout,
-      startExport: nbdExportStarter(chooseNbdBackend(config.nbd)),
+      startExport,
     });
   }
 
@@ -113,9 +117,9 @@ async function runProgram(args: string[], io: MainIo): Promise<number> {
       config,
       facts,
       emit,
-      timeouts: readTimeouts(io),
+      timeouts,
       captureDiagnostics: () => captureDiagnostics(),
-      startExport: nbdExportStarter(chooseNbdBackend(config.nbd)),
+      startExport,
       signal: cancel.signal,
     });
   } finally {

@@ -83,6 +83,18 @@ export class ConnectionScreen extends FormScreen<ConnectionResult> {
     if (model.capabilities) this.#showConnected();
   }
 
+  /** The button row, in focus order and drawing order alike. */
+  #buttons(): Button[] {
+    return [
+      this.testButton,
+      this.networkButton,
+      this.shellButton,
+      this.aboutButton,
+      this.nextButton,
+      this.quitButton,
+    ];
+  }
+
   items(): Item[] {
     return [
       this.server,
@@ -91,12 +103,7 @@ export class ConnectionScreen extends FormScreen<ConnectionResult> {
       this.password,
       this.identity,
       this.sudo,
-      this.testButton,
-      this.networkButton,
-      this.shellButton,
-      this.aboutButton,
-      this.nextButton,
-      this.quitButton,
+      ...this.#buttons(),
     ];
   }
 
@@ -293,16 +300,8 @@ export class ConnectionScreen extends FormScreen<ConnectionResult> {
       );
     }
     body.blank();
-    const buttons = [
-      this.testButton,
-      this.networkButton,
-      this.shellButton,
-      this.aboutButton,
-      this.nextButton,
-      this.quitButton,
-    ];
     const row: (string | ReturnType<Button["render"]>)[] = [" "];
-    buttons.forEach((b, i) => {
+    this.#buttons().forEach((b, i) => {
       if (i > 0) row.push(" ");
       row.push(b.render(this.ring.is(b)));
     });
