@@ -90,8 +90,19 @@ Deno.test("cli: stray arguments are errors", () => {
   usageError(["sda"], 'unexpected argument "sda"');
   usageError(["--iso", "extra"], 'unexpected argument "extra"');
   usageError(["-"], 'unexpected argument "-"');
-  usageError(["--", "x"], 'unexpected argument "x"');
+  usageError(["-v", "--", "x"], 'unexpected argument "x"');
+  usageError(["--", "--", "x"], 'unexpected argument "x"');
   assert.deepEqual(parseCli(["-v", "--"]), { ...DEFAULTS, verbose: true });
+});
+
+Deno.test("cli: a leading -- (what deno task passes on) is skipped", () => {
+  assert.deepEqual(parseCli(["--", "--help"]), { ...DEFAULTS, help: true });
+  assert.deepEqual(parseCli(["--", "--cmdline=p2v.server=x", "-v"]), {
+    ...DEFAULTS,
+    cmdline: "p2v.server=x",
+    verbose: true,
+  });
+  usageError(["--", "sda"], 'unexpected argument "sda"');
 });
 
 Deno.test("cli: option lists for shell completion, one option each", () => {

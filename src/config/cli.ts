@@ -116,6 +116,9 @@ export function parseCli(args: string[]): CliOptions {
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
 
+    // `deno task start -- --help` hands the program its own `--` first:
+    // skip that one; any later `--` ends the options as with getopt.
+    if (arg === "--" && i === 0) continue;
     if (arg === "--") {
       if (i + 1 < args.length) {
         throw usageError(`unexpected argument ${JSON.stringify(args[i + 1])}`);
