@@ -10,6 +10,9 @@ APT_PACKAGES=(
   qemu-utils                      # qemu-nbd (our NBD export), qemu-img
   libnbd-bin nbdkit               # nbdcopy/nbdinfo: the NBD clients of the tests
   tmux                            # the terminal the dialog tests drive
+  iproute2                        # ip: the dialog's network screen and its tests
+  locales                         # localedef: the wrapper's Big5-locale test
+  fuse3                           # nbdfuse mounts: the failing-disk test
   procps psmisc coreutils util-linux bash sudo
   curl ca-certificates
 )

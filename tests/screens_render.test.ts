@@ -313,7 +313,7 @@ function finished(result: RunningResult, iso = false): string {
 Deno.test("finished screens fit: success, failure with the log tail, cancel", () => {
   const dir = "/tmp/virt-p2v-20261126-ab12cd34";
   let text = finished({
-    outcome: { kind: "succeeded", remoteDir: dir },
+    outcome: { kind: "succeeded", remoteDir: dir, logFile: `${dir}/virt-v2v-conversion-log.txt` },
     logTail: [],
     elapsedMs: 754_000,
     disks: [],
@@ -328,7 +328,9 @@ Deno.test("finished screens fit: success, failure with the log tail, cancel", ()
   text = finished({
     outcome: {
       kind: "failed",
+      stage: "conversion",
       remoteDir: dir,
+      logFile: `${dir}/virt-v2v-conversion-log.txt`,
       message:
         `virt-v2v exited with status 1; the full log is ${dir}/virt-v2v-conversion-log.txt ` +
         "on the conversion server",
@@ -341,7 +343,8 @@ Deno.test("finished screens fit: success, failure with the log tail, cancel", ()
   assert.match(text, /virt-v2v exited with status 1/);
   assert.match(text, /Last lines of the log/);
   assert.match(text, /inspection could not detect the source guest/);
-  assert.match(text, /\( Power off \)\s+\( Reboot \)\s+\[>Exit<\]/);
+  // After a failure the focus is on trying again.
+  assert.match(text, /\[>Back to settings<\]\s+\( Power off \)\s+\( Reboot \)\s+\[ Exit \]/);
 
   text = finished({
     outcome: { kind: "cancelled", remoteDir: dir },

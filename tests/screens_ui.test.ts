@@ -5,12 +5,13 @@
  * fake engine functions.
  */
 import assert from "node:assert/strict";
-import type { ConversionOutcome } from "../src/engine/conversion.ts";
+import type { ConversionOutcome } from "../src/engine/outcome.ts";
 import type { EventSink } from "../src/engine/events.ts";
 import { runDialog } from "../src/screens/dialog.ts";
 import { decodeKeys, type Key, Keyboard } from "../src/screens/keys.ts";
 import type { ConvertRequest, DialogModel } from "../src/screens/model.ts";
-import { DiskProgress, formatDuration } from "../src/screens/progress.ts";
+import { DiskProgress } from "../src/engine/progress.ts";
+import { formatDuration } from "../src/text/units.ts";
 import { Display, type TerminalIo } from "../src/screens/terminal.ts";
 import { seg } from "../src/screens/text.ts";
 import { Ui } from "../src/screens/ui.ts";
@@ -276,7 +277,11 @@ Deno.test("dialog flow: test, next, untick a disk, change -o, run, finish", asyn
       emit({ type: "disk-progress", disk: "sda", bytesSent: 2 ** 30, sizeBytes: 256 * 2 ** 30 });
       emit({ type: "output", line: "\x1b[1;34m[   2.0] Copying disk 1/1\x1b[0m" });
       await new Promise((r) => setTimeout(r, 50));
-      return { kind: "succeeded", remoteDir: "/tmp/virt-p2v-20260101-abcdefgh" };
+      return {
+        kind: "succeeded",
+        remoteDir: "/tmp/virt-p2v-20260101-abcdefgh",
+        logFile: "/tmp/virt-p2v-20260101-abcdefgh/virt-v2v-conversion-log.txt",
+      };
     },
   });
   ui.open();
@@ -308,8 +313,12 @@ Deno.test("dialog flow: test, next, untick a disk, change -o, run, finish", asyn
   ui.close();
   assert.deepEqual(result, {
     kind: "converted",
-    outcome: { kind: "succeeded", remoteDir: "/tmp/virt-p2v-20260101-abcdefgh" },
-    action: "exit",
+    outcome: {
+      kind: "succeeded",
+      remoteDir: "/tmp/virt-p2v-20260101-abcdefgh",
+      logFile: "/tmp/virt-p2v-20260101-abcdefgh/virt-v2v-conversion-log.txt",
+    },
+    config: requested!.config,
   });
   assert.deepEqual(requested?.config.disks, ["sda"]);
   assert.equal(requested?.config.output.type, "null");

@@ -38,6 +38,9 @@ interface KeySpec {
  */
 const command = (value: string | undefined): string => value ?? "";
 
+/** Keys whose values are secrets: never shown, logged or uploaded. */
+export const SECRET_KEYS: readonly string[] = ["p2v.auth.password", "p2v.password"];
+
 export const KERNEL_KEYS: readonly KeySpec[] = [
   {
     key: "p2v.remote.server",

@@ -4,7 +4,8 @@
 import type { Config } from "../config/types.ts";
 import { describeError, UserError } from "../errors.ts";
 import { loadIdentity } from "../net/identity.ts";
-import { SshError, SshSession } from "../net/ssh_session.ts";
+import type { RemoteSession } from "../net/session.ts";
+import { type SshConnectOptions, SshError, SshSession } from "../net/ssh_session.ts";
 import {
   checkReverseForwarding,
   probeServer,
@@ -13,9 +14,22 @@ import {
 import type { EventSink } from "./events.ts";
 import type { Timeouts } from "./timeouts.ts";
 
+/** Opens an authenticated session; tests hand in one that speaks over an in-process stream. */
+export type SessionOpener = (opts: SshConnectOptions) => Promise<RemoteSession>;
+
+export const openSshSession: SessionOpener = (opts) => SshSession.connect(opts);
+
 export interface ConnectedServer {
-  session: SshSession;
+  session: RemoteSession;
   capabilities: ServerCapabilities;
+}
+
+export interface ConnectOptions {
+  /** Skip the virt-v2v checks (known from an earlier test, or `p2v.skip_test_connection`). */
+  skipTest?: boolean;
+  /** Cancels the connection attempt. */
+  signal?: AbortSignal;
+  open?: SessionOpener;
 }
 
 /** The user name actually used to log in (`root` when none was given). */
@@ -23,17 +37,24 @@ export function loginName(config: Config): string {
   return config.auth.username ?? "root";
 }
 
+/** What a run knows of the server when the test connection was skipped. */
+export const UNTESTED_SERVER: ServerCapabilities = {
+  version: "unknown",
+  coloursOption: false,
+  inputs: [],
+  outputs: [],
+};
+
 /**
  * Connect, authenticate and (unless `skipTest`) check virt-v2v and reverse
  * forwarding. On failure the session is closed and a UserError whose message
- * is the bare reason is thrown; callers add the "opening control connection"
- * prefix where SPEC wants it.
+ * is the bare reason is thrown.
  */
 export async function connectToServer(
   config: Config,
   emit: EventSink,
   timeouts: Timeouts,
-  opts: { skipTest?: boolean } = {},
+  opts: ConnectOptions = {},
 ): Promise<ConnectedServer> {
   const server = config.remote.server;
   if (!server) throw new UserError("no conversion server given; set p2v.server");
@@ -47,9 +68,9 @@ export async function connectToServer(
     phase: "connecting",
     message: `Connecting to ${server}:${config.remote.port} as ${username} ...`,
   });
-  let session: SshSession;
+  let session: RemoteSession;
   try {
-    session = await SshSession.connect({
+    session = await (opts.open ?? openSshSession)({
       host: server,
       port: config.remote.port,
       credentials: {
@@ -62,6 +83,7 @@ export async function connectToServer(
       keepaliveIntervalMs: timeouts.keepaliveIntervalMs,
       keepaliveCountMax: timeouts.keepaliveCountMax,
       pinnedHostKeys: config.remote.hostKeys,
+      signal: opts.signal,
     });
   } catch (err) {
     throw asUserError(err);
@@ -70,12 +92,7 @@ export async function connectToServer(
   }
   emit({ type: "host-key", fingerprint: session.hostKeyFingerprint });
 
-  if (opts.skipTest) {
-    return {
-      session,
-      capabilities: { version: "unknown", coloursOption: false, inputs: [], outputs: [] },
-    };
-  }
+  if (opts.skipTest) return { session, capabilities: UNTESTED_SERVER };
   try {
     emit({ type: "phase", phase: "testing", message: "Testing the conversion server ..." });
     const capabilities = await probeServer(session, {

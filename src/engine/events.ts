@@ -27,6 +27,8 @@ export type EngineEvent =
   | { type: "disk-progress"; disk: string; bytesSent: number; sizeBytes?: number }
   /** A problem that does not stop the run. */
   | { type: "warning"; message: string }
+  /** Detail for `--verbose`: what a client of our NBD export did wrong, and such. */
+  | { type: "debug"; message: string }
   | { type: "finished"; remoteDir: string }
   | { type: "failed"; message: string; remoteDir?: string }
   | { type: "cancelled"; remoteDir?: string };

@@ -1,6 +1,8 @@
 /**
  * Every wait of a run has a bound. Defaults follow SPEC §5; tests shorten them.
  */
+import { ConfigError } from "../errors.ts";
+
 export interface Timeouts {
   /** Wait for the network to come up before connecting (unattended mode). */
   networkWaitMs: number;
@@ -24,16 +26,36 @@ export const DEFAULT_TIMEOUTS: Timeouts = {
   cancelGraceMs: 30_000,
 };
 
-/** Test hook: `VIRT_P2V_TIMEOUTS='{"connectMs":2000}'` overrides single bounds. */
+const KNOWN_KEYS = Object.keys(DEFAULT_TIMEOUTS) as (keyof Timeouts)[];
+
+/**
+ * `VIRT_P2V_TIMEOUTS='{"connectMs":2000}'` overrides single bounds (tests,
+ * slow links). A misspelled key or a value that is not a number of
+ * milliseconds is an error: silently keeping the default would hide it.
+ */
 export function timeoutsFromEnv(text: string | undefined): Timeouts {
   if (!text) return DEFAULT_TIMEOUTS;
-  const parsed: unknown = JSON.parse(text);
+  const hint = `valid keys: ${KNOWN_KEYS.join(", ")}`;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new ConfigError(`VIRT_P2V_TIMEOUTS must be JSON like {"connectMs":5000} (${hint})`);
+  }
+  if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
+    throw new ConfigError(`VIRT_P2V_TIMEOUTS must be a JSON object (${hint})`);
+  }
   const result: Timeouts = { ...DEFAULT_TIMEOUTS };
-  if (parsed && typeof parsed === "object") {
-    for (const key of Object.keys(result) as (keyof Timeouts)[]) {
-      const value = (parsed as Record<string, unknown>)[key];
-      if (typeof value === "number" && Number.isFinite(value) && value >= 0) result[key] = value;
+  for (const [key, value] of Object.entries(parsed)) {
+    if (!(KNOWN_KEYS as string[]).includes(key)) {
+      throw new ConfigError(`VIRT_P2V_TIMEOUTS: unknown key "${key}" (${hint})`);
     }
+    if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
+      throw new ConfigError(
+        `VIRT_P2V_TIMEOUTS: ${key} must be a number of milliseconds, not ${JSON.stringify(value)}`,
+      );
+    }
+    result[key as keyof Timeouts] = value;
   }
   return result;
 }
