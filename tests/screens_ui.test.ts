@@ -417,6 +417,58 @@ Deno.test("dialog flow: cancel asks first, then aborts the engine", async () => 
   assert.equal(result.kind === "converted" && result.outcome.kind, "cancelled");
 });
 
+Deno.test("dialog flow: after a failure, Back to settings, fix a value, convert again", async () => {
+  const term = new FakeTerminal();
+  const ui = new Ui(term, "plain", { frameMs: 5 });
+  const model = dialogModel();
+  model.config.skipTestConnection = true;
+  const runs: string[] = [];
+  const deps = fakeDeps({
+    convert(req): Promise<ConversionOutcome> {
+      runs.push(req.config.guestname);
+      const dir = `/tmp/virt-p2v-20260101-retry00${runs.length}`;
+      return Promise.resolve(
+        req.config.guestname === "bad-name"
+          ? {
+            kind: "failed",
+            stage: "conversion",
+            message: "virt-v2v exited with status 1",
+            remoteDir: dir,
+            logFile: `${dir}/virt-v2v-conversion-log.txt`,
+          }
+          : { kind: "succeeded", remoteDir: dir, logFile: `${dir}/virt-v2v-conversion-log.txt` },
+      );
+    },
+  });
+  ui.open();
+  const done = runDialog(ui, model, deps);
+  await until(term, /^>Conversion server/m);
+  term.press("s1");
+  await focus(term, /\[>Next<\]/);
+  term.press(KEY.enter);
+  await until(term, "Conversion settings");
+  await focus(term, /^>Name/m, KEY.backtab);
+  term.press("\x15bad-name");
+  await focus(term, /\[>Start conversion<\]/);
+  term.press(KEY.enter);
+  await until(term, "The conversion FAILED.");
+  await until(term, /\[>Back to settings<\]/);
+  term.press(KEY.enter);
+  // The settings as they were, to change what was wrong.
+  await until(term, /Name\s+\[bad-name/);
+  await focus(term, /^>Name/m, KEY.backtab);
+  term.press("\x15good-name");
+  await focus(term, /\[>Start conversion<\]/);
+  term.press(KEY.enter);
+  await until(term, "The conversion was successful.");
+  term.press(KEY.enter);
+  const result = await done;
+  ui.close();
+  assert.deepEqual(runs, ["bad-name", "good-name"]);
+  assert.equal(result.kind === "converted" && result.outcome.kind, "succeeded");
+  assert.equal(result.kind === "converted" && result.config.guestname, "good-name");
+});
+
 Deno.test("a terminal smaller than 80x24 gets a message, and keys do nothing blindly", async () => {
   const term = new FakeTerminal(60, 20);
   const ui = new Ui(term, "plain", { frameMs: 5 });

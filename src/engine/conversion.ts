@@ -65,10 +65,11 @@ class ExportTrouble {
   }
 
   eventsFor(disk: string, path: string): ExportEvents {
+    const label = disk === path ? path : `${disk} (${path})`;
     return {
       readError: (offset, length, message) =>
         this.#fail(
-          `cannot read disk ${disk} (${path}) at offset ${offset} (${length} bytes): ${message}; ` +
+          `cannot read disk ${label} at offset ${offset} (${length} bytes): ${message}; ` +
             `the disk may be failing: check the kernel log of this machine`,
         ),
       clientError: (message) =>

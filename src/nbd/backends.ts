@@ -6,6 +6,7 @@ import type { NbdBackend } from "../config/nbd.ts";
 import { describeError, UserError } from "../errors.ts";
 import { findProgram } from "../system/programs.ts";
 import { startBuiltinExport } from "./builtin_export.ts";
+import { diskErrorText } from "./disk_size.ts";
 import type { ExportStarter } from "./export.ts";
 import { NBDKIT, QEMU_NBD, type SocketServerKind, startSocketServer } from "./socket_server.ts";
 
@@ -32,7 +33,7 @@ export function nbdExportStarter(backend: NbdBackend): ExportStarter {
   if (backend === "builtin") {
     return (path, events) =>
       startBuiltinExport(path, {
-        onReadError: (offset, length, err) => events.readError(offset, length, err.message),
+        onReadError: (offset, length, err) => events.readError(offset, length, diskErrorText(err)),
         onClientError: (message) => events.clientError(message),
         onInternalError: (err) => events.internalError(describeError(err)),
       });

@@ -21,14 +21,15 @@ const ERRNO_TEXT: Record<string, string> = {
   ENOMEDIUM: "No medium found",
 };
 
-function reason(err: unknown): string {
+/** An error of a disk operation in the C library's words ("Input/output error"). */
+export function diskErrorText(err: unknown): string {
   const code = (err as { code?: unknown })?.code;
   return typeof code === "string" && code in ERRNO_TEXT ? ERRNO_TEXT[code] : describeError(err);
 }
 
 export function unreadableDisk(path: string, err: unknown): UserError {
   return new UserError(
-    `cannot read disk ${path}: ${reason(err)}; check that the disk exists and ` +
+    `cannot read disk ${path}: ${diskErrorText(err)}; check that the disk exists and ` +
       `that virt-p2v runs as root`,
     { cause: err },
   );

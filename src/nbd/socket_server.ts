@@ -46,7 +46,7 @@ export async function startSocketServer(
   // Fails early, with the same message as the built-in server, when the disk is unreadable.
   const size = await probeDisk(path);
   const binary = kind.binary;
-  // By absolute path: nbdkit lives in /usr/sbin, which rescue images leave off PATH.
+  // By absolute path: a rescue image may keep it in an sbin directory left off PATH.
   const program = findProgram(binary) ?? binary;
   const dir = await Deno.makeTempDir({ prefix: "virt-p2v-nbd." });
   const socketPath = join(dir, "nbd.sock");

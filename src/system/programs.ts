@@ -1,7 +1,7 @@
 /**
  * Finding the external programs we run. Rescue images and `sudo` often leave
- * the sbin directories off PATH (Debian puts nbdkit, ip and dhclient there),
- * so those are searched after PATH.
+ * the sbin directories off PATH (Debian puts dhclient there; busybox images
+ * put ip and udhcpc there), so those are searched after PATH.
  */
 import { statSync } from "node:fs";
 import { join } from "node:path";
