@@ -37,6 +37,7 @@ const FULL: Config = {
   skipTestConnection: true,
   dumpConfigAndExit: true,
   nbd: ["builtin", "qemu-nbd"],
+  reconnectSeconds: 600,
 };
 
 Deno.test("dump: a full configuration, password masked", () => {
@@ -74,6 +75,7 @@ output.storage       default
 output.misc          a=1 b=2
 remote.hostkey       (none)
 nbd                  builtin qemu-nbd
+reconnect            600
 `,
   );
 });
@@ -125,6 +127,7 @@ output.storage       /var/tmp
 output.misc          (none)
 remote.hostkey       (none)
 nbd                  builtin qemu-nbd
+reconnect            600
 `,
   );
 });

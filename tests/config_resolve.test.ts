@@ -54,6 +54,7 @@ Deno.test("resolve: with nothing given, everything comes from the host and the d
     skipTestConnection: false,
     dumpConfigAndExit: false,
     nbd: ["builtin"],
+    reconnectSeconds: 600,
   };
   assert.deepEqual(resolveConfig({}, host(), CTX), expected);
 });
@@ -95,6 +96,7 @@ Deno.test("resolve: every override beats the host", () => {
       skipTestConnection: true,
       dumpConfigAndExit: true,
       nbd: ["nbdkit", "builtin"],
+      reconnectSeconds: 600,
     },
     host(),
     CTX,
@@ -125,6 +127,7 @@ Deno.test("resolve: every override beats the host", () => {
     skipTestConnection: true,
     dumpConfigAndExit: true,
     nbd: ["nbdkit", "builtin"],
+    reconnectSeconds: 600,
   });
 });
 

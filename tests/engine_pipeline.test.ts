@@ -52,7 +52,8 @@ const FACTS: HostFacts = {
   arch: "x86_64",
 };
 
-function config(name: string): Config {
+/** Without p2v.reconnect: the wrapper runs on a PTY, as in the original. */
+function config(name: string, reconnectSeconds = 0): Config {
   return {
     remote: { server: "conv.test", port: 22, hostKeys: [] },
     auth: { username: "p2v", password: "pw-engine-test", sudo: false },
@@ -69,6 +70,7 @@ function config(name: string): Config {
     skipTestConnection: false,
     dumpConfigAndExit: false,
     nbd: ["builtin"],
+    reconnectSeconds,
   };
 }
 

@@ -83,12 +83,12 @@ async function freshStub(behaviour: Parameters<typeof installStubVirtV2v>[1] = {
   await installStubVirtV2v(sshd, behaviour);
 }
 
-Deno.test("link loss while bytes flow: detected, reported with the remote dir, nothing left running", async () => {
+Deno.test("p2v.reconnect=0, link loss while bytes flow: reported with the remote dir, nothing left", async () => {
   await freshStub({ rate: SLOW });
   const failMarker = join(work, "fail-linkloss");
   let killedAt = 0;
   const r = await runP2v(
-    p2vArgs(cmdline(`p2v.name=linkloss p2v.fail="/usr/bin/touch ${failMarker}"`)),
+    p2vArgs(cmdline(`p2v.name=linkloss p2v.reconnect=0 p2v.fail="/usr/bin/touch ${failMarker}"`)),
     {
       env: FAST,
       onOutput: midCopy("linkloss", () => {
@@ -113,12 +113,12 @@ Deno.test("link loss while bytes flow: detected, reported with the remote dir, n
   assert.equal(await sha256File(disk), diskSum);
 });
 
-Deno.test("a stalled sshd while bytes flow is detected by keep-alives within the bound", async () => {
+Deno.test("p2v.reconnect=0, a stalled sshd while bytes flow is detected by keep-alives", async () => {
   await freshStub({ rate: SLOW });
   let stopped: number[] = [];
   let stoppedAt = 0;
   try {
-    const r = await runP2v(p2vArgs(cmdline("p2v.name=stalled")), {
+    const r = await runP2v(p2vArgs(cmdline("p2v.name=stalled p2v.reconnect=0")), {
       env: FAST,
       onOutput: midCopy("stalled", () => {
         stoppedAt = performance.now();

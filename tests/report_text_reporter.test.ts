@@ -69,3 +69,17 @@ Deno.test("debug lines only with --verbose", () => {
   loud.emit({ type: "debug", message: "NBD client of sda: bad request magic 0x0" });
   assert.equal(loud.out(), "virt-p2v: NBD client of sda: bad request magic 0x0\n");
 });
+
+Deno.test("a dropped link and the resume are one line each", () => {
+  const r = reporter({ now: 0 });
+  r.emit({ type: "link-lost", reason: "Keepalive timeout", boundMs: 600_000 });
+  r.emit({ type: "reconnecting", attempt: 1, elapsedMs: 0 });
+  r.emit({ type: "reconnecting", attempt: 2, elapsedMs: 1_000 });
+  r.emit({ type: "link-resumed", attempt: 2, elapsedMs: 3_200 });
+  assert.equal(
+    r.out(),
+    "Connection to the conversion server lost (Keepalive timeout); reconnecting for up to 10:00 ...\n" +
+      "Reconnecting (attempt 2, 0:01)\n" +
+      "Reconnected after 0:03 (attempt 2); the conversion goes on\n",
+  );
+});

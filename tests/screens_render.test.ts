@@ -281,6 +281,18 @@ Deno.test("running screen fits: phase, log dir, bars with rate and ETA, live out
     assert.match(text, /\[>Cancel conversion<\]/);
 
     // Once virt-v2v has moved past the copy, no ETA (the NBD count is not a copy position).
+    // A dropped link: the phase says so, the bars stay.
+    screen.onEvent({ type: "link-lost", reason: "Keepalive timeout", boundMs: 600_000 });
+    screen.onEvent({ type: "reconnecting", attempt: 3, elapsedMs: 42_000 });
+    let lost = assertFits("running, reconnecting", screen.layout(SIZE));
+    assert.match(lost, /Phase: Connection lost — reconnecting \(attempt 3, 0:42\)/);
+    assert.match(lost, /^ sda\s+\[#+\.+\]\s+25%\s+2\.0 GiB of 8\.0 GiB/m);
+    assert.match(lost, /connection lost: Keepalive timeout/);
+    screen.onEvent({ type: "link-resumed", attempt: 3, elapsedMs: 44_000 });
+    lost = lineTextOf(screen);
+    assert.match(lost, /Phase: Doing conversion \.\.\./);
+    assert.match(lost, /reconnected after 0:44; the conversion goes on/);
+
     screen.onEvent({ type: "output", line: "[  40.0] Creating output metadata" });
     assert.doesNotMatch(lineTextOf(screen), /ETA/);
 

@@ -95,7 +95,7 @@ export async function runInteractive(opts: InteractiveOptions): Promise<number> 
     fixedDisks: testDiskOnly,
     async testConnection(candidate, emit) {
       const connected = await connectToServer(candidate, emit, timeouts);
-      connected.session.close();
+      connected.link.close();
       return connected.capabilities;
     },
     convert(req, emit, signal) {

@@ -72,6 +72,7 @@ export function dumpConfig(config: Config): string {
     // Our extensions, after every line the original prints.
     line("remote.hostkey", list(config.remote.hostKeys)),
     line("nbd", list(config.nbd)),
+    line("reconnect", String(config.reconnectSeconds)),
   ];
   return lines.join("\n") + "\n";
 }

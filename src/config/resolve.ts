@@ -9,6 +9,9 @@ import { DEFAULT_NBD_PREFERENCE } from "./nbd.ts";
 import { randomString } from "../system/random.ts";
 import type { Config, ConfigOverrides } from "./types.ts";
 
+/** `p2v.reconnect` when not given: ten minutes, long enough for a switch to reboot. */
+export const DEFAULT_RECONNECT_SECONDS = 600;
+
 export interface ResolveContext {
   /** `--test-disk`: replaces the host's disks and removable drives as defaults. */
   testDisk?: string;
@@ -79,5 +82,6 @@ export function resolveConfig(o: ConfigOverrides, host: HostFacts, ctx: ResolveC
     skipTestConnection: o.skipTestConnection ?? false,
     dumpConfigAndExit: o.dumpConfigAndExit ?? false,
     nbd: o.nbd ?? [...DEFAULT_NBD_PREFERENCE],
+    reconnectSeconds: o.reconnectSeconds ?? DEFAULT_RECONNECT_SECONDS,
   };
 }

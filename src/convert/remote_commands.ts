@@ -5,7 +5,15 @@
  * them): the login shell of the account may be anything, and English output
  * is what we parse.
  */
-import { STATUS_FILE, WRAPPER_SCRIPT } from "./remote_dir.ts";
+import {
+  FOLLOWER_FILE,
+  HEARTBEAT_FILE,
+  JOB_PID_FILE,
+  JOB_SCRIPT,
+  OUTPUT_FILE,
+  STATUS_FILE,
+  WRAPPER_SCRIPT,
+} from "./remote_dir.ts";
 import { shellSingleQuote, shellWord } from "./shell_quote.ts";
 
 /** `script` run by a plain bash, whatever the account's login shell is. */
@@ -69,4 +77,72 @@ export function uploadCommand(remoteDir: string, entries: readonly UploadEntry[]
 export function controlCommand(remoteDir: string): string {
   const dir = shellWord(remoteDir);
   return inBash(`${dir}/${WRAPPER_SCRIPT}; exit $(< ${dir}/${STATUS_FILE})`);
+}
+
+/** Prints `relay-ok` when the server can run a conversion that survives a dropped link. */
+export const RELAY_OK = "relay-ok";
+
+export function relayProbeCommand(): string {
+  return inBash(
+    "command -v setsid >/dev/null && command -v nbdkit >/dev/null && " +
+      `nbdkit --filter=retry nbd --dump-plugin >/dev/null 2>&1 && echo ${RELAY_OK}`,
+  );
+}
+
+/**
+ * Starts the job script in a session of its own (so no SSH session's end
+ * reaches it) and returns once it has recorded its process id.
+ */
+export function startJobCommand(remoteDir: string): string {
+  const dir = shellWord(remoteDir);
+  return inBash(
+    `setsid -f bash ${dir}/${JOB_SCRIPT} </dev/null >/dev/null 2>&1\n` +
+      `for ((i = 0; i < 100; i++)); do [ -s ${dir}/${JOB_PID_FILE} ] && exit 0; sleep 0.1; done\n` +
+      "exit 1",
+  );
+}
+
+/**
+ * Follows the job's output from byte `offset` until the job ends. Every
+ * line we send refreshes the heartbeat the job's watchdog checks. An sshd
+ * still following from an earlier connection of ours — one the server has
+ * not yet noticed is dead, whose forwards may hold the relays' attention —
+ * is ended first.
+ */
+export function followCommand(remoteDir: string, offset: number): string {
+  const dir = shellWord(remoteDir);
+  return inBash([
+    `cd -- ${dir} || exit 97`,
+    `old=$(cat ${FOLLOWER_FILE} 2>/dev/null)`,
+    `echo "$PPID" > ${FOLLOWER_FILE}`,
+    'if [ -n "$old" ] && [ "$old" != "$PPID" ] && [ "$(cat /proc/"$old"/comm 2>/dev/null)" = sshd ]; then',
+    '    kill -KILL "$old" 2>/dev/null',
+    "fi",
+    `: > ${HEARTBEAT_FILE}`,
+    `( while IFS= read -r _; do : > ${HEARTBEAT_FILE}; done ) &`,
+    "beat=$!",
+    `tail -c +${offset + 1} --pid="$(cat ${JOB_PID_FILE})" -f ${OUTPUT_FILE}`,
+    'kill "$beat" 2>/dev/null',
+    "exit 0",
+  ].join("\n"));
+}
+
+/** The job's output from byte `offset` to its end, then its status as the exit code. */
+export function catchUpCommand(remoteDir: string, offset: number): string {
+  const dir = shellWord(remoteDir);
+  return inBash(
+    `tail -c +${offset + 1} -- ${dir}/${OUTPUT_FILE}\n` +
+      `exit "$(cat ${dir}/${STATUS_FILE} 2>/dev/null || echo 99)"`,
+  );
+}
+
+/** Sends `signal` to the job's whole process group (virt-v2v, the relays, the watchdog). */
+export function signalJobCommand(remoteDir: string, signal: "INT" | "KILL"): string {
+  const dir = shellWord(remoteDir);
+  return inBash(`kill -${signal} -- -"$(cat ${dir}/${JOB_PID_FILE})" 2>/dev/null; exit 0`);
+}
+
+/** Removes sockets an ended connection left behind (OpenSSH does not), so they can be forwarded again. */
+export function removeSocketsCommand(paths: readonly string[]): string {
+  return inBash(`rm -f -- ${paths.map(shellWord).join(" ")}`);
 }

@@ -17,6 +17,24 @@ export const CONVERSION_LOG = "virt-v2v-conversion-log.txt";
 /** virt-v2v's exit code, written by the wrapper. */
 export const STATUS_FILE = "status";
 
+/** A conversion that can outlive the SSH session (SPEC §12) adds these. */
+export const JOB_SCRIPT = "virt-p2v-job.sh";
+/** The job's process id, which is also its process group and session. */
+export const JOB_PID_FILE = "job.pid";
+/** What virt-v2v and the wrapper print (the log has stderr too): what the user follows. */
+export const OUTPUT_FILE = "virt-v2v-output.txt";
+/** Touched by each heartbeat from the physical machine. */
+export const HEARTBEAT_FILE = "heartbeat";
+/** The NBD relays' own messages. */
+export const RELAY_LOG = "relay.log";
+/** The sshd of the connection that follows the job now (to end a stale one). */
+export const FOLLOWER_FILE = "follower.pid";
+
+/** The Unix socket our reverse forward of disk `index` listens on. */
+export function diskSocketPath(remoteDir: string, index: number): string {
+  return `${remoteDir}/disk${index}.sock`;
+}
+
 function pad(n: number, width: number): string {
   return String(n).padStart(width, "0");
 }

@@ -3,7 +3,7 @@
 import { DIAGNOSTIC_COMMANDS } from "../collect/diagnostics.ts";
 import { PROGRAM, VERSION } from "../version.ts";
 import { redactSecrets } from "./redact_secrets.ts";
-import { WRAPPER_SCRIPT } from "./remote_dir.ts";
+import { JOB_SCRIPT, WRAPPER_SCRIPT } from "./remote_dir.ts";
 
 export interface RemoteFile {
   /** Name inside the remote directory. */
@@ -21,6 +21,8 @@ export interface RemoteFilesInput {
   physicalXml: string;
   /** Output of `buildWrapperScript`. */
   wrapperScript: string;
+  /** Output of `buildJobScript`, for a conversion that can survive a dropped link. */
+  jobScript?: string;
   /**
    * Captured tool outputs by name (`dmesg`, `lscpu`, …); missing
    * (`undefined`) ones are skipped, other names ignored.
@@ -41,6 +43,9 @@ export function buildRemoteFiles(input: RemoteFilesInput): RemoteFile[] {
     { name: "physical.xml", content: input.physicalXml, mode: 0o600, required: true },
     { name: WRAPPER_SCRIPT, content: input.wrapperScript, mode: 0o700, required: true },
   ];
+  if (input.jobScript !== undefined) {
+    files.push({ name: JOB_SCRIPT, content: input.jobScript, mode: 0o700, required: true });
+  }
   for (const [name] of DIAGNOSTIC_COMMANDS) {
     const content = Object.hasOwn(input.diagnostics, name) ? input.diagnostics[name] : undefined;
     if (content !== undefined) {

@@ -12,6 +12,7 @@ import {
   type ServerCapabilities,
 } from "../net/test_connection.ts";
 import type { EventSink } from "./events.ts";
+import { ServerLink } from "./link.ts";
 import type { Timeouts } from "./timeouts.ts";
 
 /** Opens an authenticated session; tests hand in one that speaks over an in-process stream. */
@@ -22,6 +23,11 @@ export const openSshSession: SessionOpener = (opts) => SshSession.connect(opts);
 export interface ConnectedServer {
   session: RemoteSession;
   capabilities: ServerCapabilities;
+  /**
+   * The session with a way back to the same server after a dropped link.
+   * Its `close()` closes the session and forgets the credentials kept for that.
+   */
+  link: ServerLink;
 }
 
 export interface ConnectOptions {
@@ -30,6 +36,8 @@ export interface ConnectOptions {
   /** Cancels the connection attempt. */
   signal?: AbortSignal;
   open?: SessionOpener;
+  /** Keep-alives other than `timeouts`' (a conversion that can reconnect wants tighter ones). */
+  keepalive?: { intervalMs: number; countMax: number };
 }
 
 /** The user name actually used to log in (`root` when none was given). */
@@ -68,31 +76,45 @@ export async function connectToServer(
     phase: "connecting",
     message: `Connecting to ${server}:${config.remote.port} as ${username} ...`,
   });
+  const open = opts.open ?? openSshSession;
+  const connectOptions = (connectTimeoutMs: number, pinnedHostKeys: string[]) => ({
+    host: server,
+    port: config.remote.port,
+    credentials: {
+      username,
+      privateKey,
+      // SPEC §3: the password is ignored when an identity is set.
+      password: privateKey ? undefined : config.auth.password,
+    },
+    connectTimeoutMs,
+    keepaliveIntervalMs: opts.keepalive?.intervalMs ?? timeouts.keepaliveIntervalMs,
+    keepaliveCountMax: opts.keepalive?.countMax ?? timeouts.keepaliveCountMax,
+    pinnedHostKeys,
+  });
+  // The key stays in memory only while a reconnect may need it.
+  const release = () => privateKey?.fill(0);
   let session: RemoteSession;
   try {
-    session = await (opts.open ?? openSshSession)({
-      host: server,
-      port: config.remote.port,
-      credentials: {
-        username,
-        privateKey,
-        // SPEC §3: the password is ignored when an identity is set.
-        password: privateKey ? undefined : config.auth.password,
-      },
-      connectTimeoutMs: timeouts.connectMs,
-      keepaliveIntervalMs: timeouts.keepaliveIntervalMs,
-      keepaliveCountMax: timeouts.keepaliveCountMax,
-      pinnedHostKeys: config.remote.hostKeys,
+    session = await open({
+      ...connectOptions(timeouts.connectMs, config.remote.hostKeys),
       signal: opts.signal,
     });
   } catch (err) {
+    release();
     throw asUserError(err);
-  } finally {
-    privateKey?.fill(0);
   }
   emit({ type: "host-key", fingerprint: session.hostKeyFingerprint });
+  const firstKey = [session.hostKeyFingerprint];
+  const link = new ServerLink(
+    session,
+    (connectTimeoutMs) =>
+      open(connectOptions(connectTimeoutMs, firstKey)).catch((err) => {
+        throw asUserError(err);
+      }),
+    release,
+  );
 
-  if (opts.skipTest) return { session, capabilities: UNTESTED_SERVER };
+  if (opts.skipTest) return { session, capabilities: UNTESTED_SERVER, link };
   try {
     emit({ type: "phase", phase: "testing", message: "Testing the conversion server ..." });
     const capabilities = await probeServer(session, {
@@ -102,9 +124,9 @@ export async function connectToServer(
     });
     await checkReverseForwarding(session);
     emit({ type: "server", capabilities });
-    return { session, capabilities };
+    return { session, capabilities, link };
   } catch (err) {
-    session.close();
+    link.close();
     throw asUserError(err);
   }
 }

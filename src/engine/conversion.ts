@@ -5,17 +5,30 @@
  */
 import type { HostFacts } from "../collect/types.ts";
 import type { Config } from "../config/types.ts";
+import { buildJobScript, STATUS_RELAY_FAILED } from "../convert/job_script.ts";
 import { buildPhysicalXml } from "../convert/physical_xml.ts";
-import { controlCommand } from "../convert/remote_commands.ts";
-import { conversionLogPath, makeRemoteDirName } from "../convert/remote_dir.ts";
+import {
+  controlCommand,
+  RELAY_OK,
+  relayProbeCommand,
+  removeSocketsCommand,
+} from "../convert/remote_commands.ts";
+import {
+  conversionLogPath,
+  diskSocketPath,
+  makeRemoteDirName,
+  RELAY_LOG,
+} from "../convert/remote_dir.ts";
 import { buildRemoteFiles } from "../convert/upload_files.ts";
 import { buildWrapperScript } from "../convert/wrapper_script.ts";
 import { describeError, UserError } from "../errors.ts";
 import { diskSourcePath } from "../nbd/disk_size.ts";
 import type { DiskExport, ExportEvents, ExportStarter } from "../nbd/export.ts";
-import type { RemoteSession, ReverseForward } from "../net/session.ts";
+import type { RemoteSession, ReverseForward, SocketForward } from "../net/session.ts";
 import type { ServerCapabilities } from "../net/test_connection.ts";
+import { runDetachedJob } from "./detached_job.ts";
 import type { EventSink } from "./events.ts";
+import type { ServerLink } from "./link.ts";
 import { LineSplitter } from "./line_splitter.ts";
 import type { ConversionOutcome } from "./outcome.ts";
 import { runRemoteJob } from "./remote_job.ts";
@@ -25,7 +38,8 @@ import { uploadFiles } from "./upload.ts";
 export interface ConversionRequest {
   config: Config;
   facts: HostFacts;
-  session: RemoteSession;
+  /** The session, and the way to a new one should the link drop. */
+  link: ServerLink;
   capabilities: ServerCapabilities;
   /** Outputs of dmesg, lscpu, … captured before the run; missing ones are skipped. */
   diagnostics: Record<string, string | undefined>;
@@ -41,7 +55,30 @@ export interface ConversionRequest {
 interface ActiveDisk {
   name: string;
   export: DiskExport;
+  /** The loopback port physical.xml names, forwarded straight to us… */
   forward?: ReverseForward;
+  /** …or, when the conversion can survive a dropped link, a relay's upstream socket. */
+  socket?: SocketForward;
+}
+
+/** Does the server have what a conversion that survives a dropped link needs? */
+async function serverCanRelay(session: RemoteSession, timeoutMs: number): Promise<boolean> {
+  const r = await session.exec(relayProbeCommand(), { timeoutMs });
+  return r.code === 0 && r.stdout.includes(RELAY_OK);
+}
+
+/** Forward disk `i`'s export from its socket in the remote directory. */
+async function forwardSockets(
+  session: RemoteSession,
+  remoteDir: string,
+  disks: ActiveDisk[],
+): Promise<void> {
+  for (const [i, d] of disks.entries()) {
+    d.socket = await session.forwardInSocket(
+      diskSocketPath(remoteDir, i),
+      (ch) => d.export.attach(ch),
+    );
+  }
 }
 
 class CancelledError extends Error {}
@@ -87,7 +124,8 @@ class ExportTrouble {
 }
 
 export async function runConversion(req: ConversionRequest): Promise<ConversionOutcome> {
-  const { config, session, emit, signal } = req;
+  const { config, link, emit, signal } = req;
+  const session = link.session;
   const disks: ActiveDisk[] = [];
   const trouble = new ExportTrouble(emit);
   let remoteDir: string | undefined;
@@ -127,6 +165,17 @@ export async function runConversion(req: ConversionRequest): Promise<ConversionO
 
     remoteDir = makeRemoteDirName((req.now ?? (() => new Date()))());
     emit({ type: "remote-dir", path: remoteDir });
+    const dir = remoteDir;
+
+    let resilient = config.reconnectSeconds > 0 &&
+      await serverCanRelay(session, req.timeouts.remoteCommandMs);
+    if (config.reconnectSeconds > 0 && !resilient) {
+      emit({
+        type: "warning",
+        message: "the conversion server has no nbdkit with its retry filter (or no setsid): " +
+          "the disks are forwarded directly, and a dropped link will end the conversion",
+      });
+    }
 
     throwIfCancelled(signal);
     emit({ type: "phase", phase: "uploading", message: "Setting up the control connection ..." });
@@ -137,29 +186,90 @@ export async function runConversion(req: ConversionRequest): Promise<ConversionO
       disks: disks.map((d) => ({ name: d.name, remotePort: d.forward!.port })),
       macs: Object.fromEntries(req.facts.interfaces.map((i) => [i.name, i.mac])),
     });
+    const t = req.timeouts;
+    // Without a heartbeat for this long the server-side job gives up on us: our
+    // keep-alives must first notice the loss, then we reconnect for the bound.
+    const boundSeconds = Math.ceil(
+      (config.reconnectSeconds * 1000 + t.linkKeepaliveIntervalMs * t.linkKeepaliveCountMax +
+        t.watchdogSlackMs) / 1000,
+    );
     const files = buildRemoteFiles({
       guestname: config.guestname,
       physicalXml,
       wrapperScript: buildWrapperScript(config, remoteDir, {
         colours: req.capabilities.coloursOption,
       }),
+      jobScript: resilient
+        ? buildJobScript({
+          remoteDir,
+          relays: disks.map((d, i) => ({
+            port: d.forward!.port,
+            socket: diskSocketPath(dir, i),
+          })),
+          boundSeconds,
+          retryDelaySeconds: Math.max(1, Math.round(t.relayRetryDelayMs / 1000)),
+        })
+        : undefined,
       diagnostics: req.diagnostics,
       secrets: config.auth.password === undefined ? [] : [config.auth.password],
     });
-    await uploadFiles(session, remoteDir, files, { timeoutMs: req.timeouts.remoteCommandMs, emit });
+    await uploadFiles(session, remoteDir, files, { timeoutMs: t.remoteCommandMs, emit });
+
+    if (resilient) {
+      try {
+        await forwardSockets(session, remoteDir, disks);
+      } catch (err) {
+        resilient = false;
+        emit({
+          type: "warning",
+          message: `${describeError(err)}: the disks are forwarded directly, and a dropped ` +
+            `link will end the conversion`,
+        });
+        for (const d of disks) {
+          if (d.socket) await session.unforwardInSocket(d.socket).catch(() => {});
+          d.socket = undefined;
+        }
+      }
+    }
+    if (resilient) {
+      // The relays take over the ports physical.xml names.
+      for (const d of disks) {
+        if (d.forward) await session.unforwardIn(d.forward);
+        d.forward = undefined;
+      }
+    }
 
     throwIfCancelled(signal);
     emit({ type: "phase", phase: "converting", message: "Doing conversion ..." });
     progressTimer = setInterval(reportProgress, req.progressIntervalMs ?? 1000);
     const lines = new LineSplitter((line) => emit({ type: "output", line }));
-    const result = await runRemoteJob({
-      session,
-      command: controlCommand(remoteDir),
-      onOutput: (chunk) => lines.push(chunk),
-      signal,
-      abortOn: trouble.settled,
-      graceMs: req.timeouts.cancelGraceMs,
-    });
+    const result = resilient
+      ? await runDetachedJob({
+        link,
+        remoteDir,
+        reattach: async (next) => {
+          const paths = disks.map((_, i) => diskSocketPath(dir, i));
+          await next.exec(removeSocketsCommand(paths), { timeoutMs: t.remoteCommandMs });
+          await forwardSockets(next, dir, disks);
+        },
+        onOutput: (chunk) => lines.push(chunk),
+        emit,
+        signal,
+        abortOn: trouble.settled,
+        graceMs: t.cancelGraceMs,
+        heartbeatMs: t.heartbeatMs,
+        reconnectMs: config.reconnectSeconds * 1000,
+        connectMs: t.connectMs,
+        backoffMaxMs: t.reconnectBackoffMaxMs,
+      })
+      : await runRemoteJob({
+        session,
+        command: controlCommand(remoteDir),
+        onOutput: (chunk) => lines.push(chunk),
+        signal,
+        abortOn: trouble.settled,
+        graceMs: t.cancelGraceMs,
+      });
     lines.flush();
     reportProgress();
     if (result.kind === "cancelled") return { kind: "cancelled", ...where() };
@@ -168,6 +278,11 @@ export async function runConversion(req: ConversionRequest): Promise<ConversionO
       return failed(
         `the connection to the conversion server was lost during the conversion ` +
           `(${result.reason}); the log is in ${remoteDir} on the server`,
+      );
+    }
+    if (result.status === STATUS_RELAY_FAILED && resilient) {
+      return failed(
+        `the NBD relay could not start on the conversion server; see ${remoteDir}/${RELAY_LOG} there`,
       );
     }
     // A read error explains a failing virt-v2v better than its status does.
@@ -187,7 +302,8 @@ export async function runConversion(req: ConversionRequest): Promise<ConversionO
     clearInterval(progressTimer);
     emit({ type: "phase", phase: "cleaning-up", message: "Cleaning up ..." });
     for (const d of disks) {
-      if (d.forward) await session.unforwardIn(d.forward).catch(() => {});
+      if (d.forward) await link.session.unforwardIn(d.forward).catch(() => {});
+      if (d.socket) await link.session.unforwardInSocket(d.socket).catch(() => {});
     }
     await Promise.all(disks.map((d) => d.export.stop().catch(() => {})));
   }

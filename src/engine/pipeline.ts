@@ -57,6 +57,13 @@ async function connectAndConvert(req: PipelineRequest): Promise<ConversionOutcom
       skipTest: req.capabilities !== undefined || config.skipTestConnection,
       signal,
       open: req.open,
+      // A conversion that can reconnect must notice a dead link in a minute, not half an hour.
+      keepalive: config.reconnectSeconds > 0
+        ? {
+          intervalMs: req.timeouts.linkKeepaliveIntervalMs,
+          countMax: req.timeouts.linkKeepaliveCountMax,
+        }
+        : undefined,
     });
   } catch (err) {
     if (signal.aborted) return { kind: "cancelled" };
@@ -66,7 +73,7 @@ async function connectAndConvert(req: PipelineRequest): Promise<ConversionOutcom
     return await runConversion({
       config,
       facts: req.facts,
-      session: connected.session,
+      link: connected.link,
       capabilities: req.capabilities ?? connected.capabilities,
       diagnostics: await diagnostics,
       startExport: req.startExport,
@@ -75,6 +82,6 @@ async function connectAndConvert(req: PipelineRequest): Promise<ConversionOutcom
       timeouts: req.timeouts,
     });
   } finally {
-    connected.session.close();
+    connected.link.close();
   }
 }

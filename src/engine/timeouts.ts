@@ -15,6 +15,23 @@ export interface Timeouts {
   remoteCommandMs: number;
   /** After a cancel, how long the remote job gets to exit before we hang up. */
   cancelGraceMs: number;
+  /**
+   * Keep-alives of a conversion that can reconnect (p2v.reconnect > 0): far
+   * tighter than the original's, so a dead link is noticed in a minute.
+   */
+  linkKeepaliveIntervalMs: number;
+  linkKeepaliveCountMax: number;
+  /** How often we tell the server-side watchdog of a detached conversion that we are there. */
+  heartbeatMs: number;
+  /** The longest wait between two reconnect attempts (the backoff starts at 1 s). */
+  reconnectBackoffMaxMs: number;
+  /** How often the server-side relays retry a lost upstream. */
+  relayRetryDelayMs: number;
+  /**
+   * The server-side watchdog waits this much longer than we keep trying
+   * (noticing the loss, then p2v.reconnect) before it ends the conversion.
+   */
+  watchdogSlackMs: number;
 }
 
 export const DEFAULT_TIMEOUTS: Timeouts = {
@@ -24,6 +41,12 @@ export const DEFAULT_TIMEOUTS: Timeouts = {
   keepaliveCountMax: 6,
   remoteCommandMs: 120_000,
   cancelGraceMs: 30_000,
+  linkKeepaliveIntervalMs: 15_000,
+  linkKeepaliveCountMax: 4,
+  heartbeatMs: 5_000,
+  reconnectBackoffMaxMs: 15_000,
+  relayRetryDelayMs: 2_000,
+  watchdogSlackMs: 30_000,
 };
 
 const KNOWN_KEYS = Object.keys(DEFAULT_TIMEOUTS) as (keyof Timeouts)[];

@@ -27,8 +27,10 @@ export interface StartOptions {
    * remote job, and sshd hangs the job up if the connection dies.
    */
   pty?: boolean;
-  /** Everything the command writes, as it arrives (with a PTY stderr is merged in). */
+  /** Everything the command writes to stdout, as it arrives (with a PTY, stderr too). */
   onOutput?: (chunk: Uint8Array) => void;
+  /** What it writes to stderr; merged into `onOutput` when not given. */
+  onStderr?: (chunk: Uint8Array) => void;
 }
 
 /** How a started command ended. */
@@ -54,6 +56,11 @@ export interface ReverseForward {
   readonly port: number;
 }
 
+/** A reverse forward of a Unix socket: connections to `path` on the server come back to us. */
+export interface SocketForward {
+  readonly path: string;
+}
+
 /** Receives each connection made to a reverse forward, as a duplex stream. */
 export type ForwardHandler = (channel: Duplex) => void;
 
@@ -71,5 +78,8 @@ export interface RemoteSession {
   forwardIn(handler: ForwardHandler): Promise<ReverseForward>;
   /** Stop a reverse forward; harmless when the connection is already gone. */
   unforwardIn(forward: ReverseForward): Promise<void>;
+  /** Ask the server to listen on the Unix socket `path` (which must not exist yet). */
+  forwardInSocket(path: string, handler: ForwardHandler): Promise<SocketForward>;
+  unforwardInSocket(forward: SocketForward): Promise<void>;
   close(): void;
 }

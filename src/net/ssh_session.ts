@@ -19,6 +19,7 @@ import type {
   RemoteProcess,
   RemoteSession,
   ReverseForward,
+  SocketForward,
   StartOptions,
 } from "./session.ts";
 
@@ -79,6 +80,7 @@ export class SshSession implements RemoteSession {
   readonly hostKeyFingerprint: string;
   readonly #client: Client;
   readonly #forwards = new Map<number, ForwardHandler>();
+  readonly #socketForwards = new Map<string, ForwardHandler>();
   #closed = false;
   #closeReason: string | undefined;
   readonly #closeListeners = new Set<(reason: string) => void>();
@@ -88,6 +90,14 @@ export class SshSession implements RemoteSession {
     this.hostKeyFingerprint = fingerprint;
     client.on("tcp connection", (info, accept, reject) => {
       const handler = this.#forwards.get(info.destPort);
+      if (!handler) {
+        reject();
+        return;
+      }
+      handler(accept());
+    });
+    client.on("unix connection", (info, accept, reject) => {
+      const handler = this.#socketForwards.get(info.socketPath);
       if (!handler) {
         reject();
         return;
@@ -214,7 +224,10 @@ export class SshSession implements RemoteSession {
   }
 
   start(command: string, options: StartOptions = {}): Promise<RemoteProcess> {
-    return this.#open(command, options.pty ?? false, { onOutput: options.onOutput });
+    return this.#open(command, options.pty ?? false, {
+      onOutput: options.onOutput,
+      onStderr: options.onStderr,
+    });
   }
 
   forwardIn(handler: ForwardHandler): Promise<ReverseForward> {
@@ -237,6 +250,45 @@ export class SshSession implements RemoteSession {
         this.#forwards.set(port, handler);
         resolve({ bindAddress, port });
       });
+    });
+  }
+
+  forwardInSocket(path: string, handler: ForwardHandler): Promise<SocketForward> {
+    if (this.#closed) {
+      return Promise.reject(new SshError(`connection lost: ${this.#closeReason}`));
+    }
+    return new Promise((resolve, reject) => {
+      const done = (err?: Error | null) => {
+        if (err) {
+          reject(
+            new SshError(
+              `the conversion server refused to forward the Unix socket ${path} ` +
+                `(${describeError(err)}); it needs OpenSSH with AllowStreamLocalForwarding yes`,
+              { cause: err },
+            ),
+          );
+          return;
+        }
+        this.#socketForwards.set(path, handler);
+        resolve({ path });
+      };
+      try {
+        this.#client.openssh_forwardInStreamLocal(path, done);
+      } catch (err) {
+        done(err instanceof Error ? err : new Error(String(err)));
+      }
+    });
+  }
+
+  unforwardInSocket(forward: SocketForward): Promise<void> {
+    this.#socketForwards.delete(forward.path);
+    if (this.#closed) return Promise.resolve();
+    return new Promise((resolve) => {
+      try {
+        this.#client.openssh_unforwardInStreamLocal(forward.path, () => resolve());
+      } catch {
+        resolve();
+      }
     });
   }
 

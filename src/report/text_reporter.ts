@@ -81,6 +81,25 @@ export function createTextReporter(opts: TextReporterOptions): (event: EngineEve
         line(progressLine(progress.disks[index], index === progress.copying));
         break;
       }
+      case "link-lost":
+        line(
+          `Connection to the conversion server lost (${event.reason}); ` +
+            `reconnecting for up to ${formatDuration(event.boundMs / 1000)} ...`,
+        );
+        break;
+      case "reconnecting":
+        if (event.attempt > 1) {
+          line(
+            `Reconnecting (attempt ${event.attempt}, ${formatDuration(event.elapsedMs / 1000)})`,
+          );
+        }
+        break;
+      case "link-resumed":
+        line(
+          `Reconnected after ${formatDuration(event.elapsedMs / 1000)} ` +
+            `(attempt ${event.attempt}); the conversion goes on`,
+        );
+        break;
       case "warning":
         line(`virt-p2v: warning: ${event.message}`);
         break;

@@ -48,6 +48,8 @@ export class RunningScreen extends FormScreen<RunningResult> {
   cancelling = false;
   outcome: ConversionOutcome | undefined;
   #started = 0;
+  /** The phase shown before the link dropped, shown again once it is back. */
+  #linkPhase: string | undefined;
   #timer: ReturnType<typeof setInterval> | undefined;
   readonly #abort = new AbortController();
   readonly #deps: DialogDeps;
@@ -111,6 +113,25 @@ export class RunningScreen extends FormScreen<RunningResult> {
         break;
       case "output":
         this.#pushLog(sanitize(event.line));
+        break;
+      case "link-lost":
+        this.#pushLog(`virt-p2v: connection lost: ${sanitize(event.reason)}`);
+        this.#linkPhase = this.phase;
+        if (!this.cancelling) this.phase = "Connection lost — reconnecting ...";
+        break;
+      case "reconnecting":
+        if (!this.cancelling) {
+          this.phase = `Connection lost — reconnecting (attempt ${event.attempt}, ${
+            formatDuration(event.elapsedMs / 1000)
+          })`;
+        }
+        break;
+      case "link-resumed":
+        this.#pushLog(
+          `virt-p2v: reconnected after ${formatDuration(event.elapsedMs / 1000)}; ` +
+            `the conversion goes on`,
+        );
+        if (!this.cancelling) this.phase = this.#linkPhase ?? "Doing conversion ...";
         break;
       case "warning":
         this.#pushLog(`virt-p2v: warning: ${sanitize(event.message)}`);

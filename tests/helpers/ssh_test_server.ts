@@ -29,6 +29,8 @@ export interface TestServerOptions {
   exec: (ctx: ExecContext) => void;
   /** Accept reverse forwards (default true). */
   allowForwarding?: boolean;
+  /** Accept reverse forwards of Unix sockets (default true). */
+  allowSocketForwarding?: boolean;
 }
 
 export interface InProcessServer {
@@ -37,6 +39,14 @@ export interface InProcessServer {
   commands: string[];
   /** Ports of the reverse forwards currently open. */
   forwards: number[];
+  /** Socket paths of the Unix socket forwards currently open. */
+  socketForwards: string[];
+  /** Connections made so far. */
+  connections: number;
+  /** Drop every connection, as a dead link or a killed sshd would. */
+  dropAll(): void;
+  /** Refuse (`false`) or accept again new connections. */
+  accepting: boolean;
   close(): Promise<void>;
 }
 
@@ -46,10 +56,14 @@ export async function startInProcessServer(opts: TestServerOptions): Promise<InP
   const hostKey = ssh2.utils.generateKeyPairSync("ed25519").private;
   const commands: string[] = [];
   const forwards: number[] = [];
+  const socketForwards: string[] = [];
   const listeners = new Map<number, net.Server>();
+  const socketListeners = new Map<string, net.Server>();
   const sockets = new Set<net.Socket>();
 
-  const sshServer = new ssh2.Server({ hostKeys: [hostKey] }, (client: Connection) => {
+  // Our client forwards Unix sockets only to servers that say they are OpenSSH.
+  const ident = "OpenSSH_9.2p1 in-process";
+  const sshServer = new ssh2.Server({ hostKeys: [hostKey], ident }, (client: Connection) => {
     const drop = () => {
       for (const s of sockets) s.destroy();
     };
@@ -70,7 +84,9 @@ export async function startInProcessServer(opts: TestServerOptions): Promise<InP
           opts.exec({ command: info.command, channel, pty, drop });
         });
       });
-      client.on("request", (ok, reject, name, info) => {
+      // @types/ssh2 lists only the TCP requests; ssh2 passes the streamlocal ones too.
+      client.on("request", (ok, reject, kind, info) => {
+        const name = kind as string;
         if (name === "tcpip-forward" && opts.allowForwarding !== false) {
           const req = info as { bindAddr: string };
           // Connections to this port come back to the client as forwarded-tcpip channels.
@@ -89,6 +105,38 @@ export async function startInProcessServer(opts: TestServerOptions): Promise<InP
             forwards.push(port);
             ok?.(port);
           });
+        } else if (
+          name === "streamlocal-forward@openssh.com" && opts.allowSocketForwarding !== false
+        ) {
+          const path = (info as unknown as { socketPath: string }).socketPath;
+          const listener = net.createServer((conn) => {
+            client.openssh_forwardOutStreamLocal(path, (err, ch) => {
+              if (err) return conn.destroy();
+              conn.pipe(ch).pipe(conn);
+              conn.on("error", () => ch.destroy());
+              ch.on("error", () => conn.destroy());
+            });
+          });
+          listener.on("error", () => reject?.());
+          // Like sshd: the socket file stays when the listener goes.
+          listener.listen(path, () => {
+            socketListeners.set(path, listener);
+            socketForwards.push(path);
+            ok?.();
+          });
+          client.on("close", () => {
+            listener.close();
+            socketListeners.delete(path);
+            const i = socketForwards.indexOf(path);
+            if (i >= 0) socketForwards.splice(i, 1);
+          });
+        } else if (name === "cancel-streamlocal-forward@openssh.com") {
+          const path = (info as unknown as { socketPath: string }).socketPath;
+          socketListeners.get(path)?.close();
+          socketListeners.delete(path);
+          const i = socketForwards.indexOf(path);
+          if (i >= 0) socketForwards.splice(i, 1);
+          ok?.();
         } else if (name === "cancel-tcpip-forward") {
           const port = (info as { bindPort: number }).bindPort;
           listeners.get(port)?.close();
@@ -102,7 +150,13 @@ export async function startInProcessServer(opts: TestServerOptions): Promise<InP
     });
   });
 
+  const state = { accepting: true, connections: 0 };
   const listener = net.createServer((sock) => {
+    if (!state.accepting) {
+      sock.destroy();
+      return;
+    }
+    state.connections++;
     sockets.add(sock);
     sock.on("close", () => sockets.delete(sock));
     sshServer.injectSocket(sock);
@@ -121,9 +175,23 @@ export async function startInProcessServer(opts: TestServerOptions): Promise<InP
     open,
     commands,
     forwards,
+    socketForwards,
+    get connections() {
+      return state.connections;
+    },
+    dropAll() {
+      for (const s of sockets) s.destroy();
+    },
+    get accepting() {
+      return state.accepting;
+    },
+    set accepting(value: boolean) {
+      state.accepting = value;
+    },
     async close() {
       for (const s of sockets) s.destroy();
       for (const l of listeners.values()) l.close();
+      for (const l of socketListeners.values()) l.close();
       await new Promise((r) => listener.close(r));
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     },
