@@ -423,13 +423,13 @@ Deno.test("controlCommand: runs the wrapper in bash, then exits with its status"
   assert.equal(
     controlCommand("/tmp/virt-p2v-20240101-abcd1234"),
     "LANG=C exec bash --noediting --noprofile --norc -c " +
-      "'/tmp/virt-p2v-20240101-abcd1234/virt-v2v-wrapper.sh; " +
+      "'umask 077\n/tmp/virt-p2v-20240101-abcd1234/virt-v2v-wrapper.sh; " +
       "exit $(< /tmp/virt-p2v-20240101-abcd1234/status)'",
   );
   // A directory that needs quoting gets quoted.
   assert.equal(
     controlCommand("/tmp/a b"),
     "LANG=C exec bash --noediting --noprofile --norc -c " +
-      `'"/tmp/a b"/virt-v2v-wrapper.sh; exit $(< "/tmp/a b"/status)'`,
+      `'umask 077\n"/tmp/a b"/virt-v2v-wrapper.sh; exit $(< "/tmp/a b"/status)'`,
   );
 });

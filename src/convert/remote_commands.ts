@@ -16,9 +16,14 @@ import {
 } from "./remote_dir.ts";
 import { shellSingleQuote, shellWord } from "./shell_quote.ts";
 
-/** `script` run by a plain bash, whatever the account's login shell is. */
+/**
+ * `script` run by a plain bash, whatever the account's login shell is; what
+ * it creates is for the converting user only, whatever sshd's umask.
+ */
 export function inBash(script: string): string {
-  return `LANG=C exec bash --noediting --noprofile --norc -c ${shellSingleQuote(script)}`;
+  return `LANG=C exec bash --noediting --noprofile --norc -c ${
+    shellSingleQuote(`umask 077\n${script}`)
+  }`;
 }
 
 /**
@@ -58,7 +63,6 @@ export const UPLOAD_FILE_FAILED = 100;
 export function uploadCommand(remoteDir: string, entries: readonly UploadEntry[]): string {
   const dir = shellWord(remoteDir);
   const lines = [
-    "umask 077",
     `mkdir -m 700 -- ${dir} || exit ${UPLOAD_MKDIR_FAILED}`,
     `cd -- ${dir} || exit ${UPLOAD_MKDIR_FAILED}`,
     `date > time || exit ${UPLOAD_MKDIR_FAILED}`,
@@ -121,7 +125,8 @@ export function followCommand(remoteDir: string, offset: number): string {
     `: > ${HEARTBEAT_FILE}`,
     `( while IFS= read -r _; do : > ${HEARTBEAT_FILE}; done ) &`,
     "beat=$!",
-    `tail -c +${offset + 1} --pid="$(cat ${JOB_PID_FILE})" -f ${OUTPUT_FILE}`,
+    // -s: how often tail looks whether the job is still there.
+    `tail -c +${offset + 1} -s 0.2 --pid="$(cat ${JOB_PID_FILE})" -f ${OUTPUT_FILE}`,
     'kill "$beat" 2>/dev/null',
     "exit 0",
   ].join("\n"));

@@ -11,12 +11,17 @@ export const TEST_PASSWORD = "p2v-test-password";
 
 export interface SshdOptions {
   allowTcpForwarding?: boolean;
+  /** Run inside this network namespace, listening on `listenAddress` (default 127.0.0.1). */
+  netns?: string;
+  listenAddress?: string;
   /** PATH seen by remote commands; default: the server's bin dir, then the system. */
   path?: (binDir: string) => string;
   extraConfig?: string[];
 }
 
 export interface TestSshd {
+  /** Where it listens. */
+  address: string;
   port: number;
   /** Scratch dir of this server; world-readable so the test user can use it. */
   dir: string;
@@ -31,6 +36,12 @@ export interface TestSshd {
   stop(): Promise<void>;
   /** For `unload` handlers, which cannot await. */
   stopSync(): void;
+  /** Stop accepting connections; the sessions already open go on. */
+  stopListening(): Promise<void>;
+  /** Accept connections again (same port, same keys). */
+  listenAgain(): Promise<void>;
+  /** The per-connection sshd processes (session and monitor) of every open session; while listening. */
+  sessionPids(): Promise<number[]>;
 }
 
 let userReady: Promise<void> | undefined;
@@ -77,7 +88,7 @@ export async function startSshd(options: SshdOptions = {}): Promise<TestSshd> {
   const remotePath = options.path?.(binDir) ?? `${binDir}:/usr/local/bin:/usr/bin:/bin`;
   const config = [
     `Port ${port}`,
-    "ListenAddress 127.0.0.1",
+    `ListenAddress ${options.listenAddress ?? "127.0.0.1"}`,
     `HostKey ${hostKey}`,
     `PidFile ${pidFile}`,
     `AuthorizedKeysFile ${authorized}`,
@@ -96,22 +107,47 @@ export async function startSshd(options: SshdOptions = {}): Promise<TestSshd> {
   await Deno.writeTextFile(configPath, config);
   await Deno.mkdir("/run/sshd", { recursive: true });
 
-  await run("/usr/sbin/sshd", ["-f", configPath, "-E", logPath]);
-  await waitFor(
-    async () => {
-      try {
-        const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-        conn.close();
-        return true;
-      } catch {
-        return false;
-      }
-    },
-    10_000,
-    "sshd to listen",
-  );
+  const address = options.listenAddress ?? "127.0.0.1";
+  const sshdCommand = ["/usr/sbin/sshd", "-f", configPath, "-E", logPath];
+  const listen = async () => {
+    const [cmd, ...args] = options.netns
+      ? ["ip", "netns", "exec", options.netns, ...sshdCommand]
+      : sshdCommand;
+    await run(cmd, args);
+    await waitFor(
+      async () => {
+        try {
+          const conn = await Deno.connect({ hostname: address, port });
+          conn.close();
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      10_000,
+      "sshd to listen",
+    );
+  };
+  await listen();
+  const listenerPid = () => {
+    try {
+      return Number(Deno.readTextFileSync(pidFile).trim());
+    } catch {
+      return 0;
+    }
+  };
+  const children = async (pid: number) =>
+    (await run("pgrep", ["-P", String(pid)], { check: false })).stdout
+      .split("\n").filter((l) => l !== "").map(Number);
+  // The privileged monitor of each connection, and its unprivileged session child.
+  const sessionPids = async () => {
+    const monitors = await children(listenerPid());
+    const sessions = (await Promise.all(monitors.map(children))).flat();
+    return [...sessions, ...monitors];
+  };
 
   const server: TestSshd = {
+    address,
     port,
     dir,
     binDir,
@@ -123,6 +159,24 @@ export async function startSshd(options: SshdOptions = {}): Promise<TestSshd> {
       server.stopSync();
       return Promise.resolve();
     },
+    async stopListening() {
+      const pid = listenerPid();
+      if (pid > 0) Deno.kill(pid, "SIGTERM");
+      await waitFor(
+        async () => {
+          try {
+            (await Deno.connect({ hostname: address, port })).close();
+            return false;
+          } catch {
+            return true;
+          }
+        },
+        10_000,
+        "sshd to stop listening",
+      );
+    },
+    listenAgain: listen,
+    sessionPids,
     stopSync() {
       let pid = 0;
       try {
