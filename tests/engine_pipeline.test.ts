@@ -7,13 +7,13 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import type { HostFacts } from "../src/collect/types.ts";
 import type { Config } from "../src/config/types.ts";
 import type { EngineEvent } from "../src/engine/events.ts";
 import { outcomeError } from "../src/engine/outcome.ts";
 import { runPipeline } from "../src/engine/pipeline.ts";
 import { DEFAULT_TIMEOUTS, type Timeouts } from "../src/engine/timeouts.ts";
 import { nbdExportStarter } from "../src/nbd/backends.ts";
+import { ENGINE_FACTS, engineConfig } from "./helpers/engine_fixtures.ts";
 import { makeDenseImage, MiB } from "./helpers/images.ts";
 import { sha256File } from "./helpers/process.ts";
 import {
@@ -23,7 +23,6 @@ import {
   startInProcessServer,
 } from "./helpers/ssh_test_server.ts";
 
-const STUB = new URL("./fixtures/stub-virt-v2v", import.meta.url).pathname;
 const CAPABILITIES = { version: "2.2.0", coloursOption: false, inputs: [], outputs: ["local"] };
 const TIMEOUTS: Timeouts = { ...DEFAULT_TIMEOUTS, connectMs: 10_000, cancelGraceMs: 400 };
 
@@ -31,47 +30,13 @@ const work = await Deno.makeTempDir({ prefix: "p2v-engine." });
 const disk = await makeDenseImage(work, "disk.img", 8 * MiB);
 const out = join(work, "out");
 await Deno.mkdir(out);
-const stubBin = join(work, "bin");
-await Deno.mkdir(stubBin);
-await Deno.copyFile(STUB, join(stubBin, "virt-v2v"));
-await Deno.chmod(join(stubBin, "virt-v2v"), 0o755);
+const stubBin = await stubVirtV2vDir(work);
 
-const FACTS: HostFacts = {
-  disks: [],
-  removable: [],
-  interfaces: [],
-  cpu: {
-    acpi: true,
-    apic: true,
-    pae: true,
-    topology: { sockets: 1, cores: 1, threads: 1 },
-    onlineCpus: 1,
-  },
-  memory: 1024 * MiB,
-  rtc: { basis: "utc", offset: 0 },
-  arch: "x86_64",
-};
+const FACTS = ENGINE_FACTS;
 
 /** Without p2v.reconnect: the wrapper runs on a PTY, as in the original. */
 function config(name: string, reconnectSeconds = 0): Config {
-  return {
-    remote: { server: "conv.test", port: 22, hostKeys: [] },
-    auth: { username: "p2v", password: "pw-engine-test", sudo: false },
-    guestname: name,
-    vcpu: { physTopo: false, cores: 1 },
-    memory: 1024 * MiB,
-    cpu: { acpi: true, apic: true, pae: true },
-    rtc: { basis: "utc", offset: 0 },
-    disks: [disk],
-    removable: [],
-    interfaces: [],
-    networkMap: [],
-    output: { type: "local", storage: out, misc: [] },
-    skipTestConnection: false,
-    dumpConfigAndExit: false,
-    nbd: ["builtin"],
-    reconnectSeconds,
-  };
+  return engineConfig({ name, disk, storage: out, reconnectSeconds, password: "pw-engine-test" });
 }
 
 /** The real commands run by a real bash, virt-v2v being the stub (it reads every byte). */

@@ -7,14 +7,15 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import type { HostFacts } from "../src/collect/types.ts";
 import type { Config } from "../src/config/types.ts";
 import type { EngineEvent } from "../src/engine/events.ts";
 import { outcomeError } from "../src/engine/outcome.ts";
 import { runPipeline } from "../src/engine/pipeline.ts";
 import { DEFAULT_TIMEOUTS, type Timeouts } from "../src/engine/timeouts.ts";
 import { nbdExportStarter } from "../src/nbd/backends.ts";
+import { ENGINE_FACTS, engineConfig } from "./helpers/engine_fixtures.ts";
 import { makeDenseImage, MiB } from "./helpers/images.ts";
+import { whenMidCopy } from "./helpers/mid_copy.ts";
 import { run, sha256File, waitFor } from "./helpers/process.ts";
 import {
   type ExecContext,
@@ -23,7 +24,6 @@ import {
   startInProcessServer,
 } from "./helpers/ssh_test_server.ts";
 
-const STUB = new URL("./fixtures/stub-virt-v2v", import.meta.url).pathname;
 const CAPABILITIES = { version: "2.2.0", coloursOption: false, inputs: [], outputs: ["local"] };
 const TIMEOUTS: Timeouts = {
   ...DEFAULT_TIMEOUTS,
@@ -43,48 +43,13 @@ const disk = await makeDenseImage(work, "disk.img", DISK_BYTES);
 const diskSum = await sha256File(disk);
 const out = join(work, "out");
 await Deno.mkdir(out);
-const stubBin = join(work, "bin");
-await Deno.mkdir(stubBin);
-await Deno.copyFile(STUB, join(stubBin, "virt-v2v"));
-await Deno.chmod(join(stubBin, "virt-v2v"), 0o755);
 // Slow enough (about 3 s for the disk) for a drop to strike mid-copy.
-await Deno.writeTextFile(join(stubBin, "stub.conf"), "STUB_RATE=64M\n");
+const stubBin = await stubVirtV2vDir(work, "STUB_RATE=64M\n");
 
-const FACTS: HostFacts = {
-  disks: [],
-  removable: [],
-  interfaces: [],
-  cpu: {
-    acpi: true,
-    apic: true,
-    pae: true,
-    topology: { sockets: 1, cores: 1, threads: 1 },
-    onlineCpus: 1,
-  },
-  memory: 1024 * MiB,
-  rtc: { basis: "utc", offset: 0 },
-  arch: "x86_64",
-};
+const FACTS = ENGINE_FACTS;
 
 function config(name: string, reconnectSeconds: number): Config {
-  return {
-    remote: { server: "conv.test", port: 22, hostKeys: [] },
-    auth: { username: "p2v", sudo: false },
-    guestname: name,
-    vcpu: { physTopo: false, cores: 1 },
-    memory: 1024 * MiB,
-    cpu: { acpi: true, apic: true, pae: true },
-    rtc: { basis: "utc", offset: 0 },
-    disks: [disk],
-    removable: [],
-    interfaces: [],
-    networkMap: [],
-    output: { type: "local", storage: out, misc: [] },
-    skipTestConnection: false,
-    dumpConfigAndExit: false,
-    nbd: ["builtin"],
-    reconnectSeconds,
-  };
+  return engineConfig({ name, disk, storage: out, reconnectSeconds });
 }
 
 function realServer(ctx: ExecContext): void {
@@ -100,15 +65,7 @@ async function jobProcesses(remoteDir: string): Promise<string> {
 
 /** Calls `strike` once the stub has written between a quarter and three quarters of the disk. */
 function midCopy(name: string, strike: () => void): () => void {
-  const target = join(out, `${name}-sda`);
-  const timer = setInterval(async () => {
-    const size = await Deno.stat(target).then((s) => s.size, () => 0);
-    if (size > DISK_BYTES / 4 && size < (DISK_BYTES * 3) / 4) {
-      clearInterval(timer);
-      strike();
-    }
-  }, 20);
-  return () => clearInterval(timer);
+  return whenMidCopy(join(out, `${name}-sda`), DISK_BYTES, strike);
 }
 
 async function convert(

@@ -10,6 +10,7 @@ import { makeDenseImage, MiB } from "./helpers/images.ts";
 import { p2vArgs, type P2vRun, runP2v } from "./helpers/p2v.ts";
 import { run, sha256File, waitFor } from "./helpers/process.ts";
 import { leftoverProcesses, startSshd, TEST_PASSWORD, TEST_USER } from "./helpers/sshd.ts";
+import { whenMidCopy } from "./helpers/mid_copy.ts";
 import { installStubVirtV2v, makeOutputDir } from "./helpers/stub_server.ts";
 
 const work = await Deno.makeTempDir({ prefix: "p2v-faults." });
@@ -57,24 +58,15 @@ function assertOneErrorLine(r: P2vRun, pattern: RegExp): void {
 const SLOW = "64M";
 
 /**
- * Calls `strike` once the stub has written between a quarter and three
- * quarters of `name`'s disk: the export has sent some of it, not all.
+ * Calls `strike` once the stub, copying `name`'s disk, is between a quarter
+ * and three quarters of the way.
  */
 function midCopy(name: string, strike: () => void): (text: string) => void {
   let watching = false;
-  let struck = false;
   return (text) => {
     if (watching || !text.includes("stub: copying")) return;
     watching = true;
-    const target = join(out, `${name}-sda`);
-    const timer = setInterval(async () => {
-      const size = await Deno.stat(target).then((s) => s.size, () => 0);
-      if (!struck && size > DISK_BYTES / 4 && size < (DISK_BYTES * 3) / 4) {
-        struck = true;
-        clearInterval(timer);
-        strike();
-      } else if (size >= DISK_BYTES) clearInterval(timer);
-    }, 20);
+    whenMidCopy(join(out, `${name}-sda`), DISK_BYTES, strike);
   };
 }
 

@@ -9,6 +9,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { GiB, makeDenseImage, MiB } from "./helpers/images.ts";
+import { whenMidCopy } from "./helpers/mid_copy.ts";
 import { makeTestHost } from "./helpers/netns.ts";
 import { p2vArgs, type P2vRun, runP2v } from "./helpers/p2v.ts";
 import { sha256File, waitFor } from "./helpers/process.ts";
@@ -44,20 +45,6 @@ function cmdline(sshd: TestSshd, out: string, disk: string, extra: string): stri
     `p2v.identity=file://${sshd.userKeyPath} p2v.disks=${disk} p2v.os=${out} p2v.post= ${extra}`;
 }
 
-/** Calls `strike` once when the stub has written between a quarter and three quarters of the disk. */
-function midCopy(target: string, size: number, strike: () => void): () => void {
-  let struck = false;
-  const timer = setInterval(async () => {
-    const now = await Deno.stat(target).then((s) => s.size, () => 0);
-    if (!struck && now > size / 4 && now < (size * 3) / 4) {
-      struck = true;
-      clearInterval(timer);
-      strike();
-    }
-  }, 20);
-  return () => clearInterval(timer);
-}
-
 function killAll(pids: number[]): void {
   for (const p of pids) {
     try {
@@ -89,7 +76,7 @@ Deno.test("1 GiB, our sshd processes killed while bytes flow: resumed, byte-iden
     const out = await makeOutputDir(sshd);
     const big = await makeDenseImage(work, "big.img", 1 * GiB);
     let killedAt = 0;
-    const stop = midCopy(join(out, "big-sda"), 1 * GiB, () => {
+    const stop = whenMidCopy(join(out, "big-sda"), 1 * GiB, () => {
       killedAt = performance.now();
       sshd.sessionPids().then(killAll);
     });
@@ -117,7 +104,7 @@ Deno.test("the link black-holed for 45 s mid-copy: the conversion resumes and fi
     await installStubVirtV2v(sshd, { rate: "32M" });
     const out = await makeOutputDir(sshd);
     let holedAt = 0;
-    const stop = midCopy(join(out, "holed-sda"), SMALL, () => {
+    const stop = whenMidCopy(join(out, "holed-sda"), SMALL, () => {
       holedAt = performance.now();
       host.blackHole(true);
       setTimeout(() => host.blackHole(false), 45_000);
@@ -146,7 +133,7 @@ Deno.test("a server that stays away longer than p2v.reconnect: one error, p2v.fa
     const out = await makeOutputDir(sshd);
     const failMarker = join(work, "fail-gone");
     let cutAt = 0;
-    const stop = midCopy(join(out, "gone-sda"), SMALL, async () => {
+    const stop = whenMidCopy(join(out, "gone-sda"), SMALL, async () => {
       cutAt = performance.now();
       const sessions = await sshd.sessionPids();
       await sshd.stopListening();
@@ -185,7 +172,7 @@ Deno.test("Ctrl-C while reconnecting: cancelled, and the job is stopped once the
     await installStubVirtV2v(sshd, { rate: "32M" });
     const out = await makeOutputDir(sshd);
     let child: Deno.ChildProcess | undefined;
-    const stop = midCopy(join(out, "sigint-sda"), SMALL, async () => {
+    const stop = whenMidCopy(join(out, "sigint-sda"), SMALL, async () => {
       const sessions = await sshd.sessionPids();
       await sshd.stopListening();
       killAll(sessions);
@@ -229,7 +216,7 @@ Deno.test("four conversions to one server, one of them cut: all four finish", as
           const dir = /Remote directory: (\S+)/.exec(text)?.[1];
           if (!dir) return;
           cut = true;
-          const stop = midCopy(join(out, "four0-sda"), SMALL, async () => {
+          const stop = whenMidCopy(join(out, "four0-sda"), SMALL, async () => {
             stop();
             const follower = Number(await Deno.readTextFile(join(dir, "follower.pid")));
             const monitor = Number(

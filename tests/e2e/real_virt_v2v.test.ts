@@ -80,12 +80,20 @@ interface Conversion {
   monitor: TransferMonitor;
 }
 
-async function convert(sshd: TestSshd, label: string, extra: string): Promise<Conversion> {
+async function convert(
+  sshd: TestSshd,
+  label: string,
+  extra: string,
+  watch?: (text: string) => void,
+): Promise<Conversion> {
   const monitor = new TransferMonitor();
   const started = performance.now();
   const result = await runP2v(p2vArgs(cmdline(sshd, extra)), {
     timeoutMs: CONVERSION_TIMEOUT_MS,
-    onOutput: monitor.onOutput,
+    onOutput: (text, child) => {
+      monitor.onOutput(text, child);
+      watch?.(text);
+    },
   }).finally(() => monitor.stop());
   const seconds = (performance.now() - started) / 1000;
   const saveDir = Deno.env.get("P2V_E2E_SAVE_DIR");
@@ -120,7 +128,7 @@ async function assertRemoteFiles(dir: string, name: string): Promise<string> {
   assert.match(await read("environment"), /^PATH=/m);
   const xml = await read("physical.xml");
   assert.match(xml, new RegExp(`<name>${name}</name>`));
-  assert.equal((await Deno.stat(join(dir, "virt-v2v-wrapper.sh"))).mode! & 0o777, 0o755);
+  assert.equal((await Deno.stat(join(dir, "virt-v2v-wrapper.sh"))).mode! & 0o777, 0o700);
   const log = await read("virt-v2v-conversion-log.txt");
   assert.match(log, /Finishing off/);
   // Diagnostics: each one this machine can produce must have been uploaded.
@@ -274,6 +282,59 @@ Deno.test({
       assertPhasesLogged(phases, log);
       printTimings("scenario 2", phases);
       copyRates(phases, monitor, [data]);
+    } finally {
+      await sshd.stop();
+      if (remoteDir) await Deno.remove(remoteDir, { recursive: true }).catch(() => {});
+    }
+  },
+});
+
+Deno.test({
+  name: "-o local with the link cut mid-copy: the conversion resumes, the guest matches and boots",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const sshd = await startSshd();
+    let remoteDir: string | undefined;
+    try {
+      await installRealVirtV2v(sshd);
+      const out = await makeOutputDir(sshd);
+      const name = "p2v-e2e-cut";
+      let cutAt = 0;
+      const { result } = await convert(
+        sshd,
+        "scenario 3 (-o local, our sshd processes killed 0.5 s into the copy)",
+        `p2v.name=${name} p2v.disks=${guestImage} p2v.o=local p2v.os=${out}`,
+        (text) => {
+          if (cutAt || !/\] Copying disk 1\/1/.test(text)) return;
+          cutAt = performance.now();
+          setTimeout(async () => {
+            for (const pid of await sshd.sessionPids()) {
+              try {
+                Deno.kill(pid, "SIGKILL");
+              } catch { /* gone */ }
+            }
+          }, 500);
+        },
+      );
+      remoteDir = remoteDirOf(result.stdout);
+      assert.ok(cutAt > 0, "the copy never started");
+      assert.match(result.stdout, /^Connection to the conversion server lost/m);
+      const resumed = /^Reconnected after (\d+:\d\d) \(attempt (\d+)\)/m.exec(result.stdout);
+      assert.ok(resumed, result.stdout);
+      // The cut came during the copy: virt-v2v went on copying after the resume.
+      const after = result.stdout.slice(result.stdout.indexOf(resumed[0]));
+      assert.match(after, /Creating output metadata|Finishing off/);
+      console.log(`reconnected after ${resumed[1]} (attempt ${resumed[2]})`);
+      await assertRemoteFiles(remoteDir, name);
+
+      const sda = join(out, `${name}-sda`);
+      const facts = await guestFacts([sda], "raw");
+      assert.deepEqual(facts, { ...sourceFacts, dataMarker: undefined });
+      const bootSeconds = await bootToLogin(sda, "raw", sourceFacts.hostname);
+      console.log(`the guest converted across the cut booted in ${bootSeconds.toFixed(1)} s`);
+      await assertSourcesUnchanged();
+      printTimings("scenario 3", phaseTimings(result.stdout));
     } finally {
       await sshd.stop();
       if (remoteDir) await Deno.remove(remoteDir, { recursive: true }).catch(() => {});
