@@ -13,7 +13,7 @@ import { outcomeError } from "../src/engine/outcome.ts";
 import { runPipeline } from "../src/engine/pipeline.ts";
 import { DEFAULT_TIMEOUTS, type Timeouts } from "../src/engine/timeouts.ts";
 import { nbdExportStarter } from "../src/nbd/backends.ts";
-import { ENGINE_FACTS, engineConfig } from "./helpers/engine_fixtures.ts";
+import { ENGINE_FACTS, engineConfig, stubVirtV2vDir } from "./helpers/engine_fixtures.ts";
 import { makeDenseImage, MiB } from "./helpers/images.ts";
 import { sha256File } from "./helpers/process.ts";
 import {
