@@ -125,9 +125,18 @@ export function followCommand(remoteDir: string, offset: number): string {
     `: > ${HEARTBEAT_FILE}`,
     `( while IFS= read -r _; do : > ${HEARTBEAT_FILE}; done ) &`,
     "beat=$!",
-    // -s: how often tail looks whether the job is still there.
-    `tail -c +${offset + 1} -s 0.2 --pid="$(cat ${JOB_PID_FILE})" -f ${OUTPUT_FILE}`,
-    'kill "$beat" 2>/dev/null',
+    `tail -c +${offset + 1} -f ${OUTPUT_FILE} &`,
+    "follow=$!",
+    // A dead job may stay a zombie until init reaps it: that is not alive
+    // (so not tail --pid, which counts zombies as alive).
+    `job=$(cat ${JOB_PID_FILE})`,
+    "alive() {",
+    `    s=$(sed -n 's/^State:[[:space:]]*\\([A-Z]\\).*/\\1/p' /proc/"$job"/status 2>/dev/null)`,
+    '    [ -n "$s" ] && [ "$s" != Z ]',
+    "}",
+    "while alive; do sleep 0.2; done",
+    // What tail had no time to print, the catch-up after this fetches.
+    'kill "$follow" "$beat" 2>/dev/null',
     "exit 0",
   ].join("\n"));
 }
