@@ -25,8 +25,9 @@ APT_PACKAGES=(
   qemu-utils                      # qemu-nbd (our NBD export), qemu-img
   libnbd-bin nbdkit               # nbdcopy/nbdinfo: the NBD clients of the tests
   tmux                            # the terminal the dialog tests drive
-  iproute2                        # `ip`: the dialog's network screen and its test
-  locales                         # charmaps: the wrapper test under a Big5 locale
+  iproute2                        # ip: the dialog's network screen and its tests
+  locales                         # localedef: the wrapper's Big5-locale test
+  fuse3                           # nbdfuse mounts: the failing-disk test
   procps psmisc coreutils util-linux bash sudo
   curl ca-certificates            # fetching Deno over HTTPS
 )

@@ -188,3 +188,29 @@ Deno.test("every key with a value of the wrong type is a one-line error naming t
     assert.match(r.err.trim(), new RegExp(`^virt-p2v: error: ${key.replaceAll(".", "\\.")}: `));
   }
 });
+
+Deno.test("VIRT_P2V_TIMEOUTS with a misspelled key or a bad value is refused, naming the keys", async () => {
+  const withTimeouts = async (value: string) => {
+    let err = "";
+    const code = await main(["--cmdline=p2v.server=h p2v.disks=/x p2v.post="], {
+      stdout: () => {},
+      stderr: (t) => err += t,
+      env: (name) => name === "VIRT_P2V_TIMEOUTS" ? value : undefined,
+      isTerminal: false,
+    });
+    return { code, err };
+  };
+  let r = await withTimeouts('{"conectMs":5000}');
+  assert.equal(r.code, 1);
+  assert.match(
+    r.err,
+    /^virt-p2v: error: VIRT_P2V_TIMEOUTS: unknown key "conectMs" \(valid keys: networkWaitMs, connectMs, .*cancelGraceMs\)\n$/,
+  );
+  r = await withTimeouts('{"connectMs":"5s"}');
+  assert.match(
+    r.err,
+    /^virt-p2v: error: VIRT_P2V_TIMEOUTS: connectMs must be a number of milliseconds/,
+  );
+  r = await withTimeouts("connectMs=5000");
+  assert.match(r.err, /^virt-p2v: error: VIRT_P2V_TIMEOUTS must be JSON/);
+});

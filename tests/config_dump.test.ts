@@ -37,14 +37,15 @@ const FULL: Config = {
   skipTestConnection: true,
   dumpConfigAndExit: true,
   nbd: ["builtin", "qemu-nbd"],
+  reconnectSeconds: 600,
 };
 
 Deno.test("dump: a full configuration, password masked", () => {
   assert.equal(VERSION, "2.0.0");
   assert.equal(
-    dumpConfig(FULL, "virt-v2v 2.2.0"),
+    dumpConfig(FULL),
     `local version        2.0.0
-remote version       virt-v2v 2.2.0
+remote version       unknown
 remote.server        conv.example.com
 remote.port          2222
 auth.username        bob
@@ -74,6 +75,7 @@ output.storage       default
 output.misc          a=1 b=2
 remote.hostkey       (none)
 nbd                  builtin qemu-nbd
+reconnect            600
 `,
   );
 });
@@ -125,6 +127,7 @@ output.storage       /var/tmp
 output.misc          (none)
 remote.hostkey       (none)
 nbd                  builtin qemu-nbd
+reconnect            600
 `,
   );
 });

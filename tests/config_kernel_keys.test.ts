@@ -100,6 +100,7 @@ const CASES: Case[] = [
     expected: { hostKeys: ["SHA256:wTtNgqLG1Vt3CFj2W35W1mE+Bk5kgVrCbTZXEyrXAr8"] },
   },
   { key: "p2v.nbd", value: "builtin,qemu-nbd", expected: { nbd: ["builtin", "qemu-nbd"] } },
+  { key: "p2v.reconnect", value: "0", expected: { reconnectSeconds: 0 } },
 ];
 
 function word(key: string, value: string | undefined): string {

@@ -30,6 +30,7 @@ function makeConfig(patch: Partial<Config> = {}): Config {
     skipTestConnection: false,
     dumpConfigAndExit: false,
     nbd: ["builtin"],
+    reconnectSeconds: 600,
     ...patch,
   };
 }

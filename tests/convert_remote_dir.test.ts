@@ -1,47 +1,33 @@
 import assert from "node:assert/strict";
-import { cryptoRandom, makeRemoteDirName, REMOTE_DIR_PATTERN } from "../src/convert/remote_dir.ts";
+import { makeRemoteDirName, REMOTE_DIR_PATTERN } from "../src/convert/remote_dir.ts";
+import { LOWER_ALNUM, randomString } from "../src/system/random.ts";
 
-const CHARSET = "abcdefghijklmnopqrstuvwxyz0123456789";
-
-/** A random source that returns the given values in turn. */
-function sequence(values: number[]): () => number {
-  let i = 0;
-  return () => values[i++ % values.length];
-}
+const fixed = (text: string) => (n: number) => text.slice(0, n);
 
 Deno.test("remote dir: /tmp/virt-p2v-YYYYMMDD-XXXXXXXX", () => {
-  const name = makeRemoteDirName(new Date("2024-03-07T12:00:00Z"), sequence([0]));
-  assert.equal(name, "/tmp/virt-p2v-20240307-aaaaaaaa");
+  const name = makeRemoteDirName(new Date("2024-03-07T12:00:00Z"), fixed("abz099sk"));
+  assert.equal(name, "/tmp/virt-p2v-20240307-abz099sk");
   assert.match(name, REMOTE_DIR_PATTERN);
 });
 
 Deno.test("remote dir: the date is UTC", () => {
   // 23:30 at UTC-5 is already the next day in UTC.
   assert.equal(
-    makeRemoteDirName(new Date("2023-12-31T23:30:00-05:00"), sequence([0])),
+    makeRemoteDirName(new Date("2023-12-31T23:30:00-05:00"), fixed("aaaaaaaa")),
     "/tmp/virt-p2v-20240101-aaaaaaaa",
   );
   // 00:30 at UTC+2 is still the previous day in UTC.
   assert.equal(
-    makeRemoteDirName(new Date("2024-01-01T00:30:00+02:00"), sequence([0])),
+    makeRemoteDirName(new Date("2024-01-01T00:30:00+02:00"), fixed("aaaaaaaa")),
     "/tmp/virt-p2v-20231231-aaaaaaaa",
   );
 });
 
-Deno.test("remote dir: random values map onto lowercase letters and digits", () => {
-  const step = 1 / CHARSET.length;
-  const values = [0, step, 25 * step, 26 * step, 35 * step, 0.999999999, 0.5, 10.5 * step];
-  assert.equal(
-    makeRemoteDirName(new Date("2024-01-01T00:00:00Z"), sequence(values)),
-    "/tmp/virt-p2v-20240101-abz099sk",
-  );
-});
-
-Deno.test("remote dir: a random source out of [0, 1) is refused", () => {
+Deno.test("remote dir: a random part that would need quoting is refused", () => {
   const now = new Date("2024-01-01T00:00:00Z");
-  assert.throws(() => makeRemoteDirName(now, () => 1), RangeError);
-  assert.throws(() => makeRemoteDirName(now, () => -0.1), RangeError);
-  assert.throws(() => makeRemoteDirName(now, () => NaN), RangeError);
+  assert.throws(() => makeRemoteDirName(now, fixed("abc def!")), RangeError);
+  assert.throws(() => makeRemoteDirName(now, fixed("ABCDEFGH")), RangeError);
+  assert.throws(() => makeRemoteDirName(now, fixed("abc")), RangeError);
   assert.throws(() => makeRemoteDirName(new Date(NaN)), RangeError);
 });
 
@@ -57,14 +43,17 @@ Deno.test("remote dir: default randomness uses only the charset and varies", () 
     names.add(name);
   }
   assert.equal(names.size, 2000, "names repeat");
-  for (const c of seen) assert.ok(CHARSET.includes(c), `unexpected character ${c}`);
+  for (const c of seen) assert.ok(LOWER_ALNUM.includes(c), `unexpected character ${c}`);
   // 16000 draws from 36 characters: every one of them shows up.
-  assert.equal(seen.size, CHARSET.length);
+  assert.equal(seen.size, LOWER_ALNUM.length);
 });
 
-Deno.test("remote dir: cryptoRandom is in [0, 1)", () => {
-  for (let i = 0; i < 1000; i++) {
-    const r = cryptoRandom();
-    assert.ok(r >= 0 && r < 1);
-  }
+Deno.test("random strings: uniform over the alphabet", () => {
+  const counts = new Map<string, number>();
+  const text = randomString(36_000, "abc");
+  for (const c of text) counts.set(c, (counts.get(c) ?? 0) + 1);
+  assert.deepEqual([...counts.keys()].sort(), ["a", "b", "c"]);
+  // 12000 expected each; a biased fold of 256 bytes onto 3 letters would be off by ~0.4 %.
+  for (const n of counts.values()) assert.ok(Math.abs(n - 12_000) < 600, String(n));
+  assert.throws(() => randomString(4, ""), RangeError);
 });

@@ -1,12 +1,8 @@
 import assert from "node:assert/strict";
 import type { Config, OutputAllocation } from "../src/config/types.ts";
-import {
-  buildWrapperScript,
-  controlCommand,
-  CONVERSION_LOG,
-  virtV2vArguments,
-  WRAPPER_SCRIPT,
-} from "../src/convert/wrapper_script.ts";
+import { controlCommand } from "../src/convert/remote_commands.ts";
+import { CONVERSION_LOG, WRAPPER_SCRIPT } from "../src/convert/remote_dir.ts";
+import { buildWrapperScript, virtV2vArguments } from "../src/convert/wrapper_script.ts";
 
 // --- fixtures ---------------------------------------------------------------
 
@@ -27,6 +23,7 @@ function makeConfig(patch: Partial<Config> = {}): Config {
     skipTestConnection: false,
     dumpConfigAndExit: false,
     nbd: ["builtin"],
+    reconnectSeconds: 600,
     ...patch,
   };
 }
@@ -322,10 +319,11 @@ Deno.test("wrapper: hostile values stay inert when the server's bash uses a Big5
   try {
     const locales = `${sb.root}/locales`;
     await Deno.mkdir(locales);
-    if (!await makeBig5Locale(locales)) {
-      console.warn("localedef or the Big5 charmap is missing: skipping the locale check");
-      return;
-    }
+    // setup.sh installs `locales` (localedef and the charmaps).
+    assert.ok(
+      await makeBig5Locale(locales),
+      "localedef or the Big5 charmap is missing: run ./setup.sh",
+    );
     await t.step("run", async () => {
       const output = hostileOutput(sb);
       const r = await runWrapper(sb, makeConfig({ output }), {
@@ -421,15 +419,17 @@ Deno.test("wrapper text: a NUL byte in a value is refused", () => {
   );
 });
 
-Deno.test("controlCommand: runs the wrapper then exits with its status", () => {
+Deno.test("controlCommand: runs the wrapper in bash, then exits with its status", () => {
   assert.equal(
     controlCommand("/tmp/virt-p2v-20240101-abcd1234"),
-    "/tmp/virt-p2v-20240101-abcd1234/virt-v2v-wrapper.sh; " +
-      "exit $(< /tmp/virt-p2v-20240101-abcd1234/status)",
+    "LANG=C exec bash --noediting --noprofile --norc -c " +
+      "'/tmp/virt-p2v-20240101-abcd1234/virt-v2v-wrapper.sh; " +
+      "exit $(< /tmp/virt-p2v-20240101-abcd1234/status)'",
   );
   // A directory that needs quoting gets quoted.
   assert.equal(
     controlCommand("/tmp/a b"),
-    '"/tmp/a b"/virt-v2v-wrapper.sh; exit $(< "/tmp/a b"/status)',
+    "LANG=C exec bash --noediting --noprofile --norc -c " +
+      `'"/tmp/a b"/virt-v2v-wrapper.sh; exit $(< "/tmp/a b"/status)'`,
   );
 });

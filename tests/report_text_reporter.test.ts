@@ -1,35 +1,85 @@
 import assert from "node:assert/strict";
 import { createTextReporter } from "../src/report/text_reporter.ts";
 
-function reporter(t: { now: number }) {
+const MiB = 1024 * 1024;
+
+function reporter(t: { now: number }, verbose = false) {
   let out = "";
   const emit = createTextReporter({
     write: (s) => out += s,
     colours: false,
-    verbose: false,
+    verbose,
     progressEveryMs: 10_000,
     now: () => t.now,
   });
   return { emit, out: () => out };
 }
 
-Deno.test("progress lines are throttled, and each disk's final count is printed at the end", () => {
+Deno.test("progress lines are throttled and carry percent and rate; a summary ends the copy", () => {
   const t = { now: 0 };
   const r = reporter(t);
-  r.emit({ type: "disk-progress", disk: "sda", bytesSent: 1024, sizeBytes: 4096 });
+  r.emit({ type: "disk-progress", disk: "sda", bytesSent: 1 * MiB, sizeBytes: 100 * MiB });
   t.now = 1000;
-  r.emit({ type: "disk-progress", disk: "sda", bytesSent: 2048, sizeBytes: 4096 });
-  t.now = 2000;
-  r.emit({ type: "disk-progress", disk: "sda", bytesSent: 3072, sizeBytes: 4096 });
+  r.emit({ type: "disk-progress", disk: "sda", bytesSent: 2 * MiB, sizeBytes: 100 * MiB });
+  t.now = 11_000;
+  r.emit({ type: "disk-progress", disk: "sda", bytesSent: 41 * MiB, sizeBytes: 100 * MiB });
+  t.now = 12_000;
+  r.emit({ type: "disk-progress", disk: "sda", bytesSent: 45 * MiB, sizeBytes: 100 * MiB });
   r.emit({ type: "phase", phase: "cleaning-up", message: "Cleaning up ..." });
   assert.equal(
     r.out(),
-    "Disk sda: 1.0 KiB sent of 4.0 KiB\nDisk sda: 3.0 KiB sent of 4.0 KiB\nCleaning up ...\n",
+    "Disk sda: 1.0 MiB sent of 100.0 MiB (1%)\n" +
+      // 39 MiB over the last 10 s window.
+      "Disk sda: 41.0 MiB sent of 100.0 MiB (41%), 3.9 MiB/s\n" +
+      // From the first byte to the last: 44 MiB in 12 s.
+      "Disk sda: 45.0 MiB sent in 0:12, average 3.8 MiB/s\n" +
+      "Cleaning up ...\n",
   );
+});
+
+Deno.test("the disk virt-v2v copies gets an ETA, and its summary times that copy", () => {
+  const t = { now: 0 };
+  const r = reporter(t);
+  r.emit({ type: "disk-progress", disk: "sda", bytesSent: 10 * MiB, sizeBytes: 1000 * MiB });
+  t.now = 60_000;
+  r.emit({ type: "output", line: "[  60.0] Copying disk 1/1" });
+  r.emit({ type: "disk-progress", disk: "sda", bytesSent: 10 * MiB, sizeBytes: 1000 * MiB });
+  t.now = 70_000;
+  r.emit({ type: "disk-progress", disk: "sda", bytesSent: 510 * MiB, sizeBytes: 1000 * MiB });
+  t.now = 80_000;
+  r.emit({ type: "output", line: "[  80.0] Creating output metadata" });
+  r.emit({ type: "phase", phase: "cleaning-up", message: "Cleaning up ..." });
+  const lines = r.out().split("\n");
+  assert.equal(lines[2], "Disk sda: 510.0 MiB sent of 1000.0 MiB (51%), 50.0 MiB/s, ETA 0:10");
+  // 500 MiB in the 20 s between "Copying disk" and the next phase.
+  assert.equal(lines[4], "Disk sda: 510.0 MiB sent in 0:20, average 25.0 MiB/s");
 });
 
 Deno.test("ANSI colours from virt-v2v are stripped unless colours are on", () => {
   const r = reporter({ now: 0 });
   r.emit({ type: "output", line: "\x1b[1;31mred\x1b[0m text" });
   assert.equal(r.out(), "red text\n");
+});
+
+Deno.test("debug lines only with --verbose", () => {
+  const quiet = reporter({ now: 0 });
+  quiet.emit({ type: "debug", message: "NBD client of sda: bad request magic 0x0" });
+  assert.equal(quiet.out(), "");
+  const loud = reporter({ now: 0 }, true);
+  loud.emit({ type: "debug", message: "NBD client of sda: bad request magic 0x0" });
+  assert.equal(loud.out(), "virt-p2v: NBD client of sda: bad request magic 0x0\n");
+});
+
+Deno.test("a dropped link and the resume are one line each", () => {
+  const r = reporter({ now: 0 });
+  r.emit({ type: "link-lost", reason: "Keepalive timeout", boundMs: 600_000 });
+  r.emit({ type: "reconnecting", attempt: 1, elapsedMs: 0 });
+  r.emit({ type: "reconnecting", attempt: 2, elapsedMs: 1_000 });
+  r.emit({ type: "link-resumed", attempt: 2, elapsedMs: 3_200 });
+  assert.equal(
+    r.out(),
+    "Connection to the conversion server lost (Keepalive timeout); reconnecting for up to 10:00 ...\n" +
+      "Reconnecting (attempt 2, 0:01)\n" +
+      "Reconnected after 0:03 (attempt 2); the conversion goes on\n",
+  );
 });

@@ -281,6 +281,18 @@ Deno.test("running screen fits: phase, log dir, bars with rate and ETA, live out
     assert.match(text, /\[>Cancel conversion<\]/);
 
     // Once virt-v2v has moved past the copy, no ETA (the NBD count is not a copy position).
+    // A dropped link: the phase says so, the bars stay.
+    screen.onEvent({ type: "link-lost", reason: "Keepalive timeout", boundMs: 600_000 });
+    screen.onEvent({ type: "reconnecting", attempt: 3, elapsedMs: 42_000 });
+    let lost = assertFits("running, reconnecting", screen.layout(SIZE));
+    assert.match(lost, /Phase: Connection lost — reconnecting \(attempt 3, 0:42\)/);
+    assert.match(lost, /^ sda\s+\[#+\.+\]\s+25%\s+2\.0 GiB of 8\.0 GiB/m);
+    assert.match(lost, /connection lost: Keepalive timeout/);
+    screen.onEvent({ type: "link-resumed", attempt: 3, elapsedMs: 44_000 });
+    lost = lineTextOf(screen);
+    assert.match(lost, /Phase: Doing conversion \.\.\./);
+    assert.match(lost, /reconnected after 0:44; the conversion goes on/);
+
     screen.onEvent({ type: "output", line: "[  40.0] Creating output metadata" });
     assert.doesNotMatch(lineTextOf(screen), /ETA/);
 
@@ -313,7 +325,7 @@ function finished(result: RunningResult, iso = false): string {
 Deno.test("finished screens fit: success, failure with the log tail, cancel", () => {
   const dir = "/tmp/virt-p2v-20261126-ab12cd34";
   let text = finished({
-    outcome: { kind: "succeeded", remoteDir: dir },
+    outcome: { kind: "succeeded", remoteDir: dir, logFile: `${dir}/virt-v2v-conversion-log.txt` },
     logTail: [],
     elapsedMs: 754_000,
     disks: [],
@@ -328,7 +340,9 @@ Deno.test("finished screens fit: success, failure with the log tail, cancel", ()
   text = finished({
     outcome: {
       kind: "failed",
+      stage: "conversion",
       remoteDir: dir,
+      logFile: `${dir}/virt-v2v-conversion-log.txt`,
       message:
         `virt-v2v exited with status 1; the full log is ${dir}/virt-v2v-conversion-log.txt ` +
         "on the conversion server",
@@ -341,7 +355,8 @@ Deno.test("finished screens fit: success, failure with the log tail, cancel", ()
   assert.match(text, /virt-v2v exited with status 1/);
   assert.match(text, /Last lines of the log/);
   assert.match(text, /inspection could not detect the source guest/);
-  assert.match(text, /\( Power off \)\s+\( Reboot \)\s+\[>Exit<\]/);
+  // After a failure the focus is on trying again.
+  assert.match(text, /\[>Back to settings<\]\s+\( Power off \)\s+\( Reboot \)\s+\[ Exit \]/);
 
   text = finished({
     outcome: { kind: "cancelled", remoteDir: dir },

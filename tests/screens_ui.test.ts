@@ -5,12 +5,13 @@
  * fake engine functions.
  */
 import assert from "node:assert/strict";
-import type { ConversionOutcome } from "../src/engine/conversion.ts";
+import type { ConversionOutcome } from "../src/engine/outcome.ts";
 import type { EventSink } from "../src/engine/events.ts";
 import { runDialog } from "../src/screens/dialog.ts";
 import { decodeKeys, type Key, Keyboard } from "../src/screens/keys.ts";
 import type { ConvertRequest, DialogModel } from "../src/screens/model.ts";
-import { DiskProgress, formatDuration } from "../src/screens/progress.ts";
+import { DiskProgress } from "../src/engine/progress.ts";
+import { formatDuration } from "../src/text/units.ts";
 import { Display, type TerminalIo } from "../src/screens/terminal.ts";
 import { seg } from "../src/screens/text.ts";
 import { Ui } from "../src/screens/ui.ts";
@@ -276,7 +277,11 @@ Deno.test("dialog flow: test, next, untick a disk, change -o, run, finish", asyn
       emit({ type: "disk-progress", disk: "sda", bytesSent: 2 ** 30, sizeBytes: 256 * 2 ** 30 });
       emit({ type: "output", line: "\x1b[1;34m[   2.0] Copying disk 1/1\x1b[0m" });
       await new Promise((r) => setTimeout(r, 50));
-      return { kind: "succeeded", remoteDir: "/tmp/virt-p2v-20260101-abcdefgh" };
+      return {
+        kind: "succeeded",
+        remoteDir: "/tmp/virt-p2v-20260101-abcdefgh",
+        logFile: "/tmp/virt-p2v-20260101-abcdefgh/virt-v2v-conversion-log.txt",
+      };
     },
   });
   ui.open();
@@ -308,8 +313,12 @@ Deno.test("dialog flow: test, next, untick a disk, change -o, run, finish", asyn
   ui.close();
   assert.deepEqual(result, {
     kind: "converted",
-    outcome: { kind: "succeeded", remoteDir: "/tmp/virt-p2v-20260101-abcdefgh" },
-    action: "exit",
+    outcome: {
+      kind: "succeeded",
+      remoteDir: "/tmp/virt-p2v-20260101-abcdefgh",
+      logFile: "/tmp/virt-p2v-20260101-abcdefgh/virt-v2v-conversion-log.txt",
+    },
+    config: requested!.config,
   });
   assert.deepEqual(requested?.config.disks, ["sda"]);
   assert.equal(requested?.config.output.type, "null");
@@ -406,6 +415,58 @@ Deno.test("dialog flow: cancel asks first, then aborts the engine", async () => 
   ui.close();
   assert.equal(result.kind, "converted");
   assert.equal(result.kind === "converted" && result.outcome.kind, "cancelled");
+});
+
+Deno.test("dialog flow: after a failure, Back to settings, fix a value, convert again", async () => {
+  const term = new FakeTerminal();
+  const ui = new Ui(term, "plain", { frameMs: 5 });
+  const model = dialogModel();
+  model.config.skipTestConnection = true;
+  const runs: string[] = [];
+  const deps = fakeDeps({
+    convert(req): Promise<ConversionOutcome> {
+      runs.push(req.config.guestname);
+      const dir = `/tmp/virt-p2v-20260101-retry00${runs.length}`;
+      return Promise.resolve(
+        req.config.guestname === "bad-name"
+          ? {
+            kind: "failed",
+            stage: "conversion",
+            message: "virt-v2v exited with status 1",
+            remoteDir: dir,
+            logFile: `${dir}/virt-v2v-conversion-log.txt`,
+          }
+          : { kind: "succeeded", remoteDir: dir, logFile: `${dir}/virt-v2v-conversion-log.txt` },
+      );
+    },
+  });
+  ui.open();
+  const done = runDialog(ui, model, deps);
+  await until(term, /^>Conversion server/m);
+  term.press("s1");
+  await focus(term, /\[>Next<\]/);
+  term.press(KEY.enter);
+  await until(term, "Conversion settings");
+  await focus(term, /^>Name/m, KEY.backtab);
+  term.press("\x15bad-name");
+  await focus(term, /\[>Start conversion<\]/);
+  term.press(KEY.enter);
+  await until(term, "The conversion FAILED.");
+  await until(term, /\[>Back to settings<\]/);
+  term.press(KEY.enter);
+  // The settings as they were, to change what was wrong.
+  await until(term, /Name\s+\[bad-name/);
+  await focus(term, /^>Name/m, KEY.backtab);
+  term.press("\x15good-name");
+  await focus(term, /\[>Start conversion<\]/);
+  term.press(KEY.enter);
+  await until(term, "The conversion was successful.");
+  term.press(KEY.enter);
+  const result = await done;
+  ui.close();
+  assert.deepEqual(runs, ["bad-name", "good-name"]);
+  assert.equal(result.kind === "converted" && result.outcome.kind, "succeeded");
+  assert.equal(result.kind === "converted" && result.config.guestname, "good-name");
 });
 
 Deno.test("a terminal smaller than 80x24 gets a message, and keys do nothing blindly", async () => {

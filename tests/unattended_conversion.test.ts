@@ -83,8 +83,13 @@ for (const backend of ["qemu-nbd", "builtin", "nbdkit"]) {
       const log = await read("virt-v2v-conversion-log.txt");
       assert.match(log, /stub: debug line on stderr/, "stderr must reach the log");
       assert.match(log, /Copying disk sdb/);
-      const wrapper = await Deno.stat(join(dir, "virt-v2v-wrapper.sh"));
-      assert.equal(wrapper.mode! & 0o777, 0o755);
+      // Nothing in the directory is for other users of the server.
+      assert.equal((await Deno.stat(dir)).mode! & 0o777, 0o700);
+      for await (const e of Deno.readDir(dir)) {
+        const mode = (await Deno.stat(join(dir, e.name))).mode! & 0o777;
+        const expected = e.name === "virt-v2v-wrapper.sh" ? 0o700 : 0o600;
+        assert.equal(mode, expected, `${e.name}: ${mode.toString(8)}`);
+      }
       const argv = (await read("stub-argv")).split("\0").slice(0, -1);
       assert.deepEqual(argv.slice(0, 6), ["-v", "-x", "--colours", "-i", "libvirtxml", "-o"]);
       assert.ok(argv.includes(out));

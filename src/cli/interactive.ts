@@ -1,24 +1,26 @@
 /**
- * Interactive mode (no `p2v.server`): the terminal dialog of `src/screens`,
- * wired to the same engine as the unattended run. Everything that touches
- * the network, the disks or the machine is here, handed to the screens as
- * functions.
+ * The interactive view (no `p2v.server`): the terminal dialog of
+ * `src/screens`, running the same pipeline as the unattended run. Everything
+ * that touches the network, the disks or the machine is here, handed to the
+ * screens as functions.
  */
 import { captureDiagnostics } from "../collect/diagnostics.ts";
 import { collectHostFacts } from "../collect/host_facts.ts";
 import type { DiskInfo, HostFacts } from "../collect/types.ts";
 import type { CliOptions, Config } from "../config/types.ts";
 import { connectToServer } from "../engine/connect.ts";
-import { runConversion } from "../engine/conversion.ts";
-import { probeSourceDisk } from "../engine/source_disk.ts";
+import { outcomeError } from "../engine/outcome.ts";
+import { runPipeline } from "../engine/pipeline.ts";
 import type { Timeouts } from "../engine/timeouts.ts";
 import { describeError, UserError } from "../errors.ts";
-import type { DiskExport } from "../nbd/export.ts";
+import { probeDisk } from "../nbd/disk_size.ts";
+import type { ExportStarter } from "../nbd/export.ts";
 import { runDialog } from "../screens/dialog.ts";
 import type { DialogDeps, DialogModel } from "../screens/model.ts";
 import { chooseColourMode } from "../screens/paint.ts";
 import { denoTerminal } from "../screens/terminal.ts";
 import { Ui } from "../screens/ui.ts";
+import { runCaptured, runOnTerminal } from "../system/run.ts";
 import { PROGRAM, VERSION } from "../version.ts";
 import { createNetworkTools } from "./network_tools.ts";
 
@@ -29,7 +31,7 @@ export interface InteractiveOptions {
   env: (name: string) => string | undefined;
   timeouts: Timeouts;
   stdout: (text: string) => void;
-  startExport: (path: string) => Promise<DiskExport>;
+  startExport: ExportStarter;
 }
 
 /** What Power off and Reboot run; the environment can replace them (tests, odd images). */
@@ -49,25 +51,29 @@ export async function withPathDisks(facts: HostFacts, disks: string[]): Promise<
   for (const name of disks) {
     if (!name.startsWith("/") || facts.disks.some((d) => d.name === name)) continue;
     try {
-      extra.push({ name, sizeBytes: await probeSourceDisk(name) });
+      extra.push({ name, sizeBytes: await probeDisk(name) });
     } catch { /* listed as "not found" */ }
   }
   return extra.length === 0 ? facts : { ...facts, disks: [...facts.disks, ...extra] };
 }
 
-async function runShellCommand(command: string): Promise<void> {
-  await new Deno.Command("/bin/sh", { args: ["-c", "sync"], stdin: "null" }).output().catch(
-    () => {},
-  );
-  const status = await new Deno.Command("/bin/sh", {
-    args: ["-c", command],
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  if (!status.success) {
-    const detail = new TextDecoder().decode(status.stderr).trim().split("\n").pop() ?? "";
-    throw new Error(`${command} exited with status ${status.code}${detail ? `: ${detail}` : ""}`);
+/** Power off or reboot: flush the disks first; a failure says why. */
+async function runMachineCommand(command: string): Promise<void> {
+  await runCaptured("/bin/sh", ["-c", "sync"], { timeoutMs: 60_000 });
+  const r = await runCaptured("/bin/sh", ["-c", command], { timeoutMs: 60_000, stderr: true });
+  if (r.code !== 0) {
+    const detail = r.stderr.trim().split("\n").pop() ?? "";
+    throw new Error(
+      `${command} exited with status ${r.code ?? "(killed)"}${detail ? `: ${detail}` : ""}`,
+    );
+  }
+}
+
+/** `$SHELL` on the terminal, or `/bin/sh` when that one cannot be started. */
+export async function runInteractiveShell(shell: string): Promise<void> {
+  if (await runOnTerminal(shell, []) !== null || shell === "/bin/sh") return;
+  if (await runOnTerminal("/bin/sh", []) === null) {
+    throw new Error(`neither ${shell} nor /bin/sh can be started`);
   }
 }
 
@@ -89,43 +95,23 @@ export async function runInteractive(opts: InteractiveOptions): Promise<number> 
     fixedDisks: testDiskOnly,
     async testConnection(candidate, emit) {
       const connected = await connectToServer(candidate, emit, timeouts);
-      connected.session.close();
+      connected.link.close();
       return connected.capabilities;
     },
-    async convert(req, emit, signal) {
+    convert(req, emit, signal) {
       const run = structuredClone(req.config);
       // The conversion must reach the same server the test saw.
       if (req.hostKey && run.remote.hostKeys.length === 0) run.remote.hostKeys = [req.hostKey];
-      const diagnostics = captureDiagnostics();
-      let connected;
-      try {
-        if (signal.aborted) return { kind: "cancelled" };
-        connected = await connectToServer(run, emit, timeouts, {
-          skipTest: req.capabilities !== undefined || run.skipTestConnection,
-        });
-      } catch (err) {
-        return {
-          kind: "failed",
-          message: `error opening control connection to ${run.remote.server}:${run.remote.port}: ${
-            describeError(err)
-          }`,
-        };
-      }
-      try {
-        return await runConversion({
-          config: run,
-          facts: opts.facts,
-          session: connected.session,
-          capabilities: req.capabilities ?? connected.capabilities,
-          diagnostics: await diagnostics,
-          startExport: opts.startExport,
-          emit,
-          signal,
-          timeouts,
-        });
-      } finally {
-        connected.session.close();
-      }
+      return runPipeline({
+        config: run,
+        facts: opts.facts,
+        timeouts,
+        emit,
+        signal,
+        startExport: opts.startExport,
+        captureDiagnostics: () => captureDiagnostics(),
+        capabilities: req.capabilities,
+      });
     },
     async refreshFacts() {
       const facts = await collectHostFacts();
@@ -143,10 +129,7 @@ export async function runInteractive(opts: InteractiveOptions): Promise<number> 
       Deno.addSignalListener("SIGINT", ignore);
       inShell = true;
       try {
-        const spawn = (cmd: string) =>
-          new Deno.Command(cmd, { stdin: "inherit", stdout: "inherit", stderr: "inherit" }).spawn()
-            .status;
-        await spawn(shell).catch(() => spawn("/bin/sh"));
+        await runInteractiveShell(shell);
       } catch (err) {
         opts.stdout(`Cannot start a shell: ${describeError(err)}\n`);
         await new Promise((r) => setTimeout(r, 2000));
@@ -155,8 +138,8 @@ export async function runInteractive(opts: InteractiveOptions): Promise<number> 
         Deno.removeSignalListener("SIGINT", ignore);
       }
     },
-    powerOff: () => runShellCommand(commands.poweroff),
-    reboot: () => runShellCommand(commands.reboot),
+    powerOff: () => runMachineCommand(commands.poweroff),
+    reboot: () => runMachineCommand(commands.reboot),
   };
 
   const model: DialogModel = {
@@ -194,19 +177,11 @@ export async function runInteractive(opts: InteractiveOptions): Promise<number> 
   if (result.kind === "quit") {
     throw new UserError("the dialog was closed before a conversion; nothing was converted");
   }
-  const outcome = result.outcome;
-  switch (outcome.kind) {
-    case "succeeded":
-      opts.stdout(
-        `${PROGRAM}: conversion finished successfully; the log is in ${outcome.remoteDir} on the server\n`,
-      );
-      return 0;
-    case "cancelled":
-      throw new UserError("cancelled by user", { prefix: "error during conversion: " });
-    case "failed":
-      // A connection that failed already says so ("error opening control connection to …").
-      throw new UserError(outcome.message, {
-        prefix: outcome.message.startsWith("error opening") ? "" : "error during conversion: ",
-      });
-  }
+  const { outcome } = result;
+  if (outcome.kind !== "succeeded") throw outcomeError(outcome, result.config);
+  opts.stdout(
+    `${PROGRAM}: conversion finished successfully; the log is in ${outcome.remoteDir} ` +
+      `on the server\n`,
+  );
+  return 0;
 }

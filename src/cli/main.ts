@@ -1,8 +1,7 @@
 /**
  * The program: parse options and the kernel command line, learn the machine,
- * then dump the config, run unattended, or (later) start the dialog.
+ * then dump the config, convert unattended, or start the dialog.
  */
-import { captureDiagnostics } from "../collect/diagnostics.ts";
 import { collectHostFacts } from "../collect/host_facts.ts";
 import { longOptionList, parseCli, shortOptionList, usageText } from "../config/cli.ts";
 import { dumpConfig } from "../config/dump.ts";
@@ -11,7 +10,6 @@ import { resolveConfig } from "../config/resolve.ts";
 import { timeoutsFromEnv } from "../engine/timeouts.ts";
 import { describeError, UserError } from "../errors.ts";
 import { chooseNbdBackend, nbdExportStarter } from "../nbd/backends.ts";
-import { createTextReporter } from "../report/text_reporter.ts";
 import { PROGRAM, VERSION } from "../version.ts";
 import { runInteractive } from "./interactive.ts";
 import { runUnattended } from "./unattended.ts";
@@ -88,7 +86,7 @@ async function runProgram(args: string[], io: MainIo): Promise<number> {
   }
 
   // Both modes need these; an unusable p2v.nbd or VIRT_P2V_TIMEOUTS fails here, before any work.
-  const timeouts = readTimeouts(io);
+  const timeouts = timeoutsFromEnv(io.env("VIRT_P2V_TIMEOUTS"));
   const startExport = nbdExportStarter(chooseNbdBackend(config.nbd));
 
   if (!config.remote.server) {
@@ -103,30 +101,16 @@ async function runProgram(args: string[], io: MainIo): Promise<number> {
     });
   }
 
-  const colours = cli.colours || (io.isTerminal && !io.env("NO_COLOR"));
-  const emit = createTextReporter({ write: io.stdout, colours, verbose: cli.verbose });
-  const cancel = new AbortController();
-  const onSignal = () => {
-    io.stderr(`${PROGRAM}: cancelling the conversion ...\n`);
-    cancel.abort();
-  };
-  Deno.addSignalListener("SIGINT", onSignal);
-  Deno.addSignalListener("SIGTERM", onSignal);
-  try {
-    await runUnattended({
-      config,
-      facts,
-      emit,
-      timeouts,
-      captureDiagnostics: () => captureDiagnostics(),
-      startExport,
-      signal: cancel.signal,
-    });
-  } finally {
-    Deno.removeSignalListener("SIGINT", onSignal);
-    Deno.removeSignalListener("SIGTERM", onSignal);
-  }
-  return 0;
+  return await runUnattended({
+    config,
+    facts,
+    timeouts,
+    startExport,
+    write: io.stdout,
+    writeError: io.stderr,
+    colours: cli.colours || (io.isTerminal && !io.env("NO_COLOR")),
+    verbose: cli.verbose,
+  });
 }
 
 async function readProcCmdline(): Promise<string> {
@@ -136,13 +120,5 @@ async function readProcCmdline(): Promise<string> {
     throw new UserError(
       `cannot read ${PROC_CMDLINE} (${describeError(err)}); use --cmdline="p2v.server=…"`,
     );
-  }
-}
-
-function readTimeouts(io: MainIo) {
-  try {
-    return timeoutsFromEnv(io.env("VIRT_P2V_TIMEOUTS"));
-  } catch {
-    throw new UserError('VIRT_P2V_TIMEOUTS must be JSON like {"connectMs":5000}');
   }
 }

@@ -11,6 +11,8 @@ import type {
   NetworkTools,
 } from "../screens/model.ts";
 import { describeError } from "../errors.ts";
+import { findProgram } from "../system/programs.ts";
+import { runCaptured } from "../system/run.ts";
 
 export interface ToolResult {
   code: number;
@@ -34,46 +36,19 @@ export interface NetworkToolsOptions {
   dhcpTimeoutMs?: number;
 }
 
-/** Rescue images often leave the sbin directories off PATH. */
-const EXTRA_DIRS = ["/usr/local/sbin", "/usr/sbin", "/sbin", "/usr/local/bin", "/usr/bin", "/bin"];
-
-export async function findInPath(
-  name: string,
-  path = Deno.env.get("PATH") ?? "",
-): Promise<string | undefined> {
-  const dirs = [...path.split(":").filter((d) => d !== ""), ...EXTRA_DIRS];
-  for (const dir of dirs) {
-    const candidate = `${dir}/${name}`;
-    try {
-      const st = await Deno.stat(candidate);
-      if (st.isFile && ((st.mode ?? 0o111) & 0o111) !== 0) return candidate;
-    } catch { /* not here */ }
-  }
-  return undefined;
-}
-
+/** A tool's output; status 124 (as `timeout` uses) when it was stopped at the bound. */
 export const runTool: ToolRunner = async (cmd, args, opts) => {
-  const abort = new AbortController();
-  const timer = setTimeout(() => abort.abort(), opts.timeoutMs);
-  try {
-    const out = await new Deno.Command(cmd, {
-      args,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-      env: { LANG: "C", LC_ALL: "C" },
-      signal: abort.signal,
-    }).output();
-    const decoder = new TextDecoder();
-    return {
-      code: abort.signal.aborted ? 124 : out.code,
-      stdout: decoder.decode(out.stdout),
-      stderr: decoder.decode(out.stderr) +
-        (abort.signal.aborted ? `\n(stopped after ${opts.timeoutMs / 1000} s)` : ""),
-    };
-  } finally {
-    clearTimeout(timer);
-  }
+  const r = await runCaptured(cmd, args, {
+    timeoutMs: opts.timeoutMs,
+    env: { LANG: "C", LC_ALL: "C" },
+    stderr: true,
+  });
+  if (!r.started) throw new Error("cannot be started");
+  return {
+    code: r.timedOut ? 124 : r.code ?? 1,
+    stdout: r.stdout,
+    stderr: r.stderr + (r.timedOut ? `\n(stopped after ${opts.timeoutMs / 1000} s)` : ""),
+  };
 };
 
 /** `ip -o link show`: name, state and MAC of every interface. */
@@ -113,7 +88,7 @@ export function parseResolvConf(text: string): string[] {
 
 export function createNetworkTools(opts: NetworkToolsOptions = {}): NetworkTools {
   const run = opts.run ?? runTool;
-  const find = opts.findTool ?? ((name: string) => findInPath(name));
+  const find = opts.findTool ?? ((name: string) => Promise.resolve(findProgram(name)));
   const resolvConf = opts.resolvConf ?? "/etc/resolv.conf";
   const prefix = opts.prefix ?? [];
   const dhcpTimeoutMs = opts.dhcpTimeoutMs ?? 60_000;

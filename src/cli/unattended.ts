@@ -1,87 +1,57 @@
 /**
- * Kernel mode (SPEC §5–§6, §10): one unattended conversion, driven by the
- * configuration alone, reported as text, ending in `p2v.post` or `p2v.fail`.
+ * The unattended view (kernel mode): the engine's events as lines of text
+ * on the console, SIGINT/SIGTERM as a cancel, the outcome as the exit code.
  */
+import { captureDiagnostics } from "../collect/diagnostics.ts";
 import type { HostFacts } from "../collect/types.ts";
 import type { Config } from "../config/types.ts";
-import { type ConnectedServer, connectToServer } from "../engine/connect.ts";
-import { runConversion } from "../engine/conversion.ts";
-import type { EventSink } from "../engine/events.ts";
-import { runHook } from "../engine/local_commands.ts";
-import { waitForNetwork } from "../engine/network_wait.ts";
+import { runKernelMode } from "../engine/kernel_mode.ts";
+import { outcomeError } from "../engine/outcome.ts";
 import type { Timeouts } from "../engine/timeouts.ts";
-import { describeError, UserError } from "../errors.ts";
-import type { DiskExport } from "../nbd/export.ts";
+import type { ExportStarter } from "../nbd/export.ts";
+import { createTextReporter } from "../report/text_reporter.ts";
+import { PROGRAM } from "../version.ts";
 
-export interface UnattendedDeps {
+export interface UnattendedOptions {
   config: Config;
   facts: HostFacts;
-  emit: EventSink;
   timeouts: Timeouts;
-  captureDiagnostics: () => Promise<Record<string, string | undefined>>;
-  startExport: (path: string) => Promise<DiskExport>;
-  /** Aborted on SIGINT/SIGTERM. */
-  signal: AbortSignal;
+  startExport: ExportStarter;
+  write: (text: string) => void;
+  writeError: (text: string) => void;
+  colours: boolean;
+  verbose: boolean;
 }
 
-/** Returns normally on success; throws a UserError (already carrying SPEC's prefix) otherwise. */
-export async function runUnattended(deps: UnattendedDeps): Promise<void> {
-  const { config, emit } = deps;
-  await runHook("p2v.pre", config.pre);
-
-  const server = config.remote.server!;
-  if (!(await waitForNetwork(server, deps.timeouts.networkWaitMs))) {
-    emit({ type: "warning", message: "the network did not come up in time; trying anyway" });
-  }
-  // Each failure path below runs p2v.fail exactly once, then throws its own
-  // error: a failing p2v.fail must not hide why the conversion failed.
-  const runFailHook = () =>
-    runHook("p2v.fail", config.fail).catch((err) =>
-      emit({ type: "warning", message: describeError(err) })
-    );
-
-  let connected: ConnectedServer;
-  let diagnostics: Promise<Record<string, string | undefined>>;
+/** Returns 0 after a successful conversion; throws the run's UserError otherwise. */
+export async function runUnattended(opts: UnattendedOptions): Promise<number> {
+  const emit = createTextReporter({
+    write: opts.write,
+    colours: opts.colours,
+    verbose: opts.verbose,
+  });
+  const cancel = new AbortController();
+  const onSignal = () => {
+    opts.writeError(`${PROGRAM}: cancelling the conversion ...\n`);
+    cancel.abort();
+  };
+  Deno.addSignalListener("SIGINT", onSignal);
+  Deno.addSignalListener("SIGTERM", onSignal);
   try {
-    if (deps.signal.aborted) throw new UserError("cancelled by user");
-    diagnostics = deps.captureDiagnostics();
-    connected = await connectToServer(config, emit, deps.timeouts, {
-      skipTest: config.skipTestConnection,
+    const outcome = await runKernelMode({
+      config: opts.config,
+      facts: opts.facts,
+      timeouts: opts.timeouts,
+      emit,
+      signal: cancel.signal,
+      startExport: opts.startExport,
+      captureDiagnostics: () => captureDiagnostics(),
     });
-  } catch (err) {
-    // SPEC §5: a failed test connection ends an unattended run with this prefix.
-    const message = describeError(err);
-    emit({ type: "failed", message });
-    await runFailHook();
-    throw new UserError(message, {
-      prefix: `error opening control connection to ${server}:${config.remote.port}: `,
-    });
-  }
-
-  const outcome = await runConversion({
-    config,
-    facts: deps.facts,
-    session: connected.session,
-    capabilities: connected.capabilities,
-    diagnostics: await diagnostics,
-    startExport: deps.startExport,
-    emit,
-    signal: deps.signal,
-    timeouts: deps.timeouts,
-  }).finally(() => connected.session.close());
-
-  switch (outcome.kind) {
-    case "succeeded":
-      emit({ type: "finished", remoteDir: outcome.remoteDir });
-      await runHook("p2v.post", config.post);
-      return;
-    case "cancelled":
-      emit({ type: "cancelled", remoteDir: outcome.remoteDir });
-      await runFailHook();
-      throw new UserError("cancelled by user", { prefix: "error during conversion: " });
-    case "failed":
-      emit({ type: "failed", message: outcome.message, remoteDir: outcome.remoteDir });
-      await runFailHook();
-      throw new UserError(outcome.message, { prefix: "error during conversion: " });
+    const error = outcomeError(outcome, opts.config);
+    if (error) throw error;
+    return 0;
+  } finally {
+    Deno.removeSignalListener("SIGINT", onSignal);
+    Deno.removeSignalListener("SIGTERM", onSignal);
   }
 }

@@ -34,12 +34,13 @@ function bool(value: boolean): string {
 /**
  * `local version` is the bare version number, as the original printed
  * (its package version, without the program name). The password is masked
- * so a dump can be pasted into a ticket.
+ * so a dump can be pasted into a ticket. The dump is taken before any
+ * connection, so the remote version is always unknown, as in the original.
  */
-export function dumpConfig(config: Config, remoteVersion?: string): string {
+export function dumpConfig(config: Config): string {
   const lines = [
     line("local version", VERSION),
-    line("remote version", remoteVersion ?? "unknown"),
+    line("remote version", "unknown"),
     line("remote.server", optional(config.remote.server)),
     line("remote.port", String(config.remote.port)),
     line("auth.username", optional(config.auth.username)),
@@ -71,6 +72,7 @@ export function dumpConfig(config: Config, remoteVersion?: string): string {
     // Our extensions, after every line the original prints.
     line("remote.hostkey", list(config.remote.hostKeys)),
     line("nbd", list(config.nbd)),
+    line("reconnect", String(config.reconnectSeconds)),
   ];
   return lines.join("\n") + "\n";
 }

@@ -17,6 +17,7 @@ import {
   parseOptionalString,
   parseOutputAllocation,
   parsePort,
+  parseReconnect,
   parseRequiredString,
   parseRtcBasis,
   parseRtcOffset,
@@ -38,6 +39,9 @@ interface KeySpec {
  */
 const command = (value: string | undefined): string => value ?? "";
 
+/** Keys whose values are secrets: never shown, logged or uploaded. */
+export const SECRET_KEYS: readonly string[] = ["p2v.auth.password", "p2v.password"];
+
 export const KERNEL_KEYS: readonly KeySpec[] = [
   {
     key: "p2v.remote.server",
@@ -49,6 +53,7 @@ export const KERNEL_KEYS: readonly KeySpec[] = [
   // Our extensions: choose the NBD server; pin the conversion server's host key.
   { key: "p2v.nbd", apply: (o, k, v) => o.nbd = parseNbdBackends(k, v) },
   { key: "p2v.hostkey", apply: (o, k, v) => o.hostKeys = parseHostKeys(k, v) },
+  { key: "p2v.reconnect", apply: (o, k, v) => o.reconnectSeconds = parseReconnect(k, v) },
   {
     key: "p2v.auth.username",
     alias: "p2v.username",

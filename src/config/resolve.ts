@@ -6,7 +6,11 @@
 
 import type { HostFacts } from "../collect/types.ts";
 import { DEFAULT_NBD_PREFERENCE } from "./nbd.ts";
-import type { Config, ConfigOverrides, NetworkMapEntry } from "./types.ts";
+import { randomString } from "../system/random.ts";
+import type { Config, ConfigOverrides } from "./types.ts";
+
+/** `p2v.reconnect` when not given: ten minutes, long enough for a switch to reboot. */
+export const DEFAULT_RECONNECT_SECONDS = 600;
 
 export interface ResolveContext {
   /** `--test-disk`: replaces the host's disks and removable drives as defaults. */
@@ -16,34 +20,6 @@ export interface ResolveContext {
   isRoot: boolean;
   /** Injected for tests; defaults to 8 random lowercase letters/digits. */
   randomName?: () => string;
-}
-
-const NAME_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789";
-
-/** 8 characters from a 36-letter alphabet; rejection sampling keeps it uniform. */
-export function randomGuestName(length = 8): string {
-  let out = "";
-  const limit = 256 - (256 % NAME_CHARS.length);
-  while (out.length < length) {
-    const bytes = crypto.getRandomValues(new Uint8Array(length * 2));
-    for (const b of bytes) {
-      if (b < limit && out.length < length) out += NAME_CHARS[b % NAME_CHARS.length];
-    }
-  }
-  return out;
-}
-
-/**
- * The target network of an interface: the first entry that names this
- * interface or is a bare target (which matches every interface) wins, so
- * order matters — in `other,em1:x`, `em1` maps to `other`. No match means
- * the server's `default` network.
- */
-export function networkTarget(map: readonly NetworkMapEntry[], iface: string): string {
-  for (const entry of map) {
-    if (entry.iface === undefined || entry.iface === iface) return entry.target;
-  }
-  return "default";
 }
 
 /**
@@ -68,7 +44,7 @@ export function resolveConfig(o: ConfigOverrides, host: HostFacts, ctx: ResolveC
       identityUrl: o.identityUrl,
       sudo: o.sudo ?? false,
     },
-    guestname: o.guestname ?? hostName ?? (ctx.randomName ?? randomGuestName)(),
+    guestname: o.guestname ?? hostName ?? (ctx.randomName ?? (() => randomString(8)))(),
     vcpu: {
       physTopo: o.physTopo ?? false,
       // A machine always has at least one CPU, whatever detection said.
@@ -106,5 +82,6 @@ export function resolveConfig(o: ConfigOverrides, host: HostFacts, ctx: ResolveC
     skipTestConnection: o.skipTestConnection ?? false,
     dumpConfigAndExit: o.dumpConfigAndExit ?? false,
     nbd: o.nbd ?? [...DEFAULT_NBD_PREFERENCE],
+    reconnectSeconds: o.reconnectSeconds ?? DEFAULT_RECONNECT_SECONDS,
   };
 }

@@ -24,6 +24,22 @@ function isBlank(ch: string): boolean {
     ch === "\f";
 }
 
+/** A word of the command line with where it stands in the text. */
+export interface CmdlineWord extends CmdlineToken {
+  /** Index of the word's first character in the text. */
+  start: number;
+  /** Index just past the word's last character. */
+  end: number;
+  /** Index just past the `=` that starts the value; undefined for a flag. */
+  valueStart?: number;
+}
+
+export interface ScanResult {
+  words: CmdlineWord[];
+  /** The text ended inside a quoted string. */
+  unterminatedQuote: boolean;
+}
+
 /**
  * Double quotes may appear anywhere in a word and are removed; between a
  * pair of them blanks do not end the word. That covers the documented form
@@ -33,52 +49,71 @@ function isBlank(ch: string): boolean {
  *
  * The first `=` splits key from value even when quoted, as the kernel does.
  */
-export function tokeniseCmdline(text: string): TokeniseResult {
-  const tokens: CmdlineToken[] = [];
-  const warnings: string[] = [];
-
-  let inWord = false;
+export function scanCmdline(text: string): ScanResult {
+  const words: CmdlineWord[] = [];
   let inQuote = false;
+  let start = -1;
   let key = "";
   let value: string | undefined;
+  let valueStart: number | undefined;
 
-  const finishWord = (): void => {
+  const finishWord = (end: number): void => {
     // A word made only of quotes (`""`) carries nothing worth reporting.
     if (key !== "" || value !== undefined) {
-      tokens.push(value === undefined ? { key } : { key, value });
+      const word: CmdlineWord = value === undefined ? { key, start, end } : {
+        key,
+        value,
+        start,
+        end,
+        valueStart,
+      };
+      words.push(word);
     }
-    inWord = false;
+    start = -1;
     key = "";
     value = undefined;
+    valueStart = undefined;
   };
 
   // Trailing blanks (the newline of /proc/cmdline) would otherwise end up
   // inside the value of an unterminated quote.
-  for (const ch of text.replace(/[ \t\n\r\v\f]+$/, "")) {
+  const body = text.replace(/[ \t\n\r\v\f]+$/, "");
+  for (let i = 0; i < body.length; i++) {
+    const ch = body[i];
     if (!inQuote && isBlank(ch)) {
-      if (inWord) finishWord();
+      if (start >= 0) finishWord(i);
       continue;
     }
-    inWord = true;
+    if (start < 0) start = i;
     if (ch === '"') {
       inQuote = !inQuote;
     } else if (value === undefined && ch === "=") {
       value = "";
+      valueStart = i + 1;
     } else if (value === undefined) {
       key += ch;
     } else {
       value += ch;
     }
   }
+  if (start >= 0) finishWord(body.length);
+  return { words, unterminatedQuote: inQuote };
+}
 
-  if (inQuote) {
+/** The words of a command line as key/value tokens, with warnings for the user. */
+export function tokeniseCmdline(text: string): TokeniseResult {
+  const { words, unterminatedQuote } = scanCmdline(text);
+  const warnings: string[] = [];
+  if (unterminatedQuote) {
     // The value is deliberately not echoed: it may be a password.
-    const what = key === "" ? "a word" : key;
+    const last = words[words.length - 1];
+    const what = last === undefined || last.key === "" ? "a word" : last.key;
     warnings.push(
       `unterminated quoted string on the kernel command line: ${what} takes the rest of the line`,
     );
   }
-  if (inWord) finishWord();
-
+  const tokens = words.map((w): CmdlineToken =>
+    w.value === undefined ? { key: w.key } : { key: w.key, value: w.value }
+  );
   return { tokens, warnings };
 }

@@ -109,6 +109,12 @@ export interface Config {
   dumpConfigAndExit: boolean;
   /** NBD servers to try, in order (`p2v.nbd`, our extension). */
   nbd: NbdBackend[];
+  /**
+   * How long to keep reconnecting after the link drops during a conversion,
+   * in seconds (`p2v.reconnect`, our extension); 0 fails at once, as the
+   * original does.
+   */
+  reconnectSeconds: number;
 }
 
 /**
@@ -151,6 +157,7 @@ export interface ConfigOverrides {
   skipTestConnection?: boolean;
   dumpConfigAndExit?: boolean;
   nbd?: NbdBackend[];
+  reconnectSeconds?: number;
 }
 
 /** Options of the program's own command line (SPEC §2). */

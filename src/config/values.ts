@@ -71,6 +71,11 @@ export function parsePort(key: string, value: string | undefined): number {
   return parseInteger(key, value, { min: 1, max: 65535, what: "port" });
 }
 
+/** Seconds to keep reconnecting; a day at most (the server-side job waits that long for us). */
+export function parseReconnect(key: string, value: string | undefined): number {
+  return parseInteger(key, value, { min: 0, max: 86_400, what: "number of seconds" });
+}
+
 export function parseCores(key: string, value: string | undefined): number {
   return parseInteger(key, value, { min: 1, max: INT_MAX, what: "number of vCPUs" });
 }

@@ -16,7 +16,7 @@ export const DEFAULT_NETWORK = "default";
  *
  * So `other,em1:x` sends `em1` to `other`: the bare entry comes first.
  */
-export function networkTarget(map: NetworkMapEntry[], iface: string): string {
+export function networkTarget(map: readonly NetworkMapEntry[], iface: string): string {
   for (const entry of map) {
     if (entry.iface === undefined || entry.iface === iface) return entry.target;
   }

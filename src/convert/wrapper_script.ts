@@ -5,12 +5,8 @@
 
 import type { Config } from "../config/types.ts";
 import { PROGRAM, VERSION } from "../version.ts";
+import { CONVERSION_LOG, STATUS_FILE } from "./remote_dir.ts";
 import { shellDoubleQuote, shellWord } from "./shell_quote.ts";
-
-/** File names inside the remote directory. */
-export const WRAPPER_SCRIPT = "virt-v2v-wrapper.sh";
-export const CONVERSION_LOG = "virt-v2v-conversion-log.txt";
-export const STATUS_FILE = "status";
 
 /** Status the script writes before anything runs: "virt-v2v never reported". */
 export const STATUS_NOT_STARTED = 99;
@@ -75,6 +71,9 @@ export function buildWrapperScript(
 # Belt and braces: history expansion is already off in scripts.
 set +o histexpand
 
+# The log, the environment and the status are for the user who converts only.
+umask 077
+
 cd ${dir} || exit 1
 
 log=${CONVERSION_LOG}
@@ -115,13 +114,4 @@ fi
 
 exit "$rc"
 `;
-}
-
-/**
- * The command the control channel runs: the wrapper, then an exit with the
- * status virt-v2v left behind (SPEC §8).
- */
-export function controlCommand(remoteDir: string): string {
-  const dir = shellWord(remoteDir);
-  return `${dir}/${WRAPPER_SCRIPT}; exit $(< ${dir}/${STATUS_FILE})`;
 }

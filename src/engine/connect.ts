@@ -4,18 +4,40 @@
 import type { Config } from "../config/types.ts";
 import { describeError, UserError } from "../errors.ts";
 import { loadIdentity } from "../net/identity.ts";
-import { SshError, SshSession } from "../net/ssh_session.ts";
+import type { RemoteSession } from "../net/session.ts";
+import { type SshConnectOptions, SshError, SshSession } from "../net/ssh_session.ts";
 import {
   checkReverseForwarding,
   probeServer,
   type ServerCapabilities,
 } from "../net/test_connection.ts";
 import type { EventSink } from "./events.ts";
+import { ServerLink } from "./link.ts";
 import type { Timeouts } from "./timeouts.ts";
 
+/** Opens an authenticated session; tests hand in one that speaks over an in-process stream. */
+export type SessionOpener = (opts: SshConnectOptions) => Promise<RemoteSession>;
+
+export const openSshSession: SessionOpener = (opts) => SshSession.connect(opts);
+
 export interface ConnectedServer {
-  session: SshSession;
+  session: RemoteSession;
   capabilities: ServerCapabilities;
+  /**
+   * The session with a way back to the same server after a dropped link.
+   * Its `close()` closes the session and forgets the credentials kept for that.
+   */
+  link: ServerLink;
+}
+
+export interface ConnectOptions {
+  /** Skip the virt-v2v checks (known from an earlier test, or `p2v.skip_test_connection`). */
+  skipTest?: boolean;
+  /** Cancels the connection attempt. */
+  signal?: AbortSignal;
+  open?: SessionOpener;
+  /** Keep-alives other than `timeouts`' (a conversion that can reconnect wants tighter ones). */
+  keepalive?: { intervalMs: number; countMax: number };
 }
 
 /** The user name actually used to log in (`root` when none was given). */
@@ -23,17 +45,24 @@ export function loginName(config: Config): string {
   return config.auth.username ?? "root";
 }
 
+/** What a run knows of the server when the test connection was skipped. */
+export const UNTESTED_SERVER: ServerCapabilities = {
+  version: "unknown",
+  coloursOption: false,
+  inputs: [],
+  outputs: [],
+};
+
 /**
  * Connect, authenticate and (unless `skipTest`) check virt-v2v and reverse
  * forwarding. On failure the session is closed and a UserError whose message
- * is the bare reason is thrown; callers add the "opening control connection"
- * prefix where SPEC wants it.
+ * is the bare reason is thrown.
  */
 export async function connectToServer(
   config: Config,
   emit: EventSink,
   timeouts: Timeouts,
-  opts: { skipTest?: boolean } = {},
+  opts: ConnectOptions = {},
 ): Promise<ConnectedServer> {
   const server = config.remote.server;
   if (!server) throw new UserError("no conversion server given; set p2v.server");
@@ -47,35 +76,45 @@ export async function connectToServer(
     phase: "connecting",
     message: `Connecting to ${server}:${config.remote.port} as ${username} ...`,
   });
-  let session: SshSession;
+  const open = opts.open ?? openSshSession;
+  const connectOptions = (connectTimeoutMs: number, pinnedHostKeys: string[]) => ({
+    host: server,
+    port: config.remote.port,
+    credentials: {
+      username,
+      privateKey,
+      // SPEC §3: the password is ignored when an identity is set.
+      password: privateKey ? undefined : config.auth.password,
+    },
+    connectTimeoutMs,
+    keepaliveIntervalMs: opts.keepalive?.intervalMs ?? timeouts.keepaliveIntervalMs,
+    keepaliveCountMax: opts.keepalive?.countMax ?? timeouts.keepaliveCountMax,
+    pinnedHostKeys,
+  });
+  // The key stays in memory only while a reconnect may need it.
+  const release = () => privateKey?.fill(0);
+  let session: RemoteSession;
   try {
-    session = await SshSession.connect({
-      host: server,
-      port: config.remote.port,
-      credentials: {
-        username,
-        privateKey,
-        // SPEC §3: the password is ignored when an identity is set.
-        password: privateKey ? undefined : config.auth.password,
-      },
-      connectTimeoutMs: timeouts.connectMs,
-      keepaliveIntervalMs: timeouts.keepaliveIntervalMs,
-      keepaliveCountMax: timeouts.keepaliveCountMax,
-      pinnedHostKeys: config.remote.hostKeys,
+    session = await open({
+      ...connectOptions(timeouts.connectMs, config.remote.hostKeys),
+      signal: opts.signal,
     });
   } catch (err) {
+    release();
     throw asUserError(err);
-  } finally {
-    privateKey?.fill(0);
   }
   emit({ type: "host-key", fingerprint: session.hostKeyFingerprint });
+  const firstKey = [session.hostKeyFingerprint];
+  const link = new ServerLink(
+    session,
+    (connectTimeoutMs) =>
+      open(connectOptions(connectTimeoutMs, firstKey)).catch((err) => {
+        throw asUserError(err);
+      }),
+    release,
+  );
 
-  if (opts.skipTest) {
-    return {
-      session,
-      capabilities: { version: "unknown", coloursOption: false, inputs: [], outputs: [] },
-    };
-  }
+  if (opts.skipTest) return { session, capabilities: UNTESTED_SERVER, link };
   try {
     emit({ type: "phase", phase: "testing", message: "Testing the conversion server ..." });
     const capabilities = await probeServer(session, {
@@ -85,9 +124,9 @@ export async function connectToServer(
     });
     await checkReverseForwarding(session);
     emit({ type: "server", capabilities });
-    return { session, capabilities };
+    return { session, capabilities, link };
   } catch (err) {
-    session.close();
+    link.close();
     throw asUserError(err);
   }
 }

@@ -1,38 +1,49 @@
 /**
- * The conversion proper (SPEC §6): export every disk over a reverse forward,
- * upload the description and wrapper, run virt-v2v on a PTY channel, stream
- * its output, and always clean up.
+ * The conversion proper (SPEC §6), on an open session: export every disk
+ * over a reverse forward, upload the description and the wrapper, run
+ * virt-v2v through the wrapper and stream its output, and always clean up.
  */
-import type { ClientChannel } from "ssh2";
 import type { HostFacts } from "../collect/types.ts";
 import type { Config } from "../config/types.ts";
+import { buildJobScript, STATUS_RELAY_FAILED } from "../convert/job_script.ts";
 import { buildPhysicalXml } from "../convert/physical_xml.ts";
-import { makeRemoteDirName } from "../convert/remote_dir.ts";
-import { buildRemoteFiles, type RemoteFile } from "../convert/upload_files.ts";
-import { buildWrapperScript, controlCommand } from "../convert/wrapper_script.ts";
+import {
+  controlCommand,
+  RELAY_OK,
+  relayProbeCommand,
+  removeSocketsCommand,
+} from "../convert/remote_commands.ts";
+import {
+  conversionLogPath,
+  diskSocketPath,
+  makeRemoteDirName,
+  RELAY_LOG,
+} from "../convert/remote_dir.ts";
+import { buildRemoteFiles } from "../convert/upload_files.ts";
+import { buildWrapperScript } from "../convert/wrapper_script.ts";
 import { describeError, UserError } from "../errors.ts";
-import type { DiskExport } from "../nbd/export.ts";
-import type { ReverseForward, SshSession } from "../net/ssh_session.ts";
+import { diskSourcePath } from "../nbd/disk_size.ts";
+import type { DiskExport, ExportEvents, ExportStarter } from "../nbd/export.ts";
+import type { RemoteSession, ReverseForward, SocketForward } from "../net/session.ts";
 import type { ServerCapabilities } from "../net/test_connection.ts";
+import { runDetachedJob } from "./detached_job.ts";
 import type { EventSink } from "./events.ts";
+import type { ServerLink } from "./link.ts";
 import { LineSplitter } from "./line_splitter.ts";
-import { diskSourcePath, probeSourceDisk } from "./source_disk.ts";
+import type { ConversionOutcome } from "./outcome.ts";
+import { runRemoteJob } from "./remote_job.ts";
 import type { Timeouts } from "./timeouts.ts";
-
-export type ConversionOutcome =
-  | { kind: "succeeded"; remoteDir: string }
-  | { kind: "failed"; message: string; remoteDir?: string }
-  | { kind: "cancelled"; remoteDir?: string };
+import { uploadFiles } from "./upload.ts";
 
 export interface ConversionRequest {
   config: Config;
   facts: HostFacts;
-  session: SshSession;
+  /** The session, and the way to a new one should the link drop. */
+  link: ServerLink;
   capabilities: ServerCapabilities;
   /** Outputs of dmesg, lscpu, … captured before the run; missing ones are skipped. */
   diagnostics: Record<string, string | undefined>;
-  /** Starts the NBD server of one disk (qemu-nbd today, injectable for other backends). */
-  startExport: (path: string) => Promise<DiskExport>;
+  startExport: ExportStarter;
   emit: EventSink;
   /** Aborting it cancels the conversion, remote side included. */
   signal: AbortSignal;
@@ -43,110 +54,30 @@ export interface ConversionRequest {
 
 interface ActiveDisk {
   name: string;
-  path: string;
-  sizeBytes: number;
   export: DiskExport;
+  /** The loopback port physical.xml names, forwarded straight to us… */
   forward?: ReverseForward;
+  /** …or, when the conversion can survive a dropped link, a relay's upstream socket. */
+  socket?: SocketForward;
 }
 
-export async function runConversion(req: ConversionRequest): Promise<ConversionOutcome> {
-  const { config, session, emit, signal } = req;
-  const disks: ActiveDisk[] = [];
-  let remoteDir: string | undefined;
-  let progressTimer: ReturnType<typeof setInterval> | undefined;
-  const reportProgress = () => {
-    for (const d of disks) {
-      emit({
-        type: "disk-progress",
-        disk: d.name,
-        bytesSent: d.export.bytesSent,
-        sizeBytes: d.sizeBytes,
-      });
-    }
-  };
+/** Does the server have what a conversion that survives a dropped link needs? */
+async function serverCanRelay(session: RemoteSession, timeoutMs: number): Promise<boolean> {
+  const r = await session.exec(relayProbeCommand(), { timeoutMs });
+  return r.code === 0 && r.stdout.includes(RELAY_OK);
+}
 
-  try {
-    if (config.disks.length === 0) {
-      throw new UserError("no disks selected for conversion; set p2v.disks");
-    }
-    emit({ type: "phase", phase: "exporting", message: "Starting the NBD servers ..." });
-    for (const name of config.disks) {
-      throwIfCancelled(signal);
-      const path = diskSourcePath(name);
-      const sizeBytes = await probeSourceDisk(path);
-      const diskExport = await req.startExport(path);
-      const disk: ActiveDisk = { name, path, sizeBytes, export: diskExport };
-      disks.push(disk);
-      disk.forward = await session.forwardIn("localhost", (ch) => diskExport.attach(ch));
-    }
-
-    remoteDir = makeRemoteDirName((req.now ?? (() => new Date()))());
-    emit({ type: "remote-dir", path: remoteDir });
-
-    throwIfCancelled(signal);
-    emit({ type: "phase", phase: "uploading", message: "Setting up the control connection ..." });
-    await runChecked(session, `mkdir ${remoteDir} && date > ${remoteDir}/time`, req.timeouts, {
-      what: `create ${remoteDir} on the conversion server`,
-    });
-    const physicalXml = buildPhysicalXml({
-      config,
-      arch: req.facts.arch,
-      hostTopology: req.facts.cpu.topology,
-      disks: disks.map((d) => ({ name: d.name, remotePort: d.forward!.port })),
-      macs: Object.fromEntries(req.facts.interfaces.map((i) => [i.name, i.mac])),
-    });
-    const wrapper = buildWrapperScript(config, remoteDir, {
-      colours: req.capabilities.coloursOption,
-    });
-    const files = buildRemoteFiles({
-      guestname: config.guestname,
-      physicalXml,
-      wrapperScript: wrapper,
-      diagnostics: req.diagnostics,
-    });
-    for (const file of files) {
-      throwIfCancelled(signal);
-      try {
-        await uploadFile(session, remoteDir, file, req.timeouts);
-      } catch (err) {
-        if (file.required) throw err;
-        emit({ type: "warning", message: `could not upload ${file.name}: ${describeError(err)}` });
-      }
-    }
-
-    throwIfCancelled(signal);
-    emit({ type: "phase", phase: "converting", message: "Doing conversion ..." });
-    progressTimer = setInterval(reportProgress, req.progressIntervalMs ?? 1000);
-    const result = await runWrapper(req, remoteDir);
-    reportProgress();
-    if (result.kind === "cancelled") return { kind: "cancelled", remoteDir };
-    if (result.kind === "lost") {
-      return {
-        kind: "failed",
-        remoteDir,
-        message: `the connection to the conversion server was lost during the conversion ` +
-          `(${result.reason}); the log is in ${remoteDir} on the server`,
-      };
-    }
-    if (result.status !== 0) {
-      return {
-        kind: "failed",
-        remoteDir,
-        message: `virt-v2v exited with status ${result.status}; ` +
-          `the full log is ${remoteDir}/virt-v2v-conversion-log.txt on the conversion server`,
-      };
-    }
-    return { kind: "succeeded", remoteDir };
-  } catch (err) {
-    if (err instanceof CancelledError) return { kind: "cancelled", remoteDir };
-    return { kind: "failed", message: describeError(err), remoteDir };
-  } finally {
-    clearInterval(progressTimer);
-    emit({ type: "phase", phase: "cleaning-up", message: "Cleaning up ..." });
-    for (const d of disks) {
-      if (d.forward) await session.unforwardIn(d.forward).catch(() => {});
-    }
-    await Promise.all(disks.map((d) => d.export.stop().catch(() => {})));
+/** Forward disk `i`'s export from its socket in the remote directory. */
+async function forwardSockets(
+  session: RemoteSession,
+  remoteDir: string,
+  disks: ActiveDisk[],
+): Promise<void> {
+  for (const [i, d] of disks.entries()) {
+    d.socket = await session.forwardInSocket(
+      diskSocketPath(remoteDir, i),
+      (ch) => d.export.attach(ch),
+    );
   }
 }
 
@@ -156,101 +87,224 @@ function throwIfCancelled(signal: AbortSignal): void {
   if (signal.aborted) throw new CancelledError("cancelled by user");
 }
 
-type WrapperResult =
-  | { kind: "exited"; status: number }
-  | { kind: "cancelled" }
-  | { kind: "lost"; reason: string };
+/**
+ * The first failure of our own exports that makes the conversion pointless
+ * (an unreadable sector, a bug of ours): it stops the remote job and becomes
+ * the reported error.
+ */
+class ExportTrouble {
+  reason: string | undefined;
+  readonly settled: Promise<string>;
+  #resolve!: (reason: string) => void;
 
-/** Run the wrapper on a PTY channel and stream its output until it exits, is cancelled or the link drops. */
-async function runWrapper(req: ConversionRequest, remoteDir: string): Promise<WrapperResult> {
-  const { session, emit, signal } = req;
-  // bash explicitly: the control command uses `$(< file)` and the login shell may be anything.
-  const command = `LANG=C exec bash --noediting --noprofile --norc -c '${
-    controlCommand(remoteDir)
-  }'`;
-  const lines = new LineSplitter((line) => emit({ type: "output", line }));
-  let exitStatus: number | undefined;
-  let closed = false;
-  let onClosed = () => {};
-  // Listeners go on as the channel opens: a fast wrapper can finish in the same read.
-  const channel: ClientChannel = await session.execPty(command, (ch) => {
-    ch.on("data", (chunk: Uint8Array) => lines.push(chunk));
-    ch.on("exit", (code: number | null) => {
-      if (typeof code === "number") exitStatus = code;
-    });
-    ch.on("close", (code?: number | null) => {
-      if (exitStatus === undefined && typeof code === "number") exitStatus = code;
-      closed = true;
-      onClosed();
-    });
-  });
+  constructor(private readonly emit: EventSink) {
+    this.settled = new Promise((r) => this.#resolve = r);
+  }
 
-  return await new Promise<WrapperResult>((resolve) => {
-    let cancelled = false;
-    let done = false;
-    let graceTimer: ReturnType<typeof setTimeout> | undefined;
-    let stopWatchingClose = () => {};
-    const finish = (result: WrapperResult) => {
-      if (done) return;
-      done = true;
-      clearTimeout(graceTimer);
-      signal.removeEventListener("abort", onAbort);
-      stopWatchingClose();
-      lines.flush();
-      resolve(result);
+  eventsFor(disk: string, path: string): ExportEvents {
+    const label = disk === path ? path : `${disk} (${path})`;
+    return {
+      readError: (offset, length, message) =>
+        this.#fail(
+          `cannot read disk ${label} at offset ${offset} (${length} bytes): ${message}; ` +
+            `the disk may be failing: check the kernel log of this machine`,
+        ),
+      clientError: (message) =>
+        this.emit({ type: "debug", message: `NBD client of ${disk}: ${message}` }),
+      internalError: (message) =>
+        this.#fail(`internal error in the NBD server of disk ${disk}: ${message}`),
     };
-    const onAbort = () => {
-      cancelled = true;
-      // ^C on the PTY: the server's tty sends SIGINT to virt-v2v and the wrapper.
-      channel.write("\x03");
-      graceTimer = setTimeout(() => channel.close(), req.timeouts.cancelGraceMs);
-    };
-    // May call back at once when the link is already gone.
-    stopWatchingClose = session.onClose((reason) => {
-      finish(cancelled ? { kind: "cancelled" } : { kind: "lost", reason });
-    });
-    onClosed = () => {
-      if (cancelled) finish({ kind: "cancelled" });
-      else if (exitStatus === undefined) {
-        finish({ kind: "lost", reason: "the remote command ended without an exit status" });
-      } else finish({ kind: "exited", status: exitStatus });
-    };
-    if (closed) onClosed();
-    else if (signal.aborted) onAbort();
-    else signal.addEventListener("abort", onAbort, { once: true });
-  });
+  }
+
+  #fail(reason: string) {
+    if (this.reason !== undefined) return;
+    this.reason = reason;
+    this.#resolve(reason);
+  }
 }
 
-async function uploadFile(
-  session: SshSession,
-  remoteDir: string,
-  file: RemoteFile,
-  timeouts: Timeouts,
-): Promise<void> {
-  const target = `${remoteDir}/${file.name}`;
-  const mode = (file.mode ?? 0o644).toString(8);
-  await runChecked(session, `cat > ${target} && chmod ${mode} ${target}`, timeouts, {
-    what: `upload ${file.name} to the conversion server`,
-    stdin: file.content,
+export async function runConversion(req: ConversionRequest): Promise<ConversionOutcome> {
+  const { config, link, emit, signal } = req;
+  const session = link.session;
+  const disks: ActiveDisk[] = [];
+  const trouble = new ExportTrouble(emit);
+  let remoteDir: string | undefined;
+  let progressTimer: ReturnType<typeof setInterval> | undefined;
+  const reportProgress = () => {
+    for (const d of disks) {
+      emit({
+        type: "disk-progress",
+        disk: d.name,
+        bytesSent: d.export.bytesSent,
+        sizeBytes: d.export.size,
+      });
+    }
+  };
+  const where = () =>
+    remoteDir === undefined ? {} : { remoteDir, logFile: conversionLogPath(remoteDir) };
+  const failed = (message: string): ConversionOutcome => ({
+    kind: "failed",
+    stage: "conversion",
+    message,
+    ...where(),
   });
-}
 
-async function runChecked(
-  session: SshSession,
-  command: string,
-  timeouts: Timeouts,
-  opts: { what: string; stdin?: string | Uint8Array },
-): Promise<void> {
-  const result = await session.exec(command, {
-    stdin: opts.stdin,
-    timeoutMs: timeouts.remoteCommandMs,
-  });
-  if (result.code !== 0) {
-    const detail = (result.stderr || result.stdout).trim().split("\n").pop() ?? "";
-    throw new UserError(
-      `cannot ${opts.what} (exit status ${result.code ?? result.signal})${
-        detail ? ": " + detail : ""
-      }`,
+  try {
+    if (config.disks.length === 0) {
+      throw new UserError("no disks selected for conversion; set p2v.disks");
+    }
+    emit({ type: "phase", phase: "exporting", message: "Starting the NBD servers ..." });
+    for (const name of config.disks) {
+      throwIfCancelled(signal);
+      const path = diskSourcePath(name);
+      const diskExport = await req.startExport(path, trouble.eventsFor(name, path));
+      const disk: ActiveDisk = { name, export: diskExport };
+      disks.push(disk);
+      disk.forward = await session.forwardIn((ch) => diskExport.attach(ch));
+    }
+
+    remoteDir = makeRemoteDirName((req.now ?? (() => new Date()))());
+    emit({ type: "remote-dir", path: remoteDir });
+    const dir = remoteDir;
+
+    let resilient = config.reconnectSeconds > 0 &&
+      await serverCanRelay(session, req.timeouts.remoteCommandMs);
+    if (config.reconnectSeconds > 0 && !resilient) {
+      emit({
+        type: "warning",
+        message: "the conversion server has no nbdkit with its retry filter (or no setsid): " +
+          "the disks are forwarded directly, and a dropped link will end the conversion",
+      });
+    }
+
+    throwIfCancelled(signal);
+    emit({ type: "phase", phase: "uploading", message: "Setting up the control connection ..." });
+    const physicalXml = buildPhysicalXml({
+      config,
+      arch: req.facts.arch,
+      hostTopology: req.facts.cpu.topology,
+      disks: disks.map((d) => ({ name: d.name, remotePort: d.forward!.port })),
+      macs: Object.fromEntries(req.facts.interfaces.map((i) => [i.name, i.mac])),
+    });
+    const t = req.timeouts;
+    // Without a heartbeat for this long the server-side job gives up on us: our
+    // keep-alives must first notice the loss, then we reconnect for the bound.
+    const boundSeconds = Math.ceil(
+      (config.reconnectSeconds * 1000 + t.linkKeepaliveIntervalMs * t.linkKeepaliveCountMax +
+        t.watchdogSlackMs) / 1000,
     );
+    const files = buildRemoteFiles({
+      guestname: config.guestname,
+      physicalXml,
+      wrapperScript: buildWrapperScript(config, remoteDir, {
+        colours: req.capabilities.coloursOption,
+      }),
+      jobScript: resilient
+        ? buildJobScript({
+          remoteDir,
+          relays: disks.map((d, i) => ({
+            port: d.forward!.port,
+            socket: diskSocketPath(dir, i),
+          })),
+          boundSeconds,
+          retryDelaySeconds: Math.max(1, Math.round(t.relayRetryDelayMs / 1000)),
+        })
+        : undefined,
+      diagnostics: req.diagnostics,
+      secrets: config.auth.password === undefined ? [] : [config.auth.password],
+    });
+    await uploadFiles(session, remoteDir, files, { timeoutMs: t.remoteCommandMs, emit });
+
+    if (resilient) {
+      try {
+        await forwardSockets(session, remoteDir, disks);
+      } catch (err) {
+        resilient = false;
+        emit({
+          type: "warning",
+          message: `${describeError(err)}: the disks are forwarded directly, and a dropped ` +
+            `link will end the conversion`,
+        });
+        for (const d of disks) {
+          if (d.socket) await session.unforwardInSocket(d.socket).catch(() => {});
+          d.socket = undefined;
+        }
+      }
+    }
+    if (resilient) {
+      // The relays take over the ports physical.xml names.
+      for (const d of disks) {
+        if (d.forward) await session.unforwardIn(d.forward);
+        d.forward = undefined;
+      }
+    }
+
+    throwIfCancelled(signal);
+    emit({ type: "phase", phase: "converting", message: "Doing conversion ..." });
+    progressTimer = setInterval(reportProgress, req.progressIntervalMs ?? 1000);
+    const lines = new LineSplitter((line) => emit({ type: "output", line }));
+    const result = resilient
+      ? await runDetachedJob({
+        link,
+        remoteDir,
+        reattach: async (next) => {
+          const paths = disks.map((_, i) => diskSocketPath(dir, i));
+          await next.exec(removeSocketsCommand(paths), { timeoutMs: t.remoteCommandMs });
+          await forwardSockets(next, dir, disks);
+        },
+        onOutput: (chunk) => lines.push(chunk),
+        emit,
+        signal,
+        abortOn: trouble.settled,
+        graceMs: t.cancelGraceMs,
+        heartbeatMs: t.heartbeatMs,
+        reconnectMs: config.reconnectSeconds * 1000,
+        connectMs: t.connectMs,
+        backoffMaxMs: t.reconnectBackoffMaxMs,
+      })
+      : await runRemoteJob({
+        session,
+        command: controlCommand(remoteDir),
+        onOutput: (chunk) => lines.push(chunk),
+        signal,
+        abortOn: trouble.settled,
+        graceMs: t.cancelGraceMs,
+      });
+    lines.flush();
+    reportProgress();
+    if (result.kind === "cancelled") return { kind: "cancelled", ...where() };
+    if (result.kind === "aborted") return failed(result.reason);
+    if (result.kind === "lost") {
+      return failed(
+        `the connection to the conversion server was lost during the conversion ` +
+          `(${result.reason}); the log is in ${remoteDir} on the server`,
+      );
+    }
+    if (result.status === STATUS_RELAY_FAILED && resilient) {
+      return failed(
+        `the NBD relay could not start on the conversion server; see ${remoteDir}/${RELAY_LOG} there`,
+      );
+    }
+    // A read error explains a failing virt-v2v better than its status does.
+    if (result.status !== 0 && trouble.reason !== undefined) return failed(trouble.reason);
+    if (result.status !== 0) {
+      return failed(
+        `virt-v2v exited with status ${result.status}; the full log is ` +
+          `${conversionLogPath(remoteDir)} on the conversion server`,
+      );
+    }
+    if (trouble.reason !== undefined) emit({ type: "warning", message: trouble.reason });
+    return { kind: "succeeded", remoteDir, logFile: conversionLogPath(remoteDir) };
+  } catch (err) {
+    if (err instanceof CancelledError) return { kind: "cancelled", ...where() };
+    return failed(describeError(err));
+  } finally {
+    clearInterval(progressTimer);
+    emit({ type: "phase", phase: "cleaning-up", message: "Cleaning up ..." });
+    for (const d of disks) {
+      if (d.forward) await link.session.unforwardIn(d.forward).catch(() => {});
+      if (d.socket) await link.session.unforwardInSocket(d.socket).catch(() => {});
+    }
+    await Promise.all(disks.map((d) => d.export.stop().catch(() => {})));
   }
 }

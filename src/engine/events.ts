@@ -25,8 +25,16 @@ export type EngineEvent =
   | { type: "output"; line: string }
   /** Bytes the NBD server has sent for one disk so far. */
   | { type: "disk-progress"; disk: string; bytesSent: number; sizeBytes?: number }
+  /** The link dropped during a conversion that can reconnect; we try for `boundMs`. */
+  | { type: "link-lost"; reason: string; boundMs: number }
+  /** Attempt number `attempt` to reconnect, `elapsedMs` after the loss was noticed. */
+  | { type: "reconnecting"; attempt: number; elapsedMs: number }
+  /** Connected again; the conversion goes on where it was. */
+  | { type: "link-resumed"; attempt: number; elapsedMs: number }
   /** A problem that does not stop the run. */
   | { type: "warning"; message: string }
+  /** Detail for `--verbose`: what a client of our NBD export did wrong, and such. */
+  | { type: "debug"; message: string }
   | { type: "finished"; remoteDir: string }
   | { type: "failed"; message: string; remoteDir?: string }
   | { type: "cancelled"; remoteDir?: string };

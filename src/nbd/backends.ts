@@ -2,11 +2,12 @@
  * Which NBD server exports the disks (`p2v.nbd`): the built-in one (no helper
  * process, works on any rescue image), qemu-nbd, or nbdkit.
  */
-import { join } from "node:path";
 import type { NbdBackend } from "../config/nbd.ts";
-import { UserError } from "../errors.ts";
+import { describeError, UserError } from "../errors.ts";
+import { findProgram } from "../system/programs.ts";
 import { startBuiltinExport } from "./builtin_export.ts";
-import type { DiskExport } from "./export.ts";
+import { diskErrorText } from "./disk_size.ts";
+import type { ExportStarter } from "./export.ts";
 import { NBDKIT, QEMU_NBD, type SocketServerKind, startSocketServer } from "./socket_server.ts";
 
 const EXTERNAL: Record<Exclude<NbdBackend, "builtin">, SocketServerKind> = {
@@ -14,22 +15,10 @@ const EXTERNAL: Record<Exclude<NbdBackend, "builtin">, SocketServerKind> = {
   "nbdkit": NBDKIT,
 };
 
-/** Is `binary` an executable file in one of the PATH directories? */
-export function onPath(binary: string, path = Deno.env.get("PATH") ?? ""): boolean {
-  return path.split(":").filter((d) => d !== "").some((dir) => {
-    try {
-      const info = Deno.statSync(join(dir, binary));
-      return info.isFile && ((info.mode ?? 0o111) & 0o111) !== 0;
-    } catch {
-      return false;
-    }
-  });
-}
-
 /** The first backend of `preference` that this machine can run. */
 export function chooseNbdBackend(
   preference: readonly NbdBackend[],
-  isInstalled: (binary: string) => boolean = onPath,
+  isInstalled: (binary: string) => boolean = (b) => findProgram(b) !== undefined,
 ): NbdBackend {
   for (const backend of preference) {
     if (backend === "builtin" || isInstalled(EXTERNAL[backend].binary)) return backend;
@@ -40,8 +29,16 @@ export function chooseNbdBackend(
   );
 }
 
-export function nbdExportStarter(backend: NbdBackend): (path: string) => Promise<DiskExport> {
-  if (backend === "builtin") return (path) => startBuiltinExport(path);
+export function nbdExportStarter(backend: NbdBackend): ExportStarter {
+  if (backend === "builtin") {
+    return (path, events) =>
+      startBuiltinExport(path, {
+        onReadError: (offset, length, err) => events.readError(offset, length, diskErrorText(err)),
+        onClientError: (message) => events.clientError(message),
+        onInternalError: (err) => events.internalError(describeError(err)),
+      });
+  }
+  // qemu-nbd and nbdkit answer read errors themselves; the client sees EIO.
   const kind = EXTERNAL[backend];
   return (path) => startSocketServer(kind, path);
 }

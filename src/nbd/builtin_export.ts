@@ -6,8 +6,8 @@
  */
 import type { Duplex } from "node:stream";
 import { basename } from "node:path";
-import { describeError, UserError } from "../errors.ts";
 import type { DiskExport } from "./export.ts";
+import { unreadableDisk } from "./disk_size.ts";
 import { BufferPool } from "./builtin/buffer_pool.ts";
 import { NbdConnection } from "./builtin/connection.ts";
 import type { HoleSeeker } from "./builtin/seek_hole.ts";
@@ -27,11 +27,11 @@ export interface BuiltinExportOptions {
   onClientError?: (message: string) => void;
   /** Called if our own code throws while serving (a bug); that connection is closed. */
   onInternalError?: (err: unknown) => void;
+  /** Called when reading the source fails; the client is answered EIO. */
+  onReadError?: (offset: number, length: number, err: Error) => void;
 }
 
 export interface BuiltinExport extends DiskExport {
-  /** Export size in bytes. */
-  readonly size: number;
   /** Whether holes of a sparse file are reported (else all data). */
   readonly detectsHoles: boolean;
   /** Connections currently open. */
@@ -46,11 +46,7 @@ export async function startBuiltinExport(
   try {
     source = await DiskSource.open(path, { seeker: options.seeker });
   } catch (err) {
-    throw new UserError(
-      `cannot serve disk ${path}: ${describeError(err)}; check that it exists and is readable ` +
-        `(run as root for block devices)`,
-      { cause: err },
-    );
+    throw unreadableDisk(path, err);
   }
 
   const limits: TransmissionLimits = { ...DEFAULT_LIMITS, ...options.limits };
@@ -74,6 +70,7 @@ export async function startBuiltinExport(
     },
     onClientError: options.onClientError,
     onInternalError: options.onInternalError,
+    onReadError: options.onReadError,
   };
 
   return {

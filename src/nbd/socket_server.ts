@@ -7,6 +7,8 @@ import { createConnection, type Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { join } from "node:path";
 import { describeError, UserError } from "../errors.ts";
+import { findProgram } from "../system/programs.ts";
+import { probeDisk } from "./disk_size.ts";
 import type { DiskExport } from "./export.ts";
 
 const START_TIMEOUT_MS = 15_000;
@@ -41,12 +43,16 @@ export async function startSocketServer(
   path: string,
   options: { startTimeoutMs?: number } = {},
 ): Promise<DiskExport> {
+  // Fails early, with the same message as the built-in server, when the disk is unreadable.
+  const size = await probeDisk(path);
   const binary = kind.binary;
+  // By absolute path: a rescue image may keep it in an sbin directory left off PATH.
+  const program = findProgram(binary) ?? binary;
   const dir = await Deno.makeTempDir({ prefix: "virt-p2v-nbd." });
   const socketPath = join(dir, "nbd.sock");
   let child: Deno.ChildProcess;
   try {
-    child = new Deno.Command(binary, {
+    child = new Deno.Command(program, {
       args: kind.args(socketPath, path),
       stdin: "null",
       stdout: "null",
@@ -87,6 +93,7 @@ export async function startSocketServer(
 
   return {
     path,
+    size,
     get bytesSent() {
       return bytesSent;
     },

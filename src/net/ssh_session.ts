@@ -11,6 +11,17 @@ import "./release_stream_ciphers.ts";
 // @ts-types="npm:@types/ssh2@1.15.6"
 import { Client, type ClientChannel, type ConnectConfig } from "ssh2";
 import { describeError } from "../errors.ts";
+import type {
+  ExecOptions,
+  ExecResult,
+  ForwardHandler,
+  RemoteEnd,
+  RemoteProcess,
+  RemoteSession,
+  ReverseForward,
+  SocketForward,
+  StartOptions,
+} from "./session.ts";
 
 /** Why a session could not be opened; `message` is already user-facing. */
 export class SshError extends Error {
@@ -28,8 +39,11 @@ export interface SshCredentials {
 }
 
 export interface SshConnectOptions {
+  /** For messages, and for the TCP connection unless `sock` is given. */
   host: string;
   port: number;
+  /** An already connected stream to speak SSH over (tests run a server in process). */
+  sock?: Duplex;
   credentials: SshCredentials;
   /** Handshake + authentication must finish within this. */
   connectTimeoutMs: number;
@@ -37,27 +51,9 @@ export interface SshConnectOptions {
   keepaliveCountMax: number;
   /** `SHA256:…` fingerprints; when non-empty, any other host key aborts before authentication. */
   pinnedHostKeys?: string[];
+  /** Aborts the attempt: it fails with "cancelled by user". */
+  signal?: AbortSignal;
 }
-
-export interface ExecResult {
-  code: number | null;
-  signal?: string;
-  stdout: string;
-  stderr: string;
-}
-
-export interface ExecOptions {
-  stdin?: Uint8Array | string;
-  timeoutMs?: number;
-}
-
-/** A reverse forward opened on the server's loopback. */
-export interface ReverseForward {
-  bindAddress: string;
-  port: number;
-}
-
-export type ForwardHandler = (channel: Duplex) => void;
 
 /** Ciphers ordered by measured throughput of ssh2 under Deno (chacha20 ≫ aes-gcm there). */
 const CIPHERS: ConnectConfig["algorithms"] = {
@@ -77,10 +73,14 @@ export function fingerprintOf(keyBlob: Uint8Array): string {
   return "SHA256:" + digest.replace(/=+$/, "");
 }
 
-export class SshSession {
+/** Where our reverse forwards listen on the server: its loopback only. */
+const FORWARD_BIND_ADDRESS = "localhost";
+
+export class SshSession implements RemoteSession {
   readonly hostKeyFingerprint: string;
   readonly #client: Client;
   readonly #forwards = new Map<number, ForwardHandler>();
+  readonly #socketForwards = new Map<string, ForwardHandler>();
   #closed = false;
   #closeReason: string | undefined;
   readonly #closeListeners = new Set<(reason: string) => void>();
@@ -90,6 +90,14 @@ export class SshSession {
     this.hostKeyFingerprint = fingerprint;
     client.on("tcp connection", (info, accept, reject) => {
       const handler = this.#forwards.get(info.destPort);
+      if (!handler) {
+        reject();
+        return;
+      }
+      handler(accept());
+    });
+    client.on("unix connection", (info, accept, reject) => {
+      const handler = this.#socketForwards.get(info.socketPath);
       if (!handler) {
         reject();
         return;
@@ -109,17 +117,25 @@ export class SshSession {
       let fingerprint = "";
       let hostKeyProblem: string | undefined;
       let settled = false;
+      const onAbort = () => fail(new SshError("cancelled by user"));
       const fail = (err: unknown) => {
         if (settled) return;
         settled = true;
+        opts.signal?.removeEventListener("abort", onAbort);
         client.removeAllListeners();
         client.on("error", () => {});
         client.destroy();
-        reject(new SshError(hostKeyProblem ?? explainConnectError(err, opts), { cause: err }));
+        const message = err instanceof SshError
+          ? err.message
+          : hostKeyProblem ?? explainConnectError(err, opts);
+        reject(new SshError(message, { cause: err }));
       };
+      if (opts.signal?.aborted) return onAbort();
+      opts.signal?.addEventListener("abort", onAbort, { once: true });
       client.once("ready", () => {
         if (settled) return;
         settled = true;
+        opts.signal?.removeEventListener("abort", onAbort);
         client.removeAllListeners("ready");
         client.removeAllListeners("error");
         client.removeAllListeners("close");
@@ -130,6 +146,7 @@ export class SshSession {
       const config: ConnectConfig = {
         host: opts.host,
         port: opts.port,
+        sock: opts.sock,
         username: opts.credentials.username,
         readyTimeout: opts.connectTimeoutMs,
         keepaliveInterval: opts.keepaliveIntervalMs,
@@ -170,14 +187,16 @@ export class SshSession {
     return () => this.#closeListeners.delete(listener);
   }
 
-  /** Run a command without a PTY and collect its output. */
   exec(command: string, options: ExecOptions = {}): Promise<ExecResult> {
-    return new Promise((resolve, reject) => {
-      this.#openExec(command, false, (channel) => {
-        const stdout: Buffer[] = [];
-        const stderr: Buffer[] = [];
-        let code: number | null = null;
-        let signal: string | undefined;
+    const stdout: Uint8Array[] = [];
+    const stderr: Uint8Array[] = [];
+    return this.#open(command, false, {
+      onOutput: (c) => stdout.push(c),
+      onStderr: (c) => stderr.push(c),
+    }).then((proc) => {
+      if (options.stdin !== undefined) proc.write(options.stdin);
+      proc.endInput();
+      return new Promise<ExecResult>((resolve, reject) => {
         let timer: ReturnType<typeof setTimeout> | undefined;
         const stopWatchingClose = this.onClose((reason) => {
           clearTimeout(timer);
@@ -186,47 +205,36 @@ export class SshSession {
         if (options.timeoutMs) {
           timer = setTimeout(() => {
             stopWatchingClose();
-            channel.close();
+            proc.hangUp();
             reject(new SshError(`remote command did not finish within ${options.timeoutMs} ms`));
           }, options.timeoutMs);
         }
-        channel.on("data", (d: Buffer) => stdout.push(d));
-        channel.stderr.on("data", (d: Buffer) => stderr.push(d));
-        channel.on("exit", (c: number | null, s?: string) => {
-          code = c;
-          signal = s ?? undefined;
-        });
-        // ssh2 repeats the exit status on `close`; it is the fallback should
-        // `exit` ever be missed.
-        channel.on("close", (closeCode?: number | null, closeSignal?: string) => {
-          if (code === null && typeof closeCode === "number") code = closeCode;
-          if (signal === undefined && closeSignal) signal = closeSignal;
+        proc.ended.then((end) => {
           clearTimeout(timer);
           stopWatchingClose();
           resolve({
-            code,
-            signal,
+            code: end.status ?? null,
+            signal: end.signal,
             stdout: Buffer.concat(stdout).toString("utf8"),
             stderr: Buffer.concat(stderr).toString("utf8"),
           });
         });
-        if (options.stdin !== undefined) channel.end(options.stdin);
-        else channel.end();
-      }).catch(reject);
+      });
     });
   }
 
-  /**
-   * Start a command on a PTY. The PTY matters: writing `\x03` then makes the
-   * server's tty deliver SIGINT to the whole remote job, and sshd hangs the
-   * job up if the session dies — without one, remote processes outlive us.
-   */
-  execPty(command: string, attach: (channel: ClientChannel) => void): Promise<ClientChannel> {
-    return this.#openExec(command, true, attach);
+  start(command: string, options: StartOptions = {}): Promise<RemoteProcess> {
+    return this.#open(command, options.pty ?? false, {
+      onOutput: options.onOutput,
+      onStderr: options.onStderr,
+    });
   }
 
-  /** Ask the server to listen on `bindAddress:0` and hand each incoming connection to `handler`. */
-  forwardIn(bindAddress: string, handler: ForwardHandler): Promise<ReverseForward> {
+  forwardIn(handler: ForwardHandler): Promise<ReverseForward> {
+    const bindAddress = FORWARD_BIND_ADDRESS;
+    if (this.#closed) {
+      return Promise.reject(new SshError(`connection lost: ${this.#closeReason}`));
+    }
     return new Promise((resolve, reject) => {
       this.#client.forwardIn(bindAddress, 0, (err, port) => {
         if (err) {
@@ -242,6 +250,45 @@ export class SshSession {
         this.#forwards.set(port, handler);
         resolve({ bindAddress, port });
       });
+    });
+  }
+
+  forwardInSocket(path: string, handler: ForwardHandler): Promise<SocketForward> {
+    if (this.#closed) {
+      return Promise.reject(new SshError(`connection lost: ${this.#closeReason}`));
+    }
+    return new Promise((resolve, reject) => {
+      const done = (err?: Error | null) => {
+        if (err) {
+          reject(
+            new SshError(
+              `the conversion server refused to forward the Unix socket ${path} ` +
+                `(${describeError(err)}); it needs OpenSSH with AllowStreamLocalForwarding yes`,
+              { cause: err },
+            ),
+          );
+          return;
+        }
+        this.#socketForwards.set(path, handler);
+        resolve({ path });
+      };
+      try {
+        this.#client.openssh_forwardInStreamLocal(path, done);
+      } catch (err) {
+        done(err instanceof Error ? err : new Error(String(err)));
+      }
+    });
+  }
+
+  unforwardInSocket(forward: SocketForward): Promise<void> {
+    this.#socketForwards.delete(forward.path);
+    if (this.#closed) return Promise.resolve();
+    return new Promise((resolve) => {
+      try {
+        this.#client.openssh_unforwardInStreamLocal(forward.path, () => resolve());
+      } catch {
+        resolve();
+      }
     });
   }
 
@@ -265,15 +312,15 @@ export class SshSession {
   }
 
   /**
-   * `attach` runs synchronously when the channel opens. It must: when the
-   * reply, the output, the exit status and the close arrive in one read, ssh2
-   * emits them all before any promise continuation could add listeners.
+   * The listeners go on synchronously as the channel opens. They must: when
+   * the reply, the output, the exit status and the close arrive in one read,
+   * ssh2 emits them all before any promise continuation could add listeners.
    */
-  #openExec(
+  #open(
     command: string,
     pty: boolean,
-    attach: (channel: ClientChannel) => void,
-  ): Promise<ClientChannel> {
+    sinks: { onOutput?: (c: Uint8Array) => void; onStderr?: (c: Uint8Array) => void },
+  ): Promise<SshProcess> {
     if (this.#closed) {
       return Promise.reject(new SshError(`connection lost: ${this.#closeReason}`));
     }
@@ -283,8 +330,7 @@ export class SshSession {
           reject(new SshError(`cannot start a remote command: ${describeError(err)}`));
           return;
         }
-        attach(channel);
-        resolve(channel);
+        resolve(new SshProcess(channel, sinks.onOutput, sinks.onStderr ?? sinks.onOutput));
       };
       try {
         if (pty) {
@@ -309,6 +355,53 @@ export class SshSession {
     for (const listener of this.#closeListeners) listener(reason);
     this.#closeListeners.clear();
     this.#client.destroy();
+  }
+}
+
+/** One exec channel. */
+class SshProcess implements RemoteProcess {
+  readonly ended: Promise<RemoteEnd>;
+  readonly #channel: ClientChannel;
+
+  constructor(
+    channel: ClientChannel,
+    onOutput: ((c: Uint8Array) => void) | undefined,
+    onStderr: ((c: Uint8Array) => void) | undefined,
+  ) {
+    this.#channel = channel;
+    let status: number | undefined;
+    let signal: string | undefined;
+    channel.on("data", (c: Uint8Array) => onOutput?.(c));
+    channel.stderr.on("data", (c: Uint8Array) => onStderr?.(c));
+    channel.on("exit", (code: number | null, sig?: string) => {
+      if (typeof code === "number") status = code;
+      if (sig) signal = sig;
+    });
+    this.ended = new Promise((resolve) => {
+      // ssh2 repeats the exit status on `close`: the fallback should `exit` be missed.
+      channel.on("close", (code?: number | null, sig?: string) => {
+        if (status === undefined && typeof code === "number") status = code;
+        if (signal === undefined && sig) signal = sig;
+        resolve(signal === undefined ? { status } : { status, signal });
+      });
+    });
+  }
+
+  write(data: string | Uint8Array): void {
+    if (this.#channel.writable) this.#channel.write(data);
+  }
+
+  /** No more input: the command sees end of file. */
+  endInput(): void {
+    this.#channel.end();
+  }
+
+  interrupt(): void {
+    this.write("\x03");
+  }
+
+  hangUp(): void {
+    this.#channel.close();
   }
 }
 

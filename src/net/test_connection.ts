@@ -2,8 +2,9 @@
  * The "test connection" of SPEC §5: which virt-v2v the server has, what it
  * can do, and whether it lets us open reverse forwards.
  */
+import { virtV2vProbeCommand } from "../convert/remote_commands.ts";
 import { describeError, UserError } from "../errors.ts";
-import type { SshSession } from "./ssh_session.ts";
+import type { RemoteSession } from "./session.ts";
 
 export interface ServerCapabilities {
   /** The version string virt-v2v printed, e.g. `2.2.0`. */
@@ -20,25 +21,16 @@ const HIDDEN_OUTPUTS = new Set(["vdsm", "rhv-upload"]);
 
 const REMOTE_COMMAND_TIMEOUT_MS = 120_000;
 
-/**
- * `virt-v2v ARGS 2>&1` as run on the server, in the C locale, through
- * `sudo -n` when configured. The server-side `timeout` matters: a channel
- * without a PTY that we give up on would leave a hung virt-v2v running there.
- */
-export function virtV2vCommand(args: string, sudo: boolean, timeoutSeconds: number): string {
-  const limit = `$(command -v timeout >/dev/null 2>&1 && echo "timeout ${timeoutSeconds}")`;
-  return `LANG=C ${limit} ${sudo ? "sudo -n " : ""}virt-v2v ${args} 2>&1`;
-}
-
 /** Run one probe; a probe that outlives its bound is an error that says which one. */
 async function probe(
-  session: SshSession,
+  session: RemoteSession,
   args: string,
   opts: { sudo: boolean; timeoutMs: number },
 ): Promise<string> {
   const seconds = Math.max(1, Math.ceil(opts.timeoutMs / 1000));
   try {
-    const run = await session.exec(virtV2vCommand(args, opts.sudo, seconds), {
+    const command = virtV2vProbeCommand([args], { sudo: opts.sudo, timeoutSeconds: seconds });
+    const run = await session.exec(command, {
       // A little longer than the server-side bound, so that one fires first.
       timeoutMs: opts.timeoutMs + 5_000,
     });
@@ -57,7 +49,7 @@ async function probe(
 }
 
 export async function probeServer(
-  session: SshSession,
+  session: RemoteSession,
   opts: { sudo: boolean; username: string; timeoutMs?: number },
 ): Promise<ServerCapabilities> {
   const timeoutMs = opts.timeoutMs ?? REMOTE_COMMAND_TIMEOUT_MS;
@@ -129,7 +121,7 @@ export function parseMachineReadable(text: string): Omit<ServerCapabilities, "ve
 }
 
 /** Open and cancel one reverse forward, so a server with forwarding disabled fails early. */
-export async function checkReverseForwarding(session: SshSession): Promise<void> {
-  const forward = await session.forwardIn("localhost", (channel) => channel.destroy());
+export async function checkReverseForwarding(session: RemoteSession): Promise<void> {
+  const forward = await session.forwardIn((channel) => channel.destroy());
   await session.unforwardIn(forward);
 }

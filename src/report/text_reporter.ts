@@ -1,7 +1,13 @@
 /**
- * The unattended view: renders engine events as plain lines on the console.
+ * The unattended view: engine events as plain lines on the console. On a
+ * PXE-booted machine this is all the sysadmin sees, so each disk gets a
+ * progress line (bytes, percent, rate, ETA) at most every `progressEveryMs`,
+ * and a summary (bytes, time, average rate) when the copy is over.
  */
 import type { EngineEvent } from "../engine/events.ts";
+import { ConversionProgress, type DiskProgress, type DiskSummary } from "../engine/progress.ts";
+import { stripEscapes } from "../text/ansi.ts";
+import { formatBytes, formatDuration, formatRate } from "../text/units.ts";
 
 export interface TextReporterOptions {
   write: (text: string) => void;
@@ -13,43 +19,41 @@ export interface TextReporterOptions {
   now?: () => number;
 }
 
-// deno-lint-ignore no-control-regex
-const ANSI = /\x1b\[[0-9;?]*[A-Za-z]/g;
-
-export function formatBytes(n: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let value = n;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
+function progressLine(d: DiskProgress, copying: boolean): string {
+  const parts = [`Disk ${d.name}: ${formatBytes(d.bytes)} sent`];
+  if (d.sizeBytes) {
+    parts[0] += ` of ${formatBytes(d.sizeBytes)} (${Math.floor(d.fraction() * 100)}%)`;
   }
-  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
+  const rate = d.rate();
+  if (rate !== undefined) parts.push(formatRate(rate));
+  const eta = copying ? d.etaSeconds() : undefined;
+  if (eta !== undefined) parts.push(`ETA ${formatDuration(eta)}`);
+  return parts.join(", ");
+}
+
+function summaryLine(s: DiskSummary): string {
+  const rate = s.averageRate === undefined ? "" : `, average ${formatRate(s.averageRate)}`;
+  return `Disk ${s.name}: ${formatBytes(s.bytes)} sent in ${formatDuration(s.seconds)}${rate}`;
 }
 
 export function createTextReporter(opts: TextReporterOptions): (event: EngineEvent) => void {
   const now = opts.now ?? Date.now;
   const every = opts.progressEveryMs ?? 10_000;
+  const progress = new ConversionProgress([]);
   const lastShown = new Map<string, { at: number; bytes: number }>();
-  const latest = new Map<string, { bytesSent: number; sizeBytes?: number }>();
+  let summarised = false;
   const line = (text: string) => opts.write(text + "\n");
-  const progressLine = (disk: string, bytesSent: number, sizeBytes?: number) => {
-    const size = sizeBytes ? ` of ${formatBytes(sizeBytes)}` : "";
-    line(`Disk ${disk}: ${formatBytes(bytesSent)} sent${size}`);
-  };
 
   return (event) => {
+    progress.onEvent(event, now());
     switch (event.type) {
       case "phase":
         // virt-v2v reads only what is in use, so a disk rarely reaches 100 %:
-        // print each disk's final count once, whatever the throttle held back.
-        if (event.phase === "cleaning-up") {
-          for (const [disk, p] of latest) {
-            if (lastShown.get(disk)?.bytes !== p.bytesSent) {
-              progressLine(disk, p.bytesSent, p.sizeBytes);
-              lastShown.set(disk, { at: now(), bytes: p.bytesSent });
-            }
-          }
+        // whatever the throttle held back, the summary tells how it ended.
+        if (event.phase === "cleaning-up" && !summarised && progress.disks.length > 0) {
+          summarised = true;
+          progress.finish(false, now());
+          for (const s of progress.summaries()) line(summaryLine(s));
         }
         line(event.message);
         break;
@@ -64,21 +68,43 @@ export function createTextReporter(opts: TextReporterOptions): (event: EngineEve
         line(`Remote directory: ${event.path}`);
         break;
       case "output":
-        line(opts.colours ? event.line : event.line.replace(ANSI, ""));
+        line(opts.colours ? event.line : stripEscapes(event.line));
         break;
       case "disk-progress": {
-        latest.set(event.disk, { bytesSent: event.bytesSent, sizeBytes: event.sizeBytes });
         const t = now();
         const prev = lastShown.get(event.disk);
         const done = event.sizeBytes !== undefined && event.bytesSent >= event.sizeBytes;
         if (prev && prev.bytes === event.bytesSent) break;
         if (prev && t - prev.at < every && !done) break;
         lastShown.set(event.disk, { at: t, bytes: event.bytesSent });
-        progressLine(event.disk, event.bytesSent, event.sizeBytes);
+        const index = progress.disks.findIndex((d) => d.name === event.disk);
+        line(progressLine(progress.disks[index], index === progress.copying));
         break;
       }
+      case "link-lost":
+        line(
+          `Connection to the conversion server lost (${event.reason}); ` +
+            `reconnecting for up to ${formatDuration(event.boundMs / 1000)} ...`,
+        );
+        break;
+      case "reconnecting":
+        if (event.attempt > 1) {
+          line(
+            `Reconnecting (attempt ${event.attempt}, ${formatDuration(event.elapsedMs / 1000)})`,
+          );
+        }
+        break;
+      case "link-resumed":
+        line(
+          `Reconnected after ${formatDuration(event.elapsedMs / 1000)} ` +
+            `(attempt ${event.attempt}); the conversion goes on`,
+        );
+        break;
       case "warning":
         line(`virt-p2v: warning: ${event.message}`);
+        break;
+      case "debug":
+        if (opts.verbose) line(`virt-p2v: ${event.message}`);
         break;
       case "finished":
         line(`Conversion finished successfully. The log is in ${event.remoteDir} on the server.`);

@@ -1,11 +1,13 @@
 /**
  * The order of the screens: Connection (with Network, Shell, About) →
  * Conversion settings → Running → Finished. Back from the settings returns
- * to the connection with everything kept.
+ * to the connection with everything kept; Back from a failed conversion
+ * returns to the settings, to change something and convert again.
  */
-import type { ConversionOutcome } from "../engine/conversion.ts";
+import type { Config } from "../config/types.ts";
+import type { ConversionOutcome } from "../engine/outcome.ts";
 import { ConnectionScreen } from "./connection.ts";
-import { type FinishedAction, FinishedScreen } from "./finished.ts";
+import { FinishedScreen } from "./finished.ts";
 import type { DialogDeps, DialogModel } from "./model.ts";
 import { NetworkScreen } from "./network.ts";
 import { RunningScreen } from "./running.ts";
@@ -14,7 +16,8 @@ import type { Ui } from "./ui.ts";
 
 export type DialogResult =
   | { kind: "quit" }
-  | { kind: "converted"; outcome: ConversionOutcome; action: FinishedAction };
+  /** The last conversion, and the settings it ran with. */
+  | { kind: "converted"; outcome: ConversionOutcome; config: Config };
 
 export interface DialogHooks {
   /** Lets the caller cancel a running conversion (SIGTERM) — set while one runs. */
@@ -29,23 +32,30 @@ export async function runDialog(
 ): Promise<DialogResult> {
   const connection = new ConnectionScreen(model, deps);
   let settings: SettingsScreen | undefined;
+  let at: "connection" | "settings" = "connection";
   while (true) {
-    const c = await ui.run(connection);
-    if (c.kind === "quit") return { kind: "quit" };
-    if (c.kind === "network") {
-      await ui.run(new NetworkScreen(deps));
-      continue;
-    }
-    if (c.kind === "shell") {
-      await ui.suspend(() => deps.runShell());
-      continue;
+    if (at === "connection") {
+      const c = await ui.run(connection);
+      if (c.kind === "quit") return { kind: "quit" };
+      if (c.kind === "network") {
+        await ui.run(new NetworkScreen(deps));
+        continue;
+      }
+      if (c.kind === "shell") {
+        await ui.suspend(() => deps.runShell());
+        continue;
+      }
+      at = "settings";
     }
 
     settings ??= new SettingsScreen(model, deps);
     settings.updateCapabilities();
     const s = await ui.run(settings);
     if (s.kind === "quit") return { kind: "quit" };
-    if (s.kind === "back") continue;
+    if (s.kind === "back") {
+      at = "connection";
+      continue;
+    }
 
     const config = structuredClone(model.config);
     const running = new RunningScreen(
@@ -56,6 +66,8 @@ export async function runDialog(
     const result = await ui.run(running);
     hooks.onRunning?.(undefined);
     const action = await ui.run(new FinishedScreen(result, config, deps));
-    return { kind: "converted", outcome: result.outcome, action };
+    // Back from a failure: the settings again, everything as it was.
+    if (action === "back") continue;
+    return { kind: "converted", outcome: result.outcome, config };
   }
 }

@@ -1,13 +1,14 @@
 /**
  * Screen 4: how it ended, in plain words; where the log is; on failure the
- * last lines of the log. Power off and Reboot (boot image only) or Exit.
+ * last lines of the log. Power off and Reboot (boot image only) or Exit;
+ * after a failure, Back to settings to fix a value and try again.
  */
 import type { Config } from "../config/types.ts";
 import { describeError } from "../errors.ts";
 import { FormScreen } from "./form_screen.ts";
 import { isCtrl, type Key } from "./keys.ts";
 import type { DialogDeps } from "./model.ts";
-import { formatDuration } from "./progress.ts";
+import { formatDuration } from "../text/units.ts";
 import type { RunningResult } from "./running.ts";
 import type { Size } from "./terminal.ts";
 import { hardWrap, seg, type StyleName } from "./text.ts";
@@ -20,12 +21,13 @@ import {
   type Part,
 } from "./widgets.ts";
 
-export type FinishedAction = "exit" | "poweroff" | "reboot";
+export type FinishedAction = "exit" | "poweroff" | "reboot" | "back";
 
 export class FinishedScreen extends FormScreen<FinishedAction> {
   readonly powerOffButton = new Button("Power off");
   readonly rebootButton = new Button("Reboot");
   readonly exitButton = new Button("Exit");
+  readonly backButton = new Button("Back to settings");
   #status: { text: string; style?: StyleName } | undefined;
   #busy = false;
   readonly #result: RunningResult;
@@ -39,11 +41,20 @@ export class FinishedScreen extends FormScreen<FinishedAction> {
     this.#deps = deps;
     this.powerOffButton.enabled = deps.iso;
     this.rebootButton.enabled = deps.iso;
-    this.ring.set(this.exitButton);
+    // After a failure the likely next step is to fix a setting; after a cancel, to leave.
+    this.ring.set(result.outcome.kind === "failed" ? this.backButton : this.exitButton);
+  }
+
+  /** Only a conversion that did not succeed is worth another try. */
+  #canRetry(): boolean {
+    return this.#result.outcome.kind !== "succeeded";
   }
 
   items(): Item[] {
-    return [this.powerOffButton, this.rebootButton, this.exitButton];
+    const power = [this.powerOffButton, this.rebootButton];
+    return this.#canRetry()
+      ? [this.backButton, ...power, this.exitButton]
+      : [...power, this.exitButton];
   }
 
   override screenKey(key: Key): boolean {
@@ -58,6 +69,7 @@ export class FinishedScreen extends FormScreen<FinishedAction> {
   activate(button: Button): void {
     if (this.#busy) return;
     if (button === this.exitButton) this.finish("exit");
+    else if (button === this.backButton) this.finish("back");
     else if (button === this.powerOffButton) void this.#machine("poweroff");
     else if (button === this.rebootButton) void this.#machine("reboot");
   }
@@ -85,9 +97,7 @@ export class FinishedScreen extends FormScreen<FinishedAction> {
     const body = new PageBuilder();
     body.blank();
     const c = this.#config;
-    const logFile = outcome.remoteDir
-      ? `${outcome.remoteDir}/virt-v2v-conversion-log.txt`
-      : undefined;
+    const logFile = outcome.logFile;
     switch (outcome.kind) {
       case "succeeded":
         body.paragraph("The conversion was successful.", width, "ok", 2);
@@ -166,7 +176,9 @@ export class FinishedScreen extends FormScreen<FinishedAction> {
       title,
       body,
       footer,
-      help: "Tab/arrows: move  Enter: press",
+      help: this.#canRetry()
+        ? "Tab/arrows: move  Enter: press  (Back to settings: fix a value and convert again)"
+        : "Tab/arrows: move  Enter: press",
       scroll: this.scroll,
       version: this.#deps.version,
     });

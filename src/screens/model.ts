@@ -5,7 +5,7 @@
  */
 import type { HostFacts } from "../collect/types.ts";
 import type { Config } from "../config/types.ts";
-import type { ConversionOutcome } from "../engine/conversion.ts";
+import type { ConversionOutcome } from "../engine/outcome.ts";
 import type { EventSink } from "../engine/events.ts";
 import type { ServerCapabilities } from "../net/test_connection.ts";
 

@@ -4,13 +4,14 @@
  * output scrolling live. Cancel asks first, then cancels for real (the engine
  * interrupts the remote virt-v2v).
  */
-import type { ConversionOutcome } from "../engine/conversion.ts";
 import type { EngineEvent } from "../engine/events.ts";
-import { formatBytes } from "../report/text_reporter.ts";
+import type { ConversionOutcome } from "../engine/outcome.ts";
+import { ConversionProgress, diskLabel, type DiskProgress } from "../engine/progress.ts";
+import { describeError } from "../errors.ts";
+import { formatBytes, formatDuration, formatRate } from "../text/units.ts";
 import { FormScreen } from "./form_screen.ts";
 import { isCtrl, type Key } from "./keys.ts";
 import type { ConvertRequest, DialogDeps } from "./model.ts";
-import { diskLabel, DiskProgress, formatDuration, formatRate } from "./progress.ts";
 import type { Size } from "./terminal.ts";
 import {
   hardWrap,
@@ -35,25 +36,20 @@ export interface RunningResult {
 }
 
 const MAX_LOG_LINES = 5000;
-/** `[  12.3] Copying disk 1/2`: virt-v2v's phase markers. */
-const V2V_STEP = /^\[\s*[0-9.]+\]\s+\S/;
-/** `[ 300.3] Copying disk 1/2`: virt-v2v starts copying that disk (in physical.xml order). */
-const V2V_COPY = /^\[\s*[0-9.]+\]\s+Copying disk (\d+)\/\d+/;
 
 export class RunningScreen extends FormScreen<RunningResult> {
   readonly cancelButton = new Button("Cancel conversion");
-  readonly disks: DiskProgress[];
+  readonly progress: ConversionProgress;
   remoteDir: string | undefined;
   phase = "Starting ...";
-  v2vStep: string | undefined;
   readonly log: string[] = [];
   /** Lines scrolled up from the end of the log; 0 follows new output. */
   logScroll = 0;
   cancelling = false;
-  /** Index of the disk virt-v2v is copying now, from its `Copying disk N/M` line. */
-  copying: number | undefined;
   outcome: ConversionOutcome | undefined;
   #started = 0;
+  /** The phase shown before the link dropped, shown again once it is back. */
+  #linkPhase: string | undefined;
   #timer: ReturnType<typeof setInterval> | undefined;
   readonly #abort = new AbortController();
   readonly #deps: DialogDeps;
@@ -63,7 +59,7 @@ export class RunningScreen extends FormScreen<RunningResult> {
     super();
     this.#request = request;
     this.#deps = deps;
-    this.disks = request.config.disks.map((d) => new DiskProgress(d));
+    this.progress = new ConversionProgress(request.config.disks);
     this.ring.set(this.cancelButton);
   }
 
@@ -84,7 +80,8 @@ export class RunningScreen extends FormScreen<RunningResult> {
     this.#deps.convert(this.#request, (e) => this.onEvent(e), this.#abort.signal)
       .catch((err): ConversionOutcome => ({
         kind: "failed",
-        message: err instanceof Error ? err.message : String(err),
+        stage: "conversion",
+        message: describeError(err),
       }))
       .then((outcome) => this.#done(outcome));
   }
@@ -96,17 +93,17 @@ export class RunningScreen extends FormScreen<RunningResult> {
   #done(outcome: ConversionOutcome): void {
     this.outcome = outcome;
     clearInterval(this.#timer);
-    if (outcome.kind === "succeeded") { for (const d of this.disks) d.complete = true; }
+    this.progress.finish(outcome.kind === "succeeded", this.ctx?.now() ?? 0);
     this.finish({
       outcome,
       logTail: this.log.slice(-200),
       elapsedMs: (this.ctx?.now() ?? 0) - this.#started,
-      disks: this.disks,
+      disks: this.progress.disks,
     });
   }
 
   onEvent(event: EngineEvent): void {
-    const now = this.ctx?.now() ?? 0;
+    this.progress.onEvent(event, this.ctx?.now() ?? 0);
     switch (event.type) {
       case "phase":
         if (!this.cancelling) this.phase = event.message;
@@ -114,29 +111,28 @@ export class RunningScreen extends FormScreen<RunningResult> {
       case "remote-dir":
         this.remoteDir = event.path;
         break;
-      case "output": {
-        const line = sanitize(event.line);
-        this.#pushLog(line);
-        if (V2V_STEP.test(line)) {
-          this.v2vStep = line;
-          // Before the copy, virt-v2v reads the disks to inspect and convert the
-          // guest: an ETA from that trickle would be nonsense. Only the disk being
-          // copied gets one, with its rate measured from the start of its copy.
-          const copy = V2V_COPY.exec(line);
-          this.copying = copy ? Number(copy[1]) - 1 : undefined;
-          if (this.copying !== undefined) this.disks[this.copying]?.restartRate();
+      case "output":
+        this.#pushLog(sanitize(event.line));
+        break;
+      case "link-lost":
+        this.#pushLog(`virt-p2v: connection lost: ${sanitize(event.reason)}`);
+        this.#linkPhase = this.phase;
+        if (!this.cancelling) this.phase = "Connection lost — reconnecting ...";
+        break;
+      case "reconnecting":
+        if (!this.cancelling) {
+          this.phase = `Connection lost — reconnecting (attempt ${event.attempt}, ${
+            formatDuration(event.elapsedMs / 1000)
+          })`;
         }
         break;
-      }
-      case "disk-progress": {
-        let disk = this.disks.find((d) => d.name === event.disk);
-        if (!disk) {
-          disk = new DiskProgress(event.disk);
-          this.disks.push(disk);
-        }
-        disk.update(event.bytesSent, event.sizeBytes, now);
+      case "link-resumed":
+        this.#pushLog(
+          `virt-p2v: reconnected after ${formatDuration(event.elapsedMs / 1000)}; ` +
+            `the conversion goes on`,
+        );
+        if (!this.cancelling) this.phase = this.#linkPhase ?? "Doing conversion ...";
         break;
-      }
       case "warning":
         this.#pushLog(`virt-p2v: warning: ${sanitize(event.message)}`);
         break;
@@ -228,8 +224,8 @@ export class RunningScreen extends FormScreen<RunningResult> {
     header.add(
       " virt-v2v: ",
       seg(
-        shorten(this.v2vStep ?? "(waiting for output)", width - 12),
-        this.v2vStep ? undefined : "dim",
+        shorten(sanitize(this.progress.step ?? "(waiting for output)"), width - 12),
+        this.progress.step ? undefined : "dim",
       ),
     );
     for (const line of this.#diskLines(width)) header.lines.push(line);
@@ -269,13 +265,14 @@ export class RunningScreen extends FormScreen<RunningResult> {
 
   /** One line per disk: name, bar, percent, bytes, rate, ETA — columns aligned. */
   #diskLines(width: number): Line[] {
-    if (this.disks.length === 0) return [];
-    const names = this.disks.map((d) => diskLabel(d.name));
+    const disks: DiskProgress[] = this.progress.disks;
+    if (disks.length === 0) return [];
+    const names = disks.map((d) => diskLabel(d.name));
     const nameW = Math.min(12, Math.max(...names.map(textWidth)));
-    const cols = this.disks.map((d, i) => {
+    const cols = disks.map((d, i) => {
       const size = d.sizeBytes ? ` of ${formatBytes(d.sizeBytes)}` : "";
       const rate = d.rate();
-      const eta = i === this.copying ? d.etaSeconds() : undefined;
+      const eta = i === this.progress.copying ? d.etaSeconds() : undefined;
       return {
         pct: `${Math.floor(d.fraction() * 100)}%`,
         bytes: `${formatBytes(d.complete && d.sizeBytes ? d.sizeBytes : d.bytes)}${size}`,
@@ -290,13 +287,13 @@ export class RunningScreen extends FormScreen<RunningResult> {
       };
     });
     // Fixed columns, so the bars do not change length when a rate appears.
-    const sizeW = Math.max(...this.disks.map((d) => textWidth(formatBytes(d.sizeBytes ?? 0))));
+    const sizeW = Math.max(...disks.map((d) => textWidth(formatBytes(d.sizeBytes ?? 0))));
     const bytesW = Math.max(sizeW * 2 + 4, ...cols.map((c) => textWidth(c.bytes)));
     const rateW = Math.max(10, ...cols.map((c) => textWidth(c.rate)));
     const etaW = Math.max(8, ...cols.map((c) => textWidth(c.eta)));
     const fixed = 1 + nameW + 2 + 2 + 4 + 2 + bytesW + 2 + rateW + 2 + etaW;
     const barW = Math.max(8, Math.min(40, width - fixed));
-    return this.disks.map((d, i) => {
+    return disks.map((d, i) => {
       const filled = Math.round(d.fraction() * barW);
       const c = cols[i];
       return [

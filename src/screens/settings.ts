@@ -4,11 +4,11 @@
  * this screen, with the reason under the field.
  */
 import type { HostFacts } from "../collect/types.ts";
-import { networkTarget } from "../config/resolve.ts";
+import { networkTarget } from "../convert/network_target.ts";
 import { parseCores, parseList, parseSize } from "../config/values.ts";
 import type { OutputAllocation } from "../config/types.ts";
 import { describeError } from "../errors.ts";
-import { formatBytes } from "../report/text_reporter.ts";
+import { formatBytes } from "../text/units.ts";
 import { FormScreen, parses } from "./form_screen.ts";
 import { isCtrl, type Key } from "./keys.ts";
 import { type DialogDeps, type DialogModel, formatMemory } from "./model.ts";

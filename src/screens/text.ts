@@ -4,6 +4,11 @@
  * nothing). Widths are counted in terminal columns, not UTF-16 units.
  */
 
+import { stripEscapes } from "../text/ansi.ts";
+import { clipText, firstPiece, graphemes, graphemeWidth, textWidth } from "../text/width.ts";
+
+export { clipText, textWidth };
+
 export type StyleName =
   | "title"
   | "focus"
@@ -27,40 +32,6 @@ export function seg(text: string, style?: StyleName): Seg {
   return style === undefined ? { text } : { text, style };
 }
 
-/** Columns one code point takes: 0 for combining marks, 2 for wide East Asian and emoji. */
-export function codePointWidth(cp: number): number {
-  if (cp >= 0x300 && cp <= 0x36f) return 0;
-  if (cp >= 0x200b && cp <= 0x200f) return 0;
-  if (
-    (cp >= 0x1100 && cp <= 0x115f) || (cp >= 0x2e80 && cp <= 0xa4cf) ||
-    (cp >= 0xac00 && cp <= 0xd7a3) || (cp >= 0xf900 && cp <= 0xfaff) ||
-    (cp >= 0xfe30 && cp <= 0xfe4f) || (cp >= 0xff00 && cp <= 0xff60) ||
-    (cp >= 0xffe0 && cp <= 0xffe6) || (cp >= 0x1f300 && cp <= 0x1faff) ||
-    (cp >= 0x20000 && cp <= 0x3fffd)
-  ) return 2;
-  return 1;
-}
-
-export function textWidth(text: string): number {
-  let w = 0;
-  for (const ch of text) w += codePointWidth(ch.codePointAt(0)!);
-  return w;
-}
-
-/** The longest prefix of `text` that fits in `width` columns. */
-export function clipText(text: string, width: number): string {
-  if (width <= 0) return "";
-  let w = 0;
-  let out = "";
-  for (const ch of text) {
-    const cw = codePointWidth(ch.codePointAt(0)!);
-    if (w + cw > width) break;
-    w += cw;
-    out += ch;
-  }
-  return out;
-}
-
 /** `text` cut to `width` columns, with `~` marking that something was left out. */
 export function shorten(text: string, width: number): string {
   if (textWidth(text) <= width) return text;
@@ -72,11 +43,11 @@ export function shorten(text: string, width: number): string {
 export function shortenStart(text: string, width: number): string {
   if (textWidth(text) <= width) return text;
   if (width <= 1) return clipText(text, width);
-  const chars = Array.from(text);
+  const chars = graphemes(text);
   let w = 0;
   let i = chars.length;
   while (i > 0) {
-    const cw = codePointWidth(chars[i - 1].codePointAt(0)!);
+    const cw = graphemeWidth(chars[i - 1]);
     if (w + cw > width - 1) break;
     w += cw;
     i--;
@@ -94,9 +65,6 @@ export function padStartText(text: string, width: number): string {
   return w >= width ? text : " ".repeat(width - w) + text;
 }
 
-const ESCAPES =
-  // deno-lint-ignore no-control-regex
-  /\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[PX^_][^\x1b]*(?:\x1b\\)?|[@-Z\\-_]|$)/g;
 // deno-lint-ignore no-control-regex
 const CONTROLS = /[\x00-\x08\x0a-\x1f\x7f-\x9f]/g;
 
@@ -106,18 +74,18 @@ const CONTROLS = /[\x00-\x08\x0a-\x1f\x7f-\x9f]/g;
  * Nothing the server sends can move our cursor or change the terminal.
  */
 export function sanitize(text: string): string {
-  const clean = text.replace(ESCAPES, "").replace(CONTROLS, "");
+  const clean = stripEscapes(text).replace(CONTROLS, "");
   if (!clean.includes("\t")) return clean;
   let out = "";
   let col = 0;
-  for (const ch of clean) {
-    if (ch === "\t") {
+  for (const g of graphemes(clean)) {
+    if (g === "\t") {
       const n = 8 - (col % 8);
       out += " ".repeat(n);
       col += n;
     } else {
-      out += ch;
-      col += codePointWidth(ch.codePointAt(0)!);
+      out += g;
+      col += graphemeWidth(g);
     }
   }
   return out;
@@ -173,9 +141,9 @@ export function sliceLine(line: Line, from: number, to: number): Line {
   let col = 0;
   for (const s of line) {
     let text = "";
-    for (const ch of s.text) {
-      const cw = codePointWidth(ch.codePointAt(0)!);
-      if (col >= from && col + cw <= to) text += ch;
+    for (const g of graphemes(s.text)) {
+      const cw = graphemeWidth(g);
+      if (col >= from && col + cw <= to) text += g;
       else if (col < to && col + cw > from) {
         text += " ".repeat(Math.min(col + cw, to) - Math.max(col, from));
       }
@@ -209,7 +177,7 @@ export function wrapText(text: string, width: number): string[] {
           out.push(current);
           current = "";
         }
-        const part = clipText(rest, w);
+        const part = firstPiece(rest, w);
         out.push(part);
         rest = rest.slice(part.length);
       }
@@ -232,7 +200,7 @@ export function hardWrap(text: string, width: number): string[] {
   const out: string[] = [];
   let rest = text;
   while (textWidth(rest) > w) {
-    const part = clipText(rest, w);
+    const part = firstPiece(rest, w);
     out.push(part);
     rest = rest.slice(part.length);
   }

@@ -12,6 +12,8 @@ export interface StubBehaviour {
   copyToNull?: boolean;
   /** `--machine-readable` never answers. */
   machineReadableHangs?: boolean;
+  /** Copy at this many bits per second (`16M`): slow enough for a fault to strike mid-copy. */
+  rate?: string;
 }
 
 const STUB_SOURCE = new URL("../fixtures/stub-virt-v2v", import.meta.url);
@@ -28,6 +30,7 @@ export async function installStubVirtV2v(
     `STUB_HANG=${behaviour.hang ? 1 : 0}`,
     `STUB_COPY_TO=${behaviour.copyToNull ? "null" : "file"}`,
     `STUB_MR_HANG=${behaviour.machineReadableHangs ? 1 : 0}`,
+    `STUB_RATE=${behaviour.rate ?? ""}`,
   ];
   if (behaviour.versionLine !== undefined) lines.push(`STUB_VERSION='${behaviour.versionLine}'`);
   if (behaviour.features) lines.push(`STUB_FEATURES='${behaviour.features.join("\n")}'`);

@@ -29,6 +29,8 @@ export interface ConnectionContext {
   onClientError?(message: string): void;
   /** A bug in this server (an exception from our own code); the connection is closed. */
   onInternalError?(err: unknown): void;
+  /** Reading the source failed (a bad sector, a vanished device). */
+  onReadError?(offset: number, length: number, err: Error): void;
 }
 
 /** How long a gracefully closing stream may take to flush before it is destroyed. */
@@ -97,6 +99,10 @@ export class NbdConnection implements ReplySink {
       // 'close' normally follows; do not depend on it.
       this.#onClose();
     });
+  }
+
+  readFailed(offset: number, length: number, err: Error): void {
+    this.ctx.onReadError?.(offset, length, err);
   }
 
   send(buf: Uint8Array, done?: () => void): void {

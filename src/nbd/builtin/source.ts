@@ -9,6 +9,7 @@
  * FFI reports everything as data.
  */
 import * as fs from "node:fs";
+import { sizeBySeeking } from "../disk_size.ts";
 import { type HoleSeeker, loadHoleSeeker, NO_DATA, SEEK_FAILED } from "./seek_hole.ts";
 import { STATE_HOLE, STATE_ZERO } from "./protocol.ts";
 
@@ -217,11 +218,5 @@ async function blockDeviceSize(
     const end = seeker.seekEnd(fd);
     if (end >= 0) return end;
   }
-  // fstat gives 0 for a block device; seeking to the end gives its size.
-  const file = await Deno.open(path, { read: true });
-  try {
-    return await file.seek(0, Deno.SeekMode.End);
-  } finally {
-    file.close();
-  }
+  return await sizeBySeeking(path);
 }

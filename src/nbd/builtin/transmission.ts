@@ -35,6 +35,8 @@ export interface ReplySink {
   send(buf: Uint8Array, done?: () => void): void;
   /** Bytes given to `send` whose write has not completed yet. */
   readonly outstanding: number;
+  /** A read of the source failed; the client gets EIO either way. */
+  readFailed?(offset: number, length: number, err: Error): void;
 }
 
 export interface TransmissionLimits {
@@ -276,6 +278,7 @@ export class Transmission {
   #readDone(req: ReadRequest, buf: Buffer, total: number, err: Error | null) {
     if (err !== null) {
       this.pool.put(buf);
+      this.out.readFailed?.(req.offset, req.length, err);
       this.#error(req.cookieHi, req.cookieLo, P.EIO, `read error: ${err.message}`);
       return;
     }

@@ -1,0 +1,148 @@
+/**
+ * Every command line we run on the conversion server is built here, with
+ * every interpolated value quoted, so what runs there can be read in one
+ * place. All of them go through bash with `LANG=C` (as the original runs
+ * them): the login shell of the account may be anything, and English output
+ * is what we parse.
+ */
+import {
+  FOLLOWER_FILE,
+  HEARTBEAT_FILE,
+  JOB_PID_FILE,
+  JOB_SCRIPT,
+  OUTPUT_FILE,
+  STATUS_FILE,
+  WRAPPER_SCRIPT,
+} from "./remote_dir.ts";
+import { shellSingleQuote, shellWord } from "./shell_quote.ts";
+
+/** `script` run by a plain bash, whatever the account's login shell is. */
+export function inBash(script: string): string {
+  return `LANG=C exec bash --noediting --noprofile --norc -c ${shellSingleQuote(script)}`;
+}
+
+/**
+ * `virt-v2v ARGS 2>&1` (through `sudo -n` when configured), killed on the
+ * server after `timeoutSeconds`: a channel without a PTY that we give up on
+ * would otherwise leave a hung virt-v2v running there.
+ */
+export function virtV2vProbeCommand(
+  args: readonly string[],
+  opts: { sudo: boolean; timeoutSeconds: number },
+): string {
+  const limit = `$(command -v timeout >/dev/null 2>&1 && echo "timeout ${opts.timeoutSeconds}")`;
+  const argv = args.map(shellWord).join(" ");
+  return inBash(`${limit} ${opts.sudo ? "sudo -n " : ""}virt-v2v ${argv} 2>&1`);
+}
+
+/** One file of the upload, its bytes following the previous file's on stdin. */
+export interface UploadEntry {
+  name: string;
+  size: number;
+  /** Permission bits, e.g. 0o600. */
+  mode: number;
+}
+
+/** Exit status of the upload command when the directory could not be made. */
+export const UPLOAD_MKDIR_FAILED = 90;
+/** Exit status `UPLOAD_FILE_FAILED + i`: file `i` (and none after it) could not be written. */
+export const UPLOAD_FILE_FAILED = 100;
+
+/**
+ * Creates `remoteDir` (mode 0700; it must not exist yet, so nobody can have
+ * put a link there first), writes `time`, then every entry from stdin in
+ * order — one round trip for all of them. Files are 0600 unless an entry
+ * says otherwise, whatever the server's umask. Each file is checked for its
+ * full size, so a short stdin cannot pass for a complete upload.
+ */
+export function uploadCommand(remoteDir: string, entries: readonly UploadEntry[]): string {
+  const dir = shellWord(remoteDir);
+  const lines = [
+    "umask 077",
+    `mkdir -m 700 -- ${dir} || exit ${UPLOAD_MKDIR_FAILED}`,
+    `cd -- ${dir} || exit ${UPLOAD_MKDIR_FAILED}`,
+    `date > time || exit ${UPLOAD_MKDIR_FAILED}`,
+    'put() { head -c "$2" > "$1" && [ "$(wc -c < "$1")" -eq "$2" ] && chmod "$3" "$1"; }',
+    ...entries.map((e, i) =>
+      `put ${shellWord(e.name)} ${e.size} ${e.mode.toString(8)} || exit ${UPLOAD_FILE_FAILED + i}`
+    ),
+  ];
+  return inBash(lines.join("\n"));
+}
+
+/**
+ * The control channel's command (SPEC §8): the wrapper, then an exit with
+ * the status virt-v2v left behind.
+ */
+export function controlCommand(remoteDir: string): string {
+  const dir = shellWord(remoteDir);
+  return inBash(`${dir}/${WRAPPER_SCRIPT}; exit $(< ${dir}/${STATUS_FILE})`);
+}
+
+/** Prints `relay-ok` when the server can run a conversion that survives a dropped link. */
+export const RELAY_OK = "relay-ok";
+
+export function relayProbeCommand(): string {
+  return inBash(
+    "command -v setsid >/dev/null && command -v nbdkit >/dev/null && " +
+      `nbdkit --filter=retry nbd --dump-plugin >/dev/null 2>&1 && echo ${RELAY_OK}`,
+  );
+}
+
+/**
+ * Starts the job script in a session of its own (so no SSH session's end
+ * reaches it) and returns once it has recorded its process id.
+ */
+export function startJobCommand(remoteDir: string): string {
+  const dir = shellWord(remoteDir);
+  return inBash(
+    `setsid -f bash ${dir}/${JOB_SCRIPT} </dev/null >/dev/null 2>&1\n` +
+      `for ((i = 0; i < 100; i++)); do [ -s ${dir}/${JOB_PID_FILE} ] && exit 0; sleep 0.1; done\n` +
+      "exit 1",
+  );
+}
+
+/**
+ * Follows the job's output from byte `offset` until the job ends. Every
+ * line we send refreshes the heartbeat the job's watchdog checks. An sshd
+ * still following from an earlier connection of ours — one the server has
+ * not yet noticed is dead, whose forwards may hold the relays' attention —
+ * is ended first.
+ */
+export function followCommand(remoteDir: string, offset: number): string {
+  const dir = shellWord(remoteDir);
+  return inBash([
+    `cd -- ${dir} || exit 97`,
+    `old=$(cat ${FOLLOWER_FILE} 2>/dev/null)`,
+    `echo "$PPID" > ${FOLLOWER_FILE}`,
+    'if [ -n "$old" ] && [ "$old" != "$PPID" ] && [ "$(cat /proc/"$old"/comm 2>/dev/null)" = sshd ]; then',
+    '    kill -KILL "$old" 2>/dev/null',
+    "fi",
+    `: > ${HEARTBEAT_FILE}`,
+    `( while IFS= read -r _; do : > ${HEARTBEAT_FILE}; done ) &`,
+    "beat=$!",
+    `tail -c +${offset + 1} --pid="$(cat ${JOB_PID_FILE})" -f ${OUTPUT_FILE}`,
+    'kill "$beat" 2>/dev/null',
+    "exit 0",
+  ].join("\n"));
+}
+
+/** The job's output from byte `offset` to its end, then its status as the exit code. */
+export function catchUpCommand(remoteDir: string, offset: number): string {
+  const dir = shellWord(remoteDir);
+  return inBash(
+    `tail -c +${offset + 1} -- ${dir}/${OUTPUT_FILE}\n` +
+      `exit "$(cat ${dir}/${STATUS_FILE} 2>/dev/null || echo 99)"`,
+  );
+}
+
+/** Sends `signal` to the job's whole process group (virt-v2v, the relays, the watchdog). */
+export function signalJobCommand(remoteDir: string, signal: "INT" | "KILL"): string {
+  const dir = shellWord(remoteDir);
+  return inBash(`kill -${signal} -- -"$(cat ${dir}/${JOB_PID_FILE})" 2>/dev/null; exit 0`);
+}
+
+/** Removes sockets an ended connection left behind (OpenSSH does not), so they can be forwarded again. */
+export function removeSocketsCommand(paths: readonly string[]): string {
+  return inBash(`rm -f -- ${paths.map(shellWord).join(" ")}`);
+}

@@ -1,0 +1,181 @@
+/**
+ * A conversion that survives a dropped link (SPEC §12): the job runs
+ * detached on the server; we follow its output by offset, with a heartbeat
+ * its watchdog checks. When the link drops we reconnect (with backoff, for
+ * up to the bound), forward the disks again at the same socket paths, and
+ * follow on from where we were. A cancel, or a failure on our side, signals
+ * the job's process group; the job's end is read from its status file.
+ */
+import {
+  catchUpCommand,
+  followCommand,
+  signalJobCommand,
+  startJobCommand,
+} from "../convert/remote_commands.ts";
+import { describeError, UserError } from "../errors.ts";
+import type { RemoteSession } from "../net/session.ts";
+import type { EventSink } from "./events.ts";
+import type { ServerLink } from "./link.ts";
+import type { JobResult } from "./remote_job.ts";
+
+export interface DetachedJobOptions {
+  link: ServerLink;
+  remoteDir: string;
+  /** Forward the disks on a new session (stale sockets removed first). */
+  reattach: (session: RemoteSession) => Promise<void>;
+  onOutput: (chunk: Uint8Array) => void;
+  emit: EventSink;
+  /** The user cancels. */
+  signal: AbortSignal;
+  /** Settles with a reason when the job must be stopped because our side failed. */
+  abortOn?: Promise<string>;
+  /** After the interrupt, how long the job gets before it is killed. */
+  graceMs: number;
+  heartbeatMs: number;
+  /** How long to keep reconnecting after a loss (p2v.reconnect). */
+  reconnectMs: number;
+  /** Each attempt's bound for the TCP connection and the SSH handshake. */
+  connectMs: number;
+  backoffMaxMs: number;
+  /** How long a cancel keeps trying to reach the server to stop the job. */
+  cancelReachMs?: number;
+}
+
+type FollowEnd = { kind: "ended" } | { kind: "lost"; reason: string };
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    }
+    signal?.addEventListener("abort", done, { once: true });
+  });
+
+export async function runDetachedJob(opts: DetachedJobOptions): Promise<JobResult> {
+  const { link, remoteDir } = opts;
+  const started = await link.session.exec(startJobCommand(remoteDir), {
+    timeoutMs: Math.max(opts.connectMs, 30_000),
+  });
+  if (started.code !== 0) {
+    throw new UserError(
+      `cannot start the conversion job on the conversion server (exit status ${
+        started.code ?? started.signal
+      }); see ${remoteDir} there`,
+    );
+  }
+
+  let offset = 0;
+  let stopping: JobResult | undefined;
+  /** Set while a follow runs: asks the job to stop, then kills it after the grace. */
+  let stopJob: (() => void) | undefined;
+  const requestStop = (why: JobResult) => {
+    if (stopping) return;
+    stopping = why;
+    stopJob?.();
+  };
+  const onAbort = () => requestStop({ kind: "cancelled" });
+  opts.signal.addEventListener("abort", onAbort, { once: true });
+  if (opts.signal.aborted) onAbort();
+  opts.abortOn?.then((reason) => requestStop({ kind: "aborted", reason }));
+
+  const follow = (session: RemoteSession): Promise<FollowEnd> =>
+    new Promise((resolve) => {
+      let settled = false;
+      let beat: ReturnType<typeof setInterval> | undefined;
+      let killTimer: ReturnType<typeof setTimeout> | undefined;
+      let stopWatchingClose = () => {};
+      const finish = (end: FollowEnd) => {
+        if (settled) return;
+        settled = true;
+        clearInterval(beat);
+        clearTimeout(killTimer);
+        stopWatchingClose();
+        stopJob = undefined;
+        resolve(end);
+      };
+      stopWatchingClose = session.onClose((reason) => finish({ kind: "lost", reason }));
+      session.start(followCommand(remoteDir, offset), {
+        onOutput: (chunk) => {
+          offset += chunk.length;
+          opts.onOutput(chunk);
+        },
+        onStderr: () => {},
+      }).then((proc) => {
+        beat = setInterval(() => proc.write("\n"), opts.heartbeatMs);
+        stopJob = () => {
+          session.exec(signalJobCommand(remoteDir, "INT")).catch(() => {});
+          killTimer = setTimeout(
+            () => session.exec(signalJobCommand(remoteDir, "KILL")).catch(() => {}),
+            opts.graceMs,
+          );
+        };
+        if (stopping) stopJob();
+        return proc.ended;
+      }).then((end) => {
+        if (end.status !== undefined) return finish({ kind: "ended" });
+        // ssh2 closes the channels before it reports the connection closed.
+        setTimeout(() => finish({ kind: "lost", reason: "the connection was closed" }), 0);
+      }, (err) => finish({ kind: "lost", reason: describeError(err) }));
+    });
+
+  try {
+    let session = link.session;
+    for (;;) {
+      const end = await follow(session);
+      if (end.kind === "ended") {
+        const rest = await session.exec(catchUpCommand(remoteDir, offset), {
+          timeoutMs: Math.max(opts.connectMs, 30_000),
+        }).catch((err) => ({ code: null, stdout: "", lost: describeError(err) }));
+        if (!("lost" in rest) && rest.code !== null) {
+          if (rest.stdout !== "") opts.onOutput(new TextEncoder().encode(rest.stdout));
+          return stopping ?? { kind: "exited", status: rest.code };
+        }
+      }
+      const reason = end.kind === "lost" ? end.reason : "the connection was lost";
+      const next = await reconnect(reason);
+      if (next === undefined) {
+        if (stopping) return stopping;
+        return {
+          kind: "lost",
+          reason: `${reason}; no new connection within ${Math.round(opts.reconnectMs / 1000)} s`,
+        };
+      }
+      session = next;
+    }
+  } finally {
+    opts.signal.removeEventListener("abort", onAbort);
+  }
+
+  /** A new session with the disks forwarded again, or undefined when the bound ran out. */
+  async function reconnect(reason: string): Promise<RemoteSession | undefined> {
+    const lostAt = performance.now();
+    opts.emit({ type: "link-lost", reason, boundMs: opts.reconnectMs });
+    let backoff = 1000;
+    let lastError = "";
+    for (let attempt = 1;; attempt++) {
+      // A cancel still wants to reach the server, to stop the job there, but not for long.
+      const bound = stopping
+        ? Math.min(opts.reconnectMs, opts.cancelReachMs ?? 15_000)
+        : opts.reconnectMs;
+      const elapsed = performance.now() - lostAt;
+      if (elapsed >= bound) break;
+      opts.emit({ type: "reconnecting", attempt, elapsedMs: elapsed });
+      try {
+        const session = await link.reconnect(Math.min(opts.connectMs, bound - elapsed));
+        await opts.reattach(session);
+        opts.emit({ type: "link-resumed", attempt, elapsedMs: performance.now() - lostAt });
+        return session;
+      } catch (err) {
+        lastError = describeError(err);
+      }
+      const left = bound - (performance.now() - lostAt);
+      await sleep(Math.min(backoff, Math.max(0, left)), stopping ? undefined : opts.signal);
+      backoff = Math.min(backoff * 2, opts.backoffMaxMs);
+    }
+    if (lastError) opts.emit({ type: "warning", message: `reconnecting failed: ${lastError}` });
+    return undefined;
+  }
+}

@@ -1,0 +1,33 @@
+/**
+ * An unattended run (SPEC §5–§6, §10): `p2v.pre`, a bounded wait for the
+ * network, the pipeline, then `p2v.post` after success or `p2v.fail` after
+ * anything else — exactly once, and without hiding why the run failed.
+ */
+import { describeError } from "../errors.ts";
+import type { EventSink } from "./events.ts";
+import { runHook } from "./local_commands.ts";
+import { waitForNetwork } from "./network_wait.ts";
+import type { ConversionOutcome } from "./outcome.ts";
+import { type PipelineRequest, runPipeline } from "./pipeline.ts";
+
+/** Returns the outcome; throws a UserError only when `p2v.pre` or `p2v.post` fails. */
+export async function runKernelMode(req: PipelineRequest): Promise<ConversionOutcome> {
+  const { config, emit } = req;
+  await runHook("p2v.pre", config.pre);
+  if (!(await waitForNetwork(config.remote.server ?? "", req.timeouts.networkWaitMs))) {
+    emit({ type: "warning", message: "the network did not come up in time; trying anyway" });
+  }
+  const outcome = await runPipeline(req);
+  if (outcome.kind === "succeeded") await runHook("p2v.post", config.post);
+  else await runFailHook(config.fail, emit);
+  return outcome;
+}
+
+/** A failing `p2v.fail` is a warning: the run's own error is what the user must see. */
+async function runFailHook(command: string | undefined, emit: EventSink): Promise<void> {
+  try {
+    await runHook("p2v.fail", command);
+  } catch (err) {
+    emit({ type: "warning", message: describeError(err) });
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * The one conversion pipeline both views run: capture the diagnostics while
+ * connecting, connect and test, convert, close — ending in an outcome, never
+ * an exception. The unattended run wraps it in the `p2v.*` hooks
+ * (`kernel_mode.ts`); the dialog calls it from its Running screen.
+ */
+import type { HostFacts } from "../collect/types.ts";
+import type { Config } from "../config/types.ts";
+import { describeError } from "../errors.ts";
+import type { ExportStarter } from "../nbd/export.ts";
+import type { ServerCapabilities } from "../net/test_connection.ts";
+import { connectToServer, type SessionOpener } from "./connect.ts";
+import { runConversion } from "./conversion.ts";
+import type { EventSink } from "./events.ts";
+import type { ConversionOutcome } from "./outcome.ts";
+import type { Timeouts } from "./timeouts.ts";
+
+export interface PipelineRequest {
+  config: Config;
+  facts: HostFacts;
+  timeouts: Timeouts;
+  emit: EventSink;
+  /** Aborting it cancels the run, at whatever stage it is. */
+  signal: AbortSignal;
+  startExport: ExportStarter;
+  /** dmesg, lscpu, …: captured while the connection is made, uploaded for diagnosis. */
+  captureDiagnostics: () => Promise<Record<string, string | undefined>>;
+  /** Known from an earlier test of this server (the dialog's): the test is not repeated. */
+  capabilities?: ServerCapabilities;
+  open?: SessionOpener;
+}
+
+export async function runPipeline(req: PipelineRequest): Promise<ConversionOutcome> {
+  const { emit } = req;
+  const outcome = await connectAndConvert(req);
+  switch (outcome.kind) {
+    case "succeeded":
+      emit({ type: "finished", remoteDir: outcome.remoteDir });
+      break;
+    case "cancelled":
+      emit({ type: "cancelled", remoteDir: outcome.remoteDir });
+      break;
+    case "failed":
+      emit({ type: "failed", message: outcome.message, remoteDir: outcome.remoteDir });
+      break;
+  }
+  return outcome;
+}
+
+async function connectAndConvert(req: PipelineRequest): Promise<ConversionOutcome> {
+  const { config, emit, signal } = req;
+  if (signal.aborted) return { kind: "cancelled" };
+  const diagnostics = req.captureDiagnostics();
+  let connected;
+  try {
+    connected = await connectToServer(config, emit, req.timeouts, {
+      skipTest: req.capabilities !== undefined || config.skipTestConnection,
+      signal,
+      open: req.open,
+      // A conversion that can reconnect must notice a dead link in a minute, not half an hour.
+      keepalive: config.reconnectSeconds > 0
+        ? {
+          intervalMs: req.timeouts.linkKeepaliveIntervalMs,
+          countMax: req.timeouts.linkKeepaliveCountMax,
+        }
+        : undefined,
+    });
+  } catch (err) {
+    if (signal.aborted) return { kind: "cancelled" };
+    return { kind: "failed", stage: "connect", message: describeError(err) };
+  }
+  try {
+    return await runConversion({
+      config,
+      facts: req.facts,
+      link: connected.link,
+      capabilities: req.capabilities ?? connected.capabilities,
+      diagnostics: await diagnostics,
+      startExport: req.startExport,
+      emit,
+      signal,
+      timeouts: req.timeouts,
+    });
+  } finally {
+    connected.link.close();
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * What the conversion engine needs from its connection to the conversion
+ * server, in our own terms: run a command, start a long-running one (on a
+ * PTY when it must be interruptible), open reverse forwards, and learn when
+ * the connection is gone. `SshSession` implements it over ssh2; the engine
+ * never sees ssh2's types.
+ */
+import type { Duplex } from "node:stream";
+
+export interface ExecResult {
+  /** The exit status, or null when the command reported none. */
+  code: number | null;
+  signal?: string;
+  stdout: string;
+  stderr: string;
+}
+
+export interface ExecOptions {
+  stdin?: Uint8Array | string;
+  /** Give up (and close the channel) after this long. */
+  timeoutMs?: number;
+}
+
+export interface StartOptions {
+  /**
+   * Run on a pseudo-terminal: then `interrupt()` delivers SIGINT to the
+   * remote job, and sshd hangs the job up if the connection dies.
+   */
+  pty?: boolean;
+  /** Everything the command writes to stdout, as it arrives (with a PTY, stderr too). */
+  onOutput?: (chunk: Uint8Array) => void;
+  /** What it writes to stderr; merged into `onOutput` when not given. */
+  onStderr?: (chunk: Uint8Array) => void;
+}
+
+/** How a started command ended. */
+export interface RemoteEnd {
+  /** Undefined when the channel closed without an exit status. */
+  status?: number;
+  signal?: string;
+}
+
+export interface RemoteProcess {
+  /** Settles once the command has ended and its channel is closed. */
+  readonly ended: Promise<RemoteEnd>;
+  write(data: string | Uint8Array): void;
+  /** Ctrl-C on its terminal (needs `pty`). */
+  interrupt(): void;
+  /** Close its channel without waiting for it. */
+  hangUp(): void;
+}
+
+/** A reverse forward: connections to `bindAddress:port` on the server come back to us. */
+export interface ReverseForward {
+  readonly bindAddress: string;
+  readonly port: number;
+}
+
+/** A reverse forward of a Unix socket: connections to `path` on the server come back to us. */
+export interface SocketForward {
+  readonly path: string;
+}
+
+/** Receives each connection made to a reverse forward, as a duplex stream. */
+export type ForwardHandler = (channel: Duplex) => void;
+
+export interface RemoteSession {
+  /** `SHA256:…` of the key the server presented. */
+  readonly hostKeyFingerprint: string;
+  readonly closed: boolean;
+  /** Called once when the connection is gone, with why; at once if it already is. */
+  onClose(listener: (reason: string) => void): () => void;
+  /** Run a command to its end and collect its output. */
+  exec(command: string, options?: ExecOptions): Promise<ExecResult>;
+  /** Start a command and stream its output; the listeners are attached before any output. */
+  start(command: string, options?: StartOptions): Promise<RemoteProcess>;
+  /** Ask the server to listen on its loopback (a port it picks) and hand connections to `handler`. */
+  forwardIn(handler: ForwardHandler): Promise<ReverseForward>;
+  /** Stop a reverse forward; harmless when the connection is already gone. */
+  unforwardIn(forward: ReverseForward): Promise<void>;
+  /** Ask the server to listen on the Unix socket `path` (which must not exist yet). */
+  forwardInSocket(path: string, handler: ForwardHandler): Promise<SocketForward>;
+  unforwardInSocket(forward: SocketForward): Promise<void>;
+  close(): void;
+}

@@ -1,0 +1,231 @@
+/**
+ * A conversion that survives a dropped link, driven through ssh2's own
+ * server in this process: the server-side commands are the real ones, run by
+ * a real bash with the real nbdkit relay and the stub virt-v2v (which reads
+ * every byte), so only the SSH server is ours to break at will — drop every
+ * connection mid-copy, refuse new ones, let one back in.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import type { HostFacts } from "../src/collect/types.ts";
+import type { Config } from "../src/config/types.ts";
+import type { EngineEvent } from "../src/engine/events.ts";
+import { outcomeError } from "../src/engine/outcome.ts";
+import { runPipeline } from "../src/engine/pipeline.ts";
+import { DEFAULT_TIMEOUTS, type Timeouts } from "../src/engine/timeouts.ts";
+import { nbdExportStarter } from "../src/nbd/backends.ts";
+import { makeDenseImage, MiB } from "./helpers/images.ts";
+import { run, sha256File, waitFor } from "./helpers/process.ts";
+import {
+  type ExecContext,
+  type InProcessServer,
+  runInBash,
+  startInProcessServer,
+} from "./helpers/ssh_test_server.ts";
+
+const STUB = new URL("./fixtures/stub-virt-v2v", import.meta.url).pathname;
+const CAPABILITIES = { version: "2.2.0", coloursOption: false, inputs: [], outputs: ["local"] };
+const TIMEOUTS: Timeouts = {
+  ...DEFAULT_TIMEOUTS,
+  connectMs: 5_000,
+  cancelGraceMs: 2_000,
+  heartbeatMs: 300,
+  relayRetryDelayMs: 1_000,
+  reconnectBackoffMaxMs: 1_000,
+  linkKeepaliveIntervalMs: 1_000,
+  linkKeepaliveCountMax: 2,
+  watchdogSlackMs: 1_000,
+};
+const DISK_BYTES = 24 * MiB;
+
+const work = await Deno.makeTempDir({ prefix: "p2v-reconnect." });
+const disk = await makeDenseImage(work, "disk.img", DISK_BYTES);
+const diskSum = await sha256File(disk);
+const out = join(work, "out");
+await Deno.mkdir(out);
+const stubBin = join(work, "bin");
+await Deno.mkdir(stubBin);
+await Deno.copyFile(STUB, join(stubBin, "virt-v2v"));
+await Deno.chmod(join(stubBin, "virt-v2v"), 0o755);
+// Slow enough (about 3 s for the disk) for a drop to strike mid-copy.
+await Deno.writeTextFile(join(stubBin, "stub.conf"), "STUB_RATE=64M\n");
+
+const FACTS: HostFacts = {
+  disks: [],
+  removable: [],
+  interfaces: [],
+  cpu: {
+    acpi: true,
+    apic: true,
+    pae: true,
+    topology: { sockets: 1, cores: 1, threads: 1 },
+    onlineCpus: 1,
+  },
+  memory: 1024 * MiB,
+  rtc: { basis: "utc", offset: 0 },
+  arch: "x86_64",
+};
+
+function config(name: string, reconnectSeconds: number): Config {
+  return {
+    remote: { server: "conv.test", port: 22, hostKeys: [] },
+    auth: { username: "p2v", sudo: false },
+    guestname: name,
+    vcpu: { physTopo: false, cores: 1 },
+    memory: 1024 * MiB,
+    cpu: { acpi: true, apic: true, pae: true },
+    rtc: { basis: "utc", offset: 0 },
+    disks: [disk],
+    removable: [],
+    interfaces: [],
+    networkMap: [],
+    output: { type: "local", storage: out, misc: [] },
+    skipTestConnection: false,
+    dumpConfigAndExit: false,
+    nbd: ["builtin"],
+    reconnectSeconds,
+  };
+}
+
+function realServer(ctx: ExecContext): void {
+  runInBash(ctx, { PATH: `${stubBin}:/usr/bin:/bin:/usr/sbin`, HOME: work });
+}
+
+/** The job's processes still alive: anything whose command line names the remote directory. */
+async function jobProcesses(remoteDir: string): Promise<string> {
+  if (remoteDir === "") return "";
+  const r = await run("pgrep", ["-a", "-f", remoteDir], { check: false });
+  return r.stdout.trim();
+}
+
+/** Calls `strike` once the stub has written between a quarter and three quarters of the disk. */
+function midCopy(name: string, strike: () => void): () => void {
+  const target = join(out, `${name}-sda`);
+  const timer = setInterval(async () => {
+    const size = await Deno.stat(target).then((s) => s.size, () => 0);
+    if (size > DISK_BYTES / 4 && size < (DISK_BYTES * 3) / 4) {
+      clearInterval(timer);
+      strike();
+    }
+  }, 20);
+  return () => clearInterval(timer);
+}
+
+async function convert(
+  server: InProcessServer,
+  name: string,
+  reconnectSeconds: number,
+  signal = new AbortController().signal,
+) {
+  const events: EngineEvent[] = [];
+  const outcome = await runPipeline({
+    config: config(name, reconnectSeconds),
+    facts: FACTS,
+    timeouts: TIMEOUTS,
+    emit: (e) => events.push(e),
+    signal,
+    startExport: nbdExportStarter("builtin"),
+    captureDiagnostics: () => Promise.resolve({}),
+    capabilities: CAPABILITIES,
+    open: server.open,
+  });
+  const dir = events.find((e) => e.type === "remote-dir");
+  return { outcome, events, remoteDir: dir?.type === "remote-dir" ? dir.path : "" };
+}
+
+async function cleanUp(server: InProcessServer, remoteDir: string) {
+  await server.close();
+  if (remoteDir.startsWith("/tmp/virt-p2v-")) {
+    await Deno.remove(remoteDir, { recursive: true }).catch(() => {});
+  }
+}
+
+Deno.test("reconnect: a conversion with no drop runs detached and leaves nothing running", async () => {
+  const server = await startInProcessServer({ exec: realServer });
+  const r = await convert(server, "calm", 60);
+  try {
+    assert.equal(r.outcome.kind, "succeeded", JSON.stringify(r.outcome));
+    assert.equal(await sha256File(join(out, "calm-sda")), diskSum);
+    assert.ok(server.commands.some((c) => c.includes("setsid -f bash")), "the job ran detached");
+    assert.ok(!r.events.some((e) => e.type === "warning"), JSON.stringify(r.events));
+    assert.ok(r.events.some((e) => e.type === "output" && e.line.includes("Finishing off")));
+    assert.equal(await jobProcesses(r.remoteDir), "");
+  } finally {
+    await cleanUp(server, r.remoteDir);
+  }
+});
+
+Deno.test("reconnect: every connection dropped mid-copy, the conversion resumes and finishes", async () => {
+  const server = await startInProcessServer({ exec: realServer });
+  let dropped = false;
+  const stop = midCopy("dropped", () => {
+    dropped = true;
+    server.dropAll();
+  });
+  const r = await convert(server, "dropped", 60);
+  stop();
+  try {
+    assert.ok(dropped, "the drop never struck mid-copy");
+    assert.equal(r.outcome.kind, "succeeded", JSON.stringify(r.outcome));
+    assert.equal(await sha256File(join(out, "dropped-sda")), diskSum, "byte-identical");
+    const lost = r.events.find((e) => e.type === "link-lost");
+    const resumed = r.events.find((e) => e.type === "link-resumed");
+    assert.ok(lost && resumed, JSON.stringify(r.events.filter((e) => e.type !== "disk-progress")));
+    assert.equal(server.connections, 2);
+    // The output was followed from where it stopped: no line twice, none lost.
+    const lines = r.events.flatMap((e) => e.type === "output" ? [e.line] : []);
+    assert.equal(lines.filter((l) => l.includes("Copying disk sda")).length, 1);
+    assert.equal(lines.filter((l) => l.includes("Finishing off")).length, 1);
+    assert.equal(await jobProcesses(r.remoteDir), "");
+  } finally {
+    await cleanUp(server, r.remoteDir);
+  }
+});
+
+Deno.test("reconnect: no way back within p2v.reconnect fails, and the server ends the job itself", async () => {
+  const server = await startInProcessServer({ exec: realServer });
+  const stop = midCopy("gone", () => {
+    server.accepting = false;
+    server.dropAll();
+  });
+  const started = performance.now();
+  const r = await convert(server, "gone", 2);
+  stop();
+  try {
+    assert.equal(r.outcome.kind, "failed");
+    const message = outcomeError(r.outcome, config("x", 2))!.message;
+    assert.match(message, /lost during the conversion .*no new connection within 2 s/);
+    assert.ok(r.events.filter((e) => e.type === "reconnecting").length >= 2);
+    // The watchdog's bound: 2 s + 1 s × 2 keep-alives + 1 s slack, checked every 5 s.
+    await waitFor(async () => (await jobProcesses(r.remoteDir)) === "", 20_000, "the job to end");
+    console.log(
+      `job gone ${((performance.now() - started) / 1000).toFixed(1)} s after the start`,
+    );
+  } finally {
+    await cleanUp(server, r.remoteDir);
+  }
+});
+
+Deno.test("reconnect: a cancel while reconnecting reaches the server once it is back, and stops the job", async () => {
+  const server = await startInProcessServer({ exec: realServer });
+  const abort = new AbortController();
+  const stop = midCopy("cancelled", () => {
+    server.accepting = false;
+    server.dropAll();
+    setTimeout(() => abort.abort(), 300);
+    setTimeout(() => server.accepting = true, 1500);
+  });
+  const r = await convert(server, "cancelled", 60, abort.signal);
+  stop();
+  try {
+    assert.equal(r.outcome.kind, "cancelled", JSON.stringify(r.outcome));
+    assert.ok(r.events.some((e) => e.type === "link-resumed"), "reached the server again");
+    await waitFor(async () => (await jobProcesses(r.remoteDir)) === "", 10_000, "the job to end");
+  } finally {
+    await cleanUp(server, r.remoteDir);
+  }
+});
+
+addEventListener("unload", () => {
+  Deno.removeSync(work, { recursive: true });
+});

@@ -1,0 +1,38 @@
+import assert from "node:assert/strict";
+import { hardWrap, shortenStart, sliceLine } from "../src/screens/text.ts";
+import { clipText, graphemes, textWidth } from "../src/text/width.ts";
+
+Deno.test("width: what terminals show, cluster by cluster", () => {
+  const cases: [string, number][] = [
+    ["virt-p2v", 8],
+    ["cafe\u0301", 4], // e + combining acute accent
+    ["Z\u0351\u0362", 1], // several combining marks on one letter
+    ["\u2764\uFE0F", 2], // heart with the emoji variation selector
+    ["\u2764\uFE0E", 1], // … and with the text one
+    ["👍🏽", 2], // skin tone modifier
+    ["👨‍👩‍👧", 2], // a family joined by zero-width joiners
+    ["🇫🇷", 2], // a flag: two regional indicators
+    ["日本語", 6],
+    ["한국어", 6],
+    ["ｆｕｌｌ", 8], // fullwidth Latin
+    ["a\u200Bb", 2], // zero-width space
+  ];
+  for (const [text, width] of cases) assert.equal(textWidth(text), width, JSON.stringify(text));
+});
+
+Deno.test("width: clipping never splits a character from its marks or modifiers", () => {
+  assert.equal(clipText("cafe\u0301s", 4), "cafe\u0301");
+  assert.equal(clipText("ab👨‍👩‍👧cd", 3), "ab");
+  assert.equal(clipText("ab👨‍👩‍👧cd", 4), "ab👨‍👩‍👧");
+  assert.equal(clipText("日本語", 5), "日本");
+  assert.deepEqual(graphemes("e\u0301🇫🇷x"), ["e\u0301", "🇫🇷", "x"]);
+  assert.equal(shortenStart("/srv/ディスク.img", 9), "~スク.img");
+  assert.equal(shortenStart("/srv/ディスク.img", 8), "~ク.img");
+});
+
+Deno.test("width: wrapping text of wide characters into narrow lines always progresses", () => {
+  assert.deepEqual(hardWrap("日本語", 1).filter((l) => l !== ""), ["日", "本", "語"]);
+  assert.deepEqual(hardWrap("ab日本", 3), ["ab", "日", "本"]);
+  // A wide character straddling a cut becomes spaces, never half a glyph.
+  assert.deepEqual(sliceLine([{ text: "a日b" }], 0, 2), [{ text: "a " }]);
+});
