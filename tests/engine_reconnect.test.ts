@@ -104,6 +104,8 @@ Deno.test("reconnect: a conversion with no drop runs detached and leaves nothing
     assert.equal(r.outcome.kind, "succeeded", JSON.stringify(r.outcome));
     assert.equal(await sha256File(join(out, "calm-sda")), diskSum);
     assert.ok(server.commands.some((c) => c.includes("setsid -f bash")), "the job ran detached");
+    const job = await Deno.readTextFile(join(r.remoteDir, "virt-p2v-job.sh"));
+    assert.match(job, /qemu-nbd -r -t .*reconnect-delay=/s, "qemu-nbd is the relay of choice");
     assert.ok(!r.events.some((e) => e.type === "warning"), JSON.stringify(r.events));
     assert.ok(r.events.some((e) => e.type === "output" && e.line.includes("Finishing off")));
     assert.equal(await jobProcesses(r.remoteDir), "");
@@ -134,6 +136,35 @@ Deno.test("reconnect: every connection dropped mid-copy, the conversion resumes 
     assert.equal(lines.filter((l) => l.includes("Copying disk sda")).length, 1);
     assert.equal(lines.filter((l) => l.includes("Finishing off")).length, 1);
     assert.equal(await jobProcesses(r.remoteDir), "");
+  } finally {
+    await cleanUp(server, r.remoteDir);
+  }
+});
+
+Deno.test("reconnect: with nbdkit's retry filter as the relay, a drop mid-copy is survived too", async () => {
+  // A qemu-nbd too old for reconnect-delay: the job falls back to nbdkit.
+  const oldQemu = await Deno.makeTempDir({ dir: work, prefix: "old-qemu." });
+  await Deno.writeTextFile(join(oldQemu, "qemu-nbd"), "#!/bin/sh\necho 'qemu-nbd 4.1.0'\n", {
+    mode: 0o755,
+  });
+  const server = await startInProcessServer({
+    exec: (ctx) =>
+      runInBash(ctx, { PATH: `${oldQemu}:${stubBin}:/usr/bin:/bin:/usr/sbin`, HOME: work }),
+  });
+  let dropped = false;
+  const stop = midCopy("nbdkit-relay", () => {
+    dropped = true;
+    server.dropAll();
+  });
+  const r = await convert(server, "nbdkit-relay", 60);
+  stop();
+  try {
+    assert.ok(dropped, "the drop never struck mid-copy");
+    assert.equal(r.outcome.kind, "succeeded", JSON.stringify(r.outcome));
+    assert.equal(await sha256File(join(out, "nbdkit-relay-sda")), diskSum, "byte-identical");
+    const job = await Deno.readTextFile(join(r.remoteDir, "virt-p2v-job.sh"));
+    assert.match(job, /nbdkit -r -f --exit-with-parent .* --filter=retry nbd/s);
+    assert.ok(r.events.some((e) => e.type === "link-resumed"));
   } finally {
     await cleanUp(server, r.remoteDir);
   }

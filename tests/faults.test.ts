@@ -46,6 +46,13 @@ async function sessionSshdPids(): Promise<number[]> {
   return [...sessions, ...monitors];
 }
 
+/** A process of the list may have ended on its own meanwhile. */
+function signal(pid: number, sig: Deno.Signal): void {
+  try {
+    Deno.kill(pid, sig);
+  } catch { /* gone */ }
+}
+
 function assertOneErrorLine(r: P2vRun, pattern: RegExp): void {
   assert.equal(r.code, 1, r.stdout + r.stderr);
   const errors = r.stderr.split("\n").filter((l) => l.startsWith("virt-p2v: error"));
@@ -85,7 +92,7 @@ Deno.test("p2v.reconnect=0, link loss while bytes flow: reported with the remote
       env: FAST,
       onOutput: midCopy("linkloss", () => {
         killedAt = performance.now();
-        sessionSshdPids().then((pids) => pids.forEach((p) => Deno.kill(p, "SIGKILL")));
+        sessionSshdPids().then((pids) => pids.forEach((p) => signal(p, "SIGKILL")));
       }),
     },
   );
@@ -129,7 +136,7 @@ Deno.test("p2v.reconnect=0, a stalled sshd while bytes flow is detected by keep-
     assert.ok(detectMs < 15_000, `took ${detectMs} ms`);
   } finally {
     // Once it runs again, sshd sees our side gone and hangs up the remote job.
-    for (const p of stopped) Deno.kill(p, "SIGCONT");
+    for (const p of stopped) signal(p, "SIGCONT");
   }
   await waitFor(
     async () => (await leftoverProcesses(sshd)) === "",

@@ -1,11 +1,17 @@
 /**
  * `virt-p2v-job.sh`: what a conversion that can survive a dropped link runs
  * on the server (SPEC §12), detached from every SSH session in a session
- * and process group of its own. It starts one NBD relay per disk — nbdkit's
- * retry filter over the nbd plugin, listening on the port physical.xml
- * names, its upstream our reverse forward as a Unix socket — then a
- * watchdog, then the wrapper; the user's output goes to a file that
- * virt-p2v follows by offset and picks up again after reconnecting.
+ * and process group of its own. It starts one NBD relay per disk, listening
+ * on the port physical.xml names, its upstream our reverse forward as a Unix
+ * socket that may go away and come back at the same path; then a watchdog,
+ * then the wrapper. The user's output goes to a file that virt-p2v follows
+ * by offset and picks up again after reconnecting.
+ *
+ * The relay is qemu-nbd over QEMU's NBD client with `reconnect-delay`
+ * (requests wait while the upstream is gone, and many stay in flight), or
+ * else nbdkit's retry filter over its nbd plugin, which serialises requests:
+ * with 10 ms per request upstream it copied 64 MiB in 3.7 s where qemu-nbd
+ * and a direct connection took 0.35 s.
  *
  * Nothing of it outlives the conversion: when the wrapper ends the job
  * ends its whole process group (relays, watchdog), and when no heartbeat
@@ -33,8 +39,12 @@ export interface RelaySpec {
   socket: string;
 }
 
+/** Which program relays each disk (the server has at least one of them). */
+export type RelayKind = "qemu-nbd" | "nbdkit";
+
 export interface JobScriptOptions {
   remoteDir: string;
+  relay: RelayKind;
   relays: readonly RelaySpec[];
   /** With no heartbeat for this long, the watchdog ends the conversion. */
   boundSeconds: number;
@@ -50,6 +60,15 @@ const KILL_GRACE_SECONDS = 10;
 export function buildJobScript(opts: JobScriptOptions): string {
   const dir = shellWord(opts.remoteDir);
   const retries = Math.ceil(opts.boundSeconds / opts.retryDelaySeconds) + 1;
+  // Requests wait for the upstream to come back for as long as the watchdog waits for us.
+  const relay = opts.relay === "qemu-nbd"
+    ? `    qemu-nbd -r -t -e 16 -b 127.0.0.1 -p "$1" --pid-file="relay-$1.pid" \\
+        --image-opts "driver=nbd,server.type=unix,server.path=\${2//,/,,},reconnect-delay=${opts.boundSeconds}" \\
+        2>> ${RELAY_LOG} &`
+    : `    nbdkit -r -f --exit-with-parent -i 127.0.0.1 -p "$1" -P "relay-$1.pid" \\
+        --filter=retry nbd socket="$2" \\
+        retries=${retries} retry-delay=${opts.retryDelaySeconds} retry-exponential=no \\
+        2>> ${RELAY_LOG} &`;
   const starts = opts.relays.map((r) => `start_relay ${r.port} ${shellWord(r.socket)}`);
   const ports = opts.relays.map((r) => String(r.port)).join(" ");
 
@@ -73,10 +92,7 @@ end_job() {
 # A relay per disk: the port physical.xml names; its upstream, our forward
 # as a Unix socket, may go away and come back at the same path.
 start_relay() {
-    nbdkit -r -f --exit-with-parent -i 127.0.0.1 -p "$1" -P "relay-$1.pid" \\
-        --filter=retry nbd socket="$2" \\
-        retries=${retries} retry-delay=${opts.retryDelaySeconds} retry-exponential=no \\
-        2>> ${RELAY_LOG} &
+${relay}
 }
 ${starts.join("\n")}
 
@@ -86,6 +102,7 @@ for port in ${ports}; do
         [ -s "relay-$port.pid" ] && break
         sleep 0.1
     done
+    chmod 600 "relay-$port.pid" 2>/dev/null
     if ! [ -s "relay-$port.pid" ]; then
         echo "${PROGRAM}: the NBD relay on port $port did not start" >> ${RELAY_LOG}
         echo ${STATUS_RELAY_FAILED} > ${STATUS_FILE}

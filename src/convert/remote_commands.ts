@@ -14,6 +14,7 @@ import {
   STATUS_FILE,
   WRAPPER_SCRIPT,
 } from "./remote_dir.ts";
+import type { RelayKind } from "./job_script.ts";
 import { shellSingleQuote, shellWord } from "./shell_quote.ts";
 
 /**
@@ -83,14 +84,30 @@ export function controlCommand(remoteDir: string): string {
   return inBash(`${dir}/${WRAPPER_SCRIPT}; exit $(< ${dir}/${STATUS_FILE})`);
 }
 
-/** Prints `relay-ok` when the server can run a conversion that survives a dropped link. */
-export const RELAY_OK = "relay-ok";
-
+/**
+ * What the server has for a conversion that survives a dropped link: one
+ * line per usable piece — `setsid`, `qemu-nbd VERSION`, `nbdkit-retry`.
+ * `relayFromProbe` reads it.
+ */
 export function relayProbeCommand(): string {
-  return inBash(
-    "command -v setsid >/dev/null && command -v nbdkit >/dev/null && " +
-      `nbdkit --filter=retry nbd --dump-plugin >/dev/null 2>&1 && echo ${RELAY_OK}`,
-  );
+  return inBash([
+    "command -v setsid >/dev/null && echo setsid",
+    "command -v qemu-nbd >/dev/null && qemu-nbd --version 2>/dev/null | head -n 1",
+    "nbdkit --filter=retry nbd --dump-plugin >/dev/null 2>&1 && echo nbdkit-retry",
+    "exit 0",
+  ].join("\n"));
+}
+
+/** The relay to use, from `relayProbeCommand`'s output; undefined when none can run. */
+export function relayFromProbe(output: string): RelayKind | undefined {
+  const lines = output.split("\n").map((l) => l.trim());
+  if (!lines.includes("setsid")) return undefined;
+  // QEMU's NBD client has reconnect-delay from 4.2 on.
+  const qemu = /^qemu-nbd (\d+)\.(\d+)/.exec(lines.find((l) => l.startsWith("qemu-nbd ")) ?? "");
+  if (qemu && (Number(qemu[1]) > 4 || (Number(qemu[1]) === 4 && Number(qemu[2]) >= 2))) {
+    return "qemu-nbd";
+  }
+  return lines.includes("nbdkit-retry") ? "nbdkit" : undefined;
 }
 
 /**

@@ -5,11 +5,11 @@
  */
 import type { HostFacts } from "../collect/types.ts";
 import type { Config } from "../config/types.ts";
-import { buildJobScript, STATUS_RELAY_FAILED } from "../convert/job_script.ts";
+import { buildJobScript, type RelayKind, STATUS_RELAY_FAILED } from "../convert/job_script.ts";
 import { buildPhysicalXml } from "../convert/physical_xml.ts";
 import {
   controlCommand,
-  RELAY_OK,
+  relayFromProbe,
   relayProbeCommand,
   removeSocketsCommand,
 } from "../convert/remote_commands.ts";
@@ -61,10 +61,13 @@ interface ActiveDisk {
   socket?: SocketForward;
 }
 
-/** Does the server have what a conversion that survives a dropped link needs? */
-async function serverCanRelay(session: RemoteSession, timeoutMs: number): Promise<boolean> {
+/** What the server can relay the disks with, so that a dropped link is survived; if anything. */
+async function serverRelay(
+  session: RemoteSession,
+  timeoutMs: number,
+): Promise<RelayKind | undefined> {
   const r = await session.exec(relayProbeCommand(), { timeoutMs });
-  return r.code === 0 && r.stdout.includes(RELAY_OK);
+  return r.code === 0 ? relayFromProbe(r.stdout) : undefined;
 }
 
 /** Forward disk `i`'s export from its socket in the remote directory. */
@@ -167,13 +170,16 @@ export async function runConversion(req: ConversionRequest): Promise<ConversionO
     emit({ type: "remote-dir", path: remoteDir });
     const dir = remoteDir;
 
-    let resilient = config.reconnectSeconds > 0 &&
-      await serverCanRelay(session, req.timeouts.remoteCommandMs);
+    const relay = config.reconnectSeconds > 0
+      ? await serverRelay(session, req.timeouts.remoteCommandMs)
+      : undefined;
+    let resilient = relay !== undefined;
     if (config.reconnectSeconds > 0 && !resilient) {
       emit({
         type: "warning",
-        message: "the conversion server has no nbdkit with its retry filter (or no setsid): " +
-          "the disks are forwarded directly, and a dropped link will end the conversion",
+        message: "the conversion server has neither qemu-nbd 4.2+ nor nbdkit with its retry " +
+          "filter (or no setsid): the disks are forwarded directly, and a dropped link will " +
+          "end the conversion",
       });
     }
 
@@ -199,9 +205,10 @@ export async function runConversion(req: ConversionRequest): Promise<ConversionO
       wrapperScript: buildWrapperScript(config, remoteDir, {
         colours: req.capabilities.coloursOption,
       }),
-      jobScript: resilient
+      jobScript: relay !== undefined
         ? buildJobScript({
           remoteDir,
+          relay,
           relays: disks.map((d, i) => ({
             port: d.forward!.port,
             socket: diskSocketPath(dir, i),

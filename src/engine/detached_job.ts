@@ -131,7 +131,9 @@ export async function runDetachedJob(opts: DetachedJobOptions): Promise<JobResul
         }).catch((err) => ({ code: null, stdout: "", lost: describeError(err) }));
         if (!("lost" in rest) && rest.code !== null) {
           if (rest.stdout !== "") opts.onOutput(new TextEncoder().encode(rest.stdout));
-          return stopping ?? { kind: "exited", status: rest.code };
+          // A conversion that finished before the stop took effect did finish.
+          if (rest.code === 0 || !stopping) return { kind: "exited", status: rest.code };
+          return stopping;
         }
       }
       const reason = end.kind === "lost" ? end.reason : "the connection was lost";

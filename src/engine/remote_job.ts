@@ -54,7 +54,8 @@ export async function runRemoteJob(opts: JobOptions): Promise<JobResult> {
     // May call back at once when the connection is already gone.
     stopWatchingClose = session.onClose((reason) => finish(stopping ?? { kind: "lost", reason }));
     job.ended.then((end) => {
-      if (stopping) return finish(stopping);
+      // A conversion that finished before the stop took effect did finish.
+      if (stopping && end.status !== 0) return finish(stopping);
       if (end.status !== undefined) return finish({ kind: "exited", status: end.status });
       // ssh2 closes every channel before it reports the connection closed:
       // give that report a turn to arrive, it is the better reason.
