@@ -123,7 +123,7 @@ Deno.test("p2v.reconnect=0, a stalled sshd while bytes flow is detected by keep-
         stoppedAt = performance.now();
         sessionSshdPids().then((pids) => {
           stopped = pids;
-          pids.forEach((p) => Deno.kill(p, "SIGSTOP"));
+          pids.forEach((p) => signal(p, "SIGSTOP"));
         });
       }),
     });
