@@ -10,8 +10,8 @@
  * imports it before ssh2. The wrapper builds our cipher for the AEAD ciphers
  * and passes everything else (and any case it does not recognise) to ssh2.
  * This depends on ssh2's internals, so it is pinned: with another ssh2
- * version, without libcrypto, or when the module has another shape, nothing
- * is installed and ssh2 runs as it is.
+ * version or when the module has another shape nothing is installed, and
+ * without libcrypto the wrapper always passes on: ssh2 runs as it is.
  */
 // Must be evaluated before ssh2's crypto.js copies node:crypto's functions.
 import "./release_stream_ciphers.ts";
@@ -62,47 +62,38 @@ const ssh2Module = ssh2Crypto as Ssh2CryptoModule;
 /** ssh2's own outbound cipher factory (node:crypto), as it was before this module ran. */
 export const ssh2CreateCipher = ssh2Module.createCipher;
 
-function install(): boolean {
-  const mod = ssh2Module;
-  if (ssh2Package.version !== PINNED_SSH2_VERSION || typeof ssh2CreateCipher !== "function") {
-    return false;
-  }
-  const lib = loadLibcrypto();
-  if (lib === null) return false;
-  mod.createCipher = (config) => {
+const PINNED = ssh2Package.version === PINNED_SSH2_VERSION &&
+  typeof ssh2CreateCipher === "function";
+
+/**
+ * Whether outgoing AEAD packets are encrypted with libcrypto in this process.
+ * The library is loaded on first use (the first connection), not at start-up.
+ */
+export function libcryptoCiphersInUse(): boolean {
+  return PINNED && loadLibcrypto() !== null;
+}
+
+if (PINNED) {
+  ssh2Module.createCipher = (config) => {
+    const lib = loadLibcrypto();
     let ours: SshOutboundCipher | null = null;
     try {
-      ours = libcryptoCipher(lib, config);
+      if (lib !== null) ours = libcryptoCipher(lib, config);
     } catch {
       // libcrypto refused this key (it never should): ssh2's own code still works.
     }
     return ours ?? ssh2CreateCipher(config);
   };
-  return true;
 }
 
-/** Whether outgoing packets are encrypted with libcrypto in this process. */
-export const LIBCRYPTO_CIPHERS_INSTALLED = install();
-
 /**
- * Our cipher preference. With libcrypto, AES-GCM first: AES-NI makes it the
- * cheapest for both ends. With ssh2's node:crypto code, chacha20 is much
- * faster than its AES-GCM.
+ * Our cipher preference. With libcrypto, AES-GCM first: with AES-NI it costs
+ * both ends the least CPU per byte. With ssh2's node:crypto code, chacha20 is
+ * much cheaper than its AES-GCM.
  */
-export const CIPHER_PREFERENCE: CipherAlgorithm[] = LIBCRYPTO_CIPHERS_INSTALLED
-  ? [
-    "aes128-gcm@openssh.com",
-    "chacha20-poly1305@openssh.com",
-    "aes256-gcm@openssh.com",
-    "aes128-ctr",
-    "aes192-ctr",
-    "aes256-ctr",
-  ]
-  : [
-    "chacha20-poly1305@openssh.com",
-    "aes128-gcm@openssh.com",
-    "aes256-gcm@openssh.com",
-    "aes128-ctr",
-    "aes192-ctr",
-    "aes256-ctr",
-  ];
+export function cipherPreference(): CipherAlgorithm[] {
+  const aeadFirst: CipherAlgorithm[] = libcryptoCiphersInUse()
+    ? ["aes128-gcm@openssh.com", "chacha20-poly1305@openssh.com", "aes256-gcm@openssh.com"]
+    : ["chacha20-poly1305@openssh.com", "aes128-gcm@openssh.com", "aes256-gcm@openssh.com"];
+  return [...aeadFirst, "aes128-ctr", "aes192-ctr", "aes256-ctr"];
+}
