@@ -9,9 +9,11 @@
  * VIRT_P2V_NO_LIBCRYPTO is set; callers then keep using node:crypto.
  *
  * Data is passed as raw addresses (see `addressOf`) so that a packet inside a
- * larger buffer needs no view object per call. Every buffer given here must
- * stay referenced by the caller while the call runs; ArrayBuffer contents
- * never move in V8, so an address stays valid as long as its buffer lives.
+ * larger buffer needs no view object per call. Take addresses only of memory
+ * that V8 never moves: an explicit `new ArrayBuffer(n)` or a large Buffer
+ * (`Buffer.allocUnsafeSlow`), never a small typed array made on its own
+ * (those can live on the moving heap); and keep the buffer referenced while
+ * its address is in use.
  */
 
 const LIBRARY_NAMES = ["libcrypto.so.3"];
@@ -57,7 +59,7 @@ export interface Libcrypto {
   poly1305(): Poly1305;
 }
 
-/** The address of a view's first byte, for the address parameters below. */
+/** The address of a view's first byte, for the address parameters below (see above). */
 export function addressOf(view: ArrayBufferView): number {
   const p = Deno.UnsafePointer.of(view);
   if (p === null) throw new Error("libcrypto: a buffer without memory");

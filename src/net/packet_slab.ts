@@ -88,12 +88,16 @@ export class PacketSlab {
     return Buffer.from(slab.bytes.buffer, slab.bytes.byteOffset + at, size);
   }
 
-  /** The memory address of `view`'s first byte (cheap for views of the current slab). */
-  addressOf(view: Uint8Array): number {
+  /**
+   * The memory address of `view`'s first byte if it lies in the current slab,
+   * else -1 (then copy it into a fresh region first: only slab memory is
+   * known never to move or go away while libcrypto works on it).
+   */
+  addressIn(view: Uint8Array): number {
     const slab = this.#slab;
     return view.buffer === slab.bytes.buffer
       ? slab.address + view.byteOffset - slab.bytes.byteOffset
-      : addressOf(view);
+      : -1;
   }
 
   /** Fill `view[start, start + length)` with random bytes (length ≤ 255). */

@@ -77,15 +77,15 @@ abstract class SlabCipher implements SshOutboundCipher {
     if (this.#dead) return;
     const packetLength = packet.readUInt32BE(0) + 4;
     const total = packetLength + TAG_BYTES;
-    let out = packet;
-    if (packet.length < total) {
-      // Not laid out by allocPacket (no room for the tag): copy it into the slab.
+    let out = packet.length === total ? packet : packet.subarray(0, total);
+    let address = this.#slab.addressIn(out);
+    if (address < 0 || out.length < total) {
+      // Not laid out by allocPacket just now: copy it into the slab, with room for the tag.
       out = this.#slab.take(total);
       out.set(packet.subarray(0, packetLength));
-    } else if (packet.length > total) {
-      out = packet.subarray(0, total);
+      address = this.#slab.addressIn(out);
     }
-    this.seal(this.#slab.addressOf(out), packetLength, this.outSeqno);
+    this.seal(address, packetLength, this.outSeqno);
     this.#onWrite(out);
     this.outSeqno = (this.outSeqno + 1) >>> 0;
   }

@@ -19,7 +19,9 @@
  *   BENCH_IMAGES=dense             which images (dense, sparse; default both)
  *
  * More stacks: `builtin/node-crypto` (our program with node:crypto instead of
- * the system's libcrypto), `original/aes128-gcm` (OpenSSH with -c aes128-gcm).
+ * the system's libcrypto), `original/aes128-gcm` (OpenSSH with -c aes128-gcm);
+ * `STACK@DIR` runs our program from another checkout (say, an older commit
+ * unpacked with `git archive`).
  */
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -59,16 +61,20 @@ type StackRunner = (
   out: string,
   image: Image,
   round: number,
+  /** main.ts of the checkout to run for our stacks. */
+  main: string,
 ) => Promise<Sample>;
 
 const STACKS: Record<string, StackRunner> = {
   "original": (sshd, _out, image) => originalStack(sshd, image, []),
   "original/aes128-gcm": (sshd, _out, image) =>
     originalStack(sshd, image, ["-c", "aes128-gcm@openssh.com"]),
-  "qemu-nbd": (sshd, out, image, round) => ourStack(sshd, out, image, "qemu-nbd", {}, round),
-  "builtin": (sshd, out, image, round) => ourStack(sshd, out, image, "builtin", {}, round),
-  "builtin/node-crypto": (sshd, out, image, round) =>
-    ourStack(sshd, out, image, "builtin", { VIRT_P2V_NO_LIBCRYPTO: "1" }, round),
+  "qemu-nbd": (sshd, out, image, round, main) =>
+    ourStack(sshd, out, image, main, "qemu-nbd", {}, round),
+  "builtin": (sshd, out, image, round, main) =>
+    ourStack(sshd, out, image, main, "builtin", {}, round),
+  "builtin/node-crypto": (sshd, out, image, round, main) =>
+    ourStack(sshd, out, image, main, "builtin", { VIRT_P2V_NO_LIBCRYPTO: "1" }, round),
 };
 
 async function originalStack(sshd: TestSshd, image: Image, sshArgs: string[]): Promise<Sample> {
@@ -147,6 +153,7 @@ async function ourStack(
   sshd: TestSshd,
   out: string,
   image: Image,
+  main: string,
   backend: "qemu-nbd" | "builtin",
   env: Record<string, string>,
   round: number,
@@ -167,7 +174,7 @@ async function ourStack(
       "--quiet",
       // The same V8 flag as `deno task start`.
       "--v8-flags=--max-semi-space-size=1",
-      MAIN,
+      main,
       `--cmdline=${cmdline}`,
     ],
     stdin: "null",
@@ -220,7 +227,8 @@ async function ourStack(
 async function main(): Promise<void> {
   const stacks = (Deno.env.get("BENCH_STACKS") ?? "original,qemu-nbd,builtin").split(",");
   for (const s of stacks) {
-    if (!(s in STACKS)) throw new Error(`unknown stack ${s}; known: ${Object.keys(STACKS)}`);
+    const kind = s.split("@")[0];
+    if (!(kind in STACKS)) throw new Error(`unknown stack ${kind}; known: ${Object.keys(STACKS)}`);
   }
   const base = stacks.find((s) => s.startsWith("original")) ?? stacks[0];
   const wanted = (Deno.env.get("BENCH_IMAGES") ?? "dense,sparse").split(",");
@@ -254,7 +262,9 @@ async function main(): Promise<void> {
         // Rotate the order each round so no stack always runs first or last.
         const order = stacks.map((_, i) => stacks[(i + round) % stacks.length]);
         for (const stack of order) {
-          const sample = await STACKS[stack](sshd, out, image, round);
+          const [kind, tree] = stack.split("@");
+          const main = tree ? `${tree.replace(/\/$/, "")}/main.ts` : MAIN;
+          const sample = await STACKS[kind](sshd, out, image, round, main);
           samples.get(stack)!.push(sample);
           console.log(
             `  ${image.label} round ${round + 1} ${stack}: ${sample.mbPerS.toFixed(0)} MB/s, ` +
