@@ -9,10 +9,11 @@
  *
  * Per stack it prints MB/s and CPU seconds per GiB of the converted
  * machine's side, both from the processes themselves (/proc): for the
- * original, ssh + nbdkit; for us, our one process. "copy" is the CPU used
- * while nbdcopy ran; "whole" is everything from start to exit, children
- * included (for the original: the two processes' whole lives). Medians over
- * the rounds, with ratios to the original, and peak RSS.
+ * original, ssh + nbdkit; for us, our process and its qemu-nbd if any.
+ * "copy" is the CPU used while nbdcopy ran; "whole" is everything from
+ * start to exit, children included (for the original: the two processes'
+ * whole lives). Per GiB of disk size; medians over the rounds, with ratios
+ * to the original, and peak RSS.
  *
  *   BENCH_ROUNDS=3                 rounds per image (default 3)
  *   BENCH_STACKS=original,builtin  which stacks (default original,qemu-nbd,builtin)
@@ -198,10 +199,10 @@ async function ourStack(
       stdout += decoder.decode(chunk, { stream: true });
       sample();
       if (Number.isNaN(copyStartCpu) && stdout.includes("Copying disk")) {
-        copyStartCpu = cpuSecondsOrNaN(programPid);
+        copyStartCpu = treeCpu(programPid);
       }
       if (Number.isNaN(copyEndCpu) && stdout.includes("Finishing off")) {
-        copyEndCpu = cpuSecondsOrNaN(programPid);
+        copyEndCpu = treeCpu(programPid);
       }
     }
   };
@@ -222,6 +223,11 @@ async function ourStack(
   } finally {
     await Deno.remove(statFile);
   }
+}
+
+/** CPU seconds of a process and of its running children (our program and its qemu-nbd). */
+function treeCpu(pid: number): number {
+  return childPids(pid).reduce((sum, child) => sum + cpuSecondsOrNaN(child), cpuSecondsOrNaN(pid));
 }
 
 async function main(): Promise<void> {
