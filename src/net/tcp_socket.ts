@@ -3,9 +3,10 @@
  * on Deno's own TCP API instead of node:net. It exists for the send path:
  * writes that queue up while one is in progress reach `_writev` together, and
  * chunks that lie next to each other in memory (the SSH packets of one
- * `PacketSlab`) go out as ONE write of one view, without copying; other
- * batches are copied into one buffer. Under Deno, node:net costs a system
- * call and several objects per SSH packet.
+ * `PacketSlab`) go out as ONE write of one view, without copying; small
+ * pieces in between are copied together into a reused buffer. Written slab
+ * bytes are given back to their slab for reuse. Under Deno, node:net costs a
+ * system call and several objects per SSH packet.
  *
  * It behaves like a connecting net.Socket towards ssh2: `connecting` is true
  * until the connection is up, then 'connect' is emitted; a failure is an
@@ -29,6 +30,12 @@ export class TcpSocket extends Duplex {
   readonly #abortConnect = new AbortController();
   #reading = false;
   readonly #readBuffer = new Uint8Array(READ_BUFFER_BYTES);
+  /** Where small pieces are copied together; one batch is written at a time, so it is reused. */
+  #staging = new Uint8Array(0);
+  readonly #stage = (bytes: number): Uint8Array => {
+    if (this.#staging.length < bytes) this.#staging = new Uint8Array(Math.max(bytes, 65536));
+    return this.#staging;
+  };
 
   constructor(hostname: string, port: number) {
     super({ allowHalfOpen: false, decodeStrings: true });
@@ -97,7 +104,7 @@ export class TcpSocket extends Duplex {
   async #send(chunks: Uint8Array[]): Promise<void> {
     const conn = this.#conn ?? await this.#connected;
     if (conn === null) throw new Error("the connection is closed");
-    for (const { view, copiedFrom } of planWrites(chunks)) {
+    for (const { view, copiedFrom } of planWrites(chunks, this.#stage)) {
       if (copiedFrom) { for (const source of copiedFrom) releaseWritten(source); }
       let rest = view;
       while (rest.length > 0) rest = rest.subarray(await conn.write(rest));
@@ -136,31 +143,41 @@ export interface PlannedWrite {
 /**
  * The chunks as few writes as possible without copying much: neighbours in
  * one ArrayBuffer become one view; runs of small pieces between them are
- * merged by copying.
+ * merged by copying into memory from `staging(bytes)` (called at most once;
+ * the copies are in use until the plan has been written).
  */
-export function planWrites(chunks: Uint8Array[]): PlannedWrite[] {
-  const plan: PlannedWrite[] = [];
+export function planWrites(
+  chunks: Uint8Array[],
+  staging: (bytes: number) => Uint8Array = (n) => new Uint8Array(n),
+): PlannedWrite[] {
+  // Group the runs: a large run alone, consecutive small ones together.
+  const groups: Uint8Array[][] = [];
+  let copyBytes = 0;
   let small: Uint8Array[] = [];
-  let smallBytes = 0;
-  const flushSmall = () => {
-    if (small.length === 1) plan.push({ view: small[0] });
-    else if (small.length > 1) {
-      plan.push({ view: Buffer.concat(small, smallBytes), copiedFrom: small });
-    }
-    small = [];
-    smallBytes = 0;
-  };
   for (const run of contiguousRuns(chunks)) {
     if (run.byteLength >= COPY_BELOW_BYTES) {
-      flushSmall();
-      plan.push({ view: run });
+      if (small.length > 0) groups.push(small);
+      small = [];
+      groups.push([run]);
     } else {
       small.push(run);
-      smallBytes += run.byteLength;
     }
   }
-  flushSmall();
-  return plan;
+  if (small.length > 0) groups.push(small);
+  for (const g of groups) {
+    if (g.length > 1) { for (const run of g) copyBytes += run.byteLength; }
+  }
+  const stage = copyBytes > 0 ? staging(copyBytes) : undefined;
+  let at = 0;
+  return groups.map((g) => {
+    if (g.length === 1) return { view: g[0] };
+    const start = at;
+    for (const run of g) {
+      stage!.set(run, at);
+      at += run.byteLength;
+    }
+    return { view: stage!.subarray(start, at), copiedFrom: g };
+  });
 }
 
 /** Chunks that follow each other in one ArrayBuffer, joined into one view each. */
