@@ -241,6 +241,10 @@ fi
 if [ -n "$qemu_nbd" ]; then
   add_elf "$qemu_nbd" /usr/bin/qemu-nbd
 fi
+
+# OpenSSL 3's libcrypto encrypts the SSH data (src/net/libcrypto.ts); without it the program uses slower code.
+crypto_lib=$(ldconfig -p | awk '$1 == "libcrypto.so.3" && $2 != "(libc6)" { p = $NF } END { print p }'); [ -n "$crypto_lib" ] && add_elf "$crypto_lib"
+
 # Nice to have for the diagnostics virt-p2v uploads (each is optional there).
 for tool in lscpu lspci; do
   if path=$(command -v "$tool"); then add_elf "$path" "/usr/bin/$tool"; fi

@@ -8,6 +8,8 @@ import { createHash } from "node:crypto";
 import type { Duplex } from "node:stream";
 // Must be evaluated before ssh2: see the module's comment.
 import "./release_stream_ciphers.ts";
+import { cipherPreference } from "./ssh2_fast_ciphers.ts";
+import { TcpSocket } from "./tcp_socket.ts";
 // @ts-types="npm:@types/ssh2@1.15.6"
 import { Client, type ClientChannel, type ConnectConfig } from "ssh2";
 import { describeError } from "../errors.ts";
@@ -54,18 +56,6 @@ export interface SshConnectOptions {
   /** Aborts the attempt: it fails with "cancelled by user". */
   signal?: AbortSignal;
 }
-
-/** Ciphers ordered by measured throughput of ssh2 under Deno (chacha20 ≫ aes-gcm there). */
-const CIPHERS: ConnectConfig["algorithms"] = {
-  cipher: [
-    "chacha20-poly1305@openssh.com",
-    "aes128-gcm@openssh.com",
-    "aes256-gcm@openssh.com",
-    "aes128-ctr",
-    "aes192-ctr",
-    "aes256-ctr",
-  ],
-};
 
 /** The OpenSSH-style `SHA256:base64` fingerprint of a raw host key blob. */
 export function fingerprintOf(keyBlob: Uint8Array): string {
@@ -114,6 +104,8 @@ export class SshSession implements RemoteSession {
   static connect(opts: SshConnectOptions): Promise<SshSession> {
     return new Promise((resolve, reject) => {
       const client = new Client();
+      // Deno's own TCP rather than node:net: see tcp_socket.ts.
+      const sock = opts.sock ?? new TcpSocket(opts.host, opts.port);
       let fingerprint = "";
       let hostKeyProblem: string | undefined;
       let settled = false;
@@ -125,6 +117,7 @@ export class SshSession implements RemoteSession {
         client.removeAllListeners();
         client.on("error", () => {});
         client.destroy();
+        sock.destroy();
         const message = err instanceof SshError
           ? err.message
           : hostKeyProblem ?? explainConnectError(err, opts);
@@ -144,14 +137,15 @@ export class SshSession implements RemoteSession {
       client.on("error", fail);
       client.once("close", () => fail(new Error("connection closed during handshake")));
       const config: ConnectConfig = {
+        sock,
         host: opts.host,
         port: opts.port,
-        sock: opts.sock,
         username: opts.credentials.username,
         readyTimeout: opts.connectTimeoutMs,
         keepaliveInterval: opts.keepaliveIntervalMs,
         keepaliveCountMax: opts.keepaliveCountMax,
-        algorithms: CIPHERS,
+        // Ordered by measured cost per byte (see ssh2_fast_ciphers.ts).
+        algorithms: { cipher: cipherPreference() },
         authHandler: authMethods(opts.credentials) as ConnectConfig["authHandler"],
         hostVerifier: (key: Buffer) => {
           fingerprint = fingerprintOf(key);

@@ -21,6 +21,7 @@ import {
   type SocketServerKind,
   startSocketServer,
 } from "../../src/nbd/socket_server.ts";
+import { cpuTimes, median, peakRssKb } from "./proc_stats.ts";
 
 const args = new Map(
   Deno.args.map((a) => a.replace(/^--/, "").split("=", 2) as [string, string]),
@@ -44,13 +45,6 @@ interface Server_ {
   stop(): Promise<void>;
 }
 
-/** utime + stime of a process, in seconds (Linux /proc). */
-function cpuSeconds(pid: number | "self"): number {
-  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
 /** Serve a DiskExport on a unix socket by attach()ing every connection. */
 async function viaAttach(name: string, exp: DiskExport): Promise<Server_> {
   const sock = join(work, `${name}.sock`);
@@ -58,7 +52,7 @@ async function viaAttach(name: string, exp: DiskExport): Promise<Server_> {
   await new Promise<void>((r) => server.listen(sock, () => r()));
   return {
     uri: `nbd+unix:///?socket=${sock}`,
-    cpu: () => cpuSeconds("self"),
+    cpu: () => cpuTimes("self").self,
     async stop() {
       await new Promise<void>((r) => server.close(() => r()));
       await exp.stop();
@@ -85,7 +79,7 @@ async function direct(kind: SocketServerKind): Promise<Server_> {
   }
   return {
     uri: `nbd+unix:///?socket=${sock}`,
-    cpu: () => cpuSeconds(child.pid),
+    cpu: () => cpuTimes(child.pid).self,
     async stop() {
       child.kill("SIGTERM");
       await child.status;
@@ -136,10 +130,6 @@ for (let round = 0; round < rounds; round++) {
   console.log(`round ${round + 1}/${rounds} done`);
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 console.log(
   `\n${(bytes / 1048576).toFixed(0)} MiB image, ${rounds} rounds: MB/s (median; all rounds), ` +
     `and CPU seconds per GiB of the serving process (median; for qemu-nbd+splice ours only)`,
@@ -159,10 +149,9 @@ for (const mode of Object.keys(modes)) {
     );
   }
 }
-const hwm = /^VmHWM:\s+(\d+) kB/m.exec(Deno.readTextFileSync("/proc/self/status"));
 console.log(
   `\npeak RSS of this process (serves builtin and splices qemu-nbd): ${
-    hwm ? (Number(hwm[1]) / 1024).toFixed(0) : "?"
+    (peakRssKb("self") / 1024).toFixed(0)
   } MiB`,
 );
 await Deno.remove(work, { recursive: true });

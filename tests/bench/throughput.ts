@@ -1,39 +1,94 @@
 /**
- * `deno task bench`: MB/s of the disk data path through SSH, measured side by
- * side with A/B alternation, as `nbdcopy nbd://localhost:PORT null:` run on
- * the server side:
- *   (a) the original's stack: OpenSSH `ssh -N -R 0:localhost:P` + `nbdkit -r file`;
- *   (b) our program with qemu-nbd;
- *   (c) our program with the built-in NBD server (when available).
+ * `deno task bench`: the disk data path through SSH, measured side by side
+ * with A/B alternation, as `nbdcopy nbd://localhost:PORT null:` run on the
+ * server side (the stub virt-v2v):
+ *   original  — the original's stack: OpenSSH `ssh -N -R 0:localhost:P` + `nbdkit -r file`;
+ *   qemu-nbd  — our program with qemu-nbd;
+ *   builtin   — our program with the built-in NBD server.
  * Images: 1 GiB of random data, and a sparse 4 GiB image holding 256 MiB.
- * Also prints peak RSS of our process and the ratios (b)/(a), (c)/(a).
+ *
+ * Per stack it prints MB/s and CPU seconds per GiB of the converted
+ * machine's side, both from the processes themselves (/proc): for the
+ * original, ssh + nbdkit; for us, our process and its qemu-nbd if any.
+ * "copy" is the CPU used while nbdcopy ran; "whole" is everything from
+ * start to exit, children included (for the original: the two processes'
+ * whole lives). Per GiB of disk size; medians over the rounds, with ratios
+ * to the original, and peak RSS.
+ *
+ *   BENCH_ROUNDS=3                 rounds per image (default 3)
+ *   BENCH_STACKS=original,builtin  which stacks (default original,qemu-nbd,builtin)
+ *   BENCH_IMAGES=dense             which images (dense, sparse; default both)
+ *
+ * More stacks: `builtin/node-crypto` (our program with node:crypto instead of
+ * the system's libcrypto), `original/aes128-gcm` (OpenSSH with -c aes128-gcm);
+ * `STACK@DIR` runs our program from another checkout (say, an older commit
+ * unpacked with `git archive`).
  */
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { GiB, makeDenseImage, makeSparseImage } from "../helpers/images.ts";
-import { p2vArgs, runP2v } from "../helpers/p2v.ts";
 import { freePort, run, waitFor } from "../helpers/process.ts";
 import { startSshd, TEST_USER, type TestSshd } from "../helpers/sshd.ts";
 import { installStubVirtV2v, makeOutputDir } from "../helpers/stub_server.ts";
+import {
+  childPids,
+  cpuSecondsOrNaN,
+  loadAverage,
+  median,
+  parseStat,
+  peakRssKb,
+} from "./proc_stats.ts";
 
+const MAIN = fileURLToPath(new URL("../../main.ts", import.meta.url));
 const ROUNDS = Number(Deno.env.get("BENCH_ROUNDS") ?? 3);
 
 interface Sample {
   mbPerS: number;
-  rssMb?: number;
+  /** CPU seconds of the converted machine's side while the copy ran. */
+  copyCpu: number;
+  /** CPU seconds of that side from start to exit, children included. */
+  wholeCpu: number;
+  rssMb: number;
 }
 
-type Stack = "original" | "qemu-nbd" | "builtin";
+interface Image {
+  label: string;
+  path: string;
+  bytes: number;
+}
 
-async function originalStack(sshd: TestSshd, image: string, bytes: number): Promise<Sample> {
+type StackRunner = (
+  sshd: TestSshd,
+  out: string,
+  image: Image,
+  round: number,
+  /** main.ts of the checkout to run for our stacks. */
+  main: string,
+) => Promise<Sample>;
+
+const STACKS: Record<string, StackRunner> = {
+  "original": (sshd, _out, image) => originalStack(sshd, image, []),
+  "original/aes128-gcm": (sshd, _out, image) =>
+    originalStack(sshd, image, ["-c", "aes128-gcm@openssh.com"]),
+  "qemu-nbd": (sshd, out, image, round, main) =>
+    ourStack(sshd, out, image, main, "qemu-nbd", {}, round),
+  "builtin": (sshd, out, image, round, main) =>
+    ourStack(sshd, out, image, main, "builtin", {}, round),
+  "builtin/node-crypto": (sshd, out, image, round, main) =>
+    ourStack(sshd, out, image, main, "builtin", { VIRT_P2V_NO_LIBCRYPTO: "1" }, round),
+};
+
+async function originalStack(sshd: TestSshd, image: Image, sshArgs: string[]): Promise<Sample> {
   const nbdPort = freePort();
   const nbdkit = new Deno.Command("nbdkit", {
-    args: ["-r", "-f", "-i", "127.0.0.1", "-p", String(nbdPort), "file", image],
+    args: ["-r", "-f", "-i", "127.0.0.1", "-p", String(nbdPort), "file", image.path],
     stdout: "null",
     stderr: "null",
   }).spawn();
   const ssh = new Deno.Command("ssh", {
     args: [
       "-N",
+      ...sshArgs,
       "-o",
       "StrictHostKeyChecking=no",
       "-o",
@@ -52,6 +107,8 @@ async function originalStack(sshd: TestSshd, image: string, bytes: number): Prom
     stdout: "null",
     stderr: "piped",
   }).spawn();
+  const pids = [ssh.pid, nbdkit.pid];
+  const cpu = () => pids.reduce((sum, pid) => sum + cpuSecondsOrNaN(pid), 0);
   try {
     let stderr = "";
     const reader = ssh.stderr.pipeThrough(new TextDecoderStream()).getReader();
@@ -68,11 +125,19 @@ async function originalStack(sshd: TestSshd, image: string, bytes: number): Prom
       20_000,
       "ssh to allocate the remote port",
     );
+    reader.releaseLock();
+    const cpuBefore = cpu();
     const started = performance.now();
     await run("nbdcopy", [`nbd://localhost:${remotePort}`, "null:"]);
     const seconds = (performance.now() - started) / 1000;
-    reader.releaseLock();
-    return { mbPerS: bytes / 1e6 / seconds };
+    const cpuAfter = cpu();
+    const rssKb = pids.reduce((sum, pid) => sum + peakRssKb(pid), 0);
+    return {
+      mbPerS: image.bytes / 1e6 / seconds,
+      copyCpu: cpuAfter - cpuBefore,
+      wholeCpu: cpuAfter,
+      rssMb: rssKb / 1024,
+    };
   } finally {
     ssh.kill("SIGTERM");
     nbdkit.kill("SIGTERM");
@@ -80,91 +145,162 @@ async function originalStack(sshd: TestSshd, image: string, bytes: number): Prom
   }
 }
 
+/**
+ * Our program, unattended, through a small shell that prints its own
+ * accounting of waited-for children once the program has exited: that is the
+ * program's whole CPU time, its children (lscpu, dmesg …) included.
+ */
 async function ourStack(
   sshd: TestSshd,
   out: string,
-  image: string,
-  bytes: number,
+  image: Image,
+  main: string,
   backend: "qemu-nbd" | "builtin",
+  env: Record<string, string>,
   round: number,
 ): Promise<Sample> {
   const name = `bench-${backend}-${round}-${Date.now()}`;
-  const nbdKey = (await supportsNbdKey()) ? `p2v.nbd=${backend}` : "";
-  const r = await runP2v(p2vArgs(
-    `p2v.server=127.0.0.1 p2v.port=${sshd.port} p2v.username=${TEST_USER} ` +
-      `p2v.identity=file://${sshd.userKeyPath} p2v.disks=${image} p2v.os=${out} ` +
-      `p2v.name=${name} p2v.post= ${nbdKey}`,
-  ));
-  if (r.code !== 0) throw new Error(`our run failed:\n${r.stdout}\n${r.stderr}`);
-  const seconds = Number(await Deno.readTextFile(join(out, `${name}-sda.seconds`)));
-  return { mbPerS: bytes / 1e6 / seconds, rssMb: r.peakRssKb / 1024 };
-}
-
-let nbdKeyKnown: boolean | undefined;
-async function supportsNbdKey(): Promise<boolean> {
-  if (nbdKeyKnown === undefined) {
-    const r = await runP2v(p2vArgs("p2v.nbd=builtin p2v.dump_config_and_exit"));
-    nbdKeyKnown = r.code === 0 && /^nbd\s/m.test(r.stdout);
+  const statFile = await Deno.makeTempFile({ prefix: "p2v-bench-stat." });
+  const cmdline = `p2v.server=127.0.0.1 p2v.port=${sshd.port} p2v.username=${TEST_USER} ` +
+    `p2v.identity=file://${sshd.userKeyPath} p2v.disks=${image.path} p2v.os=${out} ` +
+    `p2v.name=${name} p2v.post= p2v.nbd=${backend}`;
+  const child = new Deno.Command("sh", {
+    args: [
+      "-c",
+      '"$@"; rc=$?; cat /proc/$$/stat > "$P2V_BENCH_STAT"; exit $rc',
+      "sh",
+      Deno.execPath(),
+      "run",
+      "--allow-all",
+      "--quiet",
+      // The same V8 flag as `deno task start`.
+      "--v8-flags=--max-semi-space-size=1",
+      main,
+      `--cmdline=${cmdline}`,
+    ],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1", P2V_BENCH_STAT: statFile, ...env },
+  }).spawn();
+  let programPid = 0;
+  let rssKb = 0;
+  let copyStartCpu = NaN;
+  let copyEndCpu = NaN;
+  const sample = () => {
+    if (programPid === 0) programPid = childPids(child.pid)[0] ?? 0;
+    if (programPid !== 0) rssKb = Math.max(rssKb, peakRssKb(programPid));
+  };
+  const sampler = setInterval(sample, 200);
+  let stdout = "";
+  const watchStdout = async () => {
+    const decoder = new TextDecoder();
+    for await (const chunk of child.stdout) {
+      stdout += decoder.decode(chunk, { stream: true });
+      sample();
+      if (Number.isNaN(copyStartCpu) && stdout.includes("Copying disk")) {
+        copyStartCpu = treeCpu(programPid);
+      }
+      if (Number.isNaN(copyEndCpu) && stdout.includes("Finishing off")) {
+        copyEndCpu = treeCpu(programPid);
+      }
+    }
+  };
+  const stderrText = new Response(child.stderr).text();
+  await watchStdout();
+  const status = await child.status;
+  clearInterval(sampler);
+  const stderr = await stderrText;
+  try {
+    if (status.code !== 0) throw new Error(`our run failed:\n${stdout}\n${stderr}`);
+    const seconds = Number(await Deno.readTextFile(join(out, `${name}-sda.seconds`)));
+    return {
+      mbPerS: image.bytes / 1e6 / seconds,
+      copyCpu: copyEndCpu - copyStartCpu,
+      wholeCpu: parseStat(await Deno.readTextFile(statFile)).children,
+      rssMb: rssKb / 1024,
+    };
+  } finally {
+    await Deno.remove(statFile);
   }
-  return nbdKeyKnown;
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+/** CPU seconds of a process and of its running children (our program and its qemu-nbd). */
+function treeCpu(pid: number): number {
+  return childPids(pid).reduce((sum, child) => sum + cpuSecondsOrNaN(child), cpuSecondsOrNaN(pid));
 }
 
 async function main(): Promise<void> {
+  const stacks = (Deno.env.get("BENCH_STACKS") ?? "original,qemu-nbd,builtin").split(",");
+  for (const s of stacks) {
+    const kind = s.split("@")[0];
+    if (!(kind in STACKS)) throw new Error(`unknown stack ${kind}; known: ${Object.keys(STACKS)}`);
+  }
+  const base = stacks.find((s) => s.startsWith("original")) ?? stacks[0];
+  const wanted = (Deno.env.get("BENCH_IMAGES") ?? "dense,sparse").split(",");
   const work = await Deno.makeTempDir({ dir: "/var/tmp", prefix: "p2v-bench." });
   await Deno.chmod(work, 0o755);
   const sshd = await startSshd();
   try {
     await installStubVirtV2v(sshd, { copyToNull: true });
     const out = await makeOutputDir(sshd);
-    const images = [
-      { label: "1 GiB dense", path: await makeDenseImage(work, "dense.img", GiB), bytes: GiB },
-      {
+    const images: Image[] = [];
+    if (wanted.includes("dense")) {
+      images.push({
+        label: "1 GiB dense",
+        path: await makeDenseImage(work, "dense.img", GiB),
+        bytes: GiB,
+      });
+    }
+    if (wanted.includes("sparse")) {
+      images.push({
         label: "4 GiB sparse (256 MiB data)",
         path: await makeSparseImage(work, "sparse.img", 4 * GiB, 256),
         bytes: 4 * GiB,
-      },
-    ];
-    const stacks: Stack[] = ["original", "qemu-nbd"];
-    if (await supportsNbdKey()) stacks.push("builtin");
+      });
+    }
 
-    console.log(`rounds: ${ROUNDS}, stacks: ${stacks.join(", ")}`);
+    console.log(`rounds: ${ROUNDS}, stacks: ${stacks.join(", ")}; ${loadAverage()}`);
     const rows: string[] = [];
     for (const image of images) {
-      const samples = new Map<Stack, Sample[]>(stacks.map((s) => [s, []]));
+      const samples = new Map<string, Sample[]>(stacks.map((s) => [s, []]));
       for (let round = 0; round < ROUNDS; round++) {
         // Rotate the order each round so no stack always runs first or last.
         const order = stacks.map((_, i) => stacks[(i + round) % stacks.length]);
         for (const stack of order) {
-          const sample = stack === "original"
-            ? await originalStack(sshd, image.path, image.bytes)
-            : await ourStack(sshd, out, image.path, image.bytes, stack, round);
+          const [kind, tree] = stack.split("@");
+          const main = tree ? `${tree.replace(/\/$/, "")}/main.ts` : MAIN;
+          const sample = await STACKS[kind](sshd, out, image, round, main);
           samples.get(stack)!.push(sample);
           console.log(
-            `  ${image.label} round ${round + 1} ${stack}: ${sample.mbPerS.toFixed(0)} MB/s` +
-              (sample.rssMb ? `, peak RSS ${sample.rssMb.toFixed(0)} MB` : ""),
+            `  ${image.label} round ${round + 1} ${stack}: ${sample.mbPerS.toFixed(0)} MB/s, ` +
+              `CPU ${sample.copyCpu.toFixed(2)} s copy / ${sample.wholeCpu.toFixed(2)} s whole, ` +
+              `peak RSS ${sample.rssMb.toFixed(0)} MB; ${loadAverage()}`,
           );
         }
       }
-      const med = (s: Stack) => median(samples.get(s)!.map((x) => x.mbPerS));
-      const rss = (s: Stack) => Math.max(...samples.get(s)!.map((x) => x.rssMb ?? 0));
-      const a = med("original");
+      const gib = image.bytes / GiB;
+      const med = (s: string, pick: (x: Sample) => number) => median(samples.get(s)!.map(pick));
+      const baseRate = med(base, (x) => x.mbPerS);
+      const baseCpu = med(base, (x) => x.copyCpu);
       for (const stack of stacks) {
-        const m = med(stack);
+        const rate = med(stack, (x) => x.mbPerS);
+        const copyCpu = med(stack, (x) => x.copyCpu);
+        const wholeCpu = med(stack, (x) => x.wholeCpu);
+        const rss = Math.max(...samples.get(stack)!.map((x) => x.rssMb));
         rows.push(
-          `| ${image.label} | ${stack} | ${m.toFixed(0)} | ${
-            stack === "original" ? "1.00" : (m / a).toFixed(2)
-          } | ${stack === "original" ? "-" : rss(stack).toFixed(0)} |`,
+          `| ${image.label} | ${stack} | ${rate.toFixed(0)} | ${(rate / baseRate).toFixed(2)} | ` +
+            `${(copyCpu / gib).toFixed(2)} | ${(copyCpu / baseCpu).toFixed(2)} | ` +
+            `${(wholeCpu / gib).toFixed(2)} | ${rss.toFixed(0)} |`,
         );
       }
     }
-    console.log("\n| image | stack | MB/s (median) | ratio to original | peak RSS MB |");
-    console.log("|---|---|---|---|---|");
+    console.log(`\nmedians of ${ROUNDS} alternated rounds; ${loadAverage()}`);
+    console.log(
+      `| image | stack | MB/s | ×${base} | CPU s/GiB copy | CPU ×${base} | ` +
+        `CPU s/GiB whole run | peak RSS MB |`,
+    );
+    console.log("|---|---|---|---|---|---|---|---|");
     for (const row of rows) console.log(row);
   } finally {
     await sshd.stop();
