@@ -87,7 +87,7 @@ for (const backend of ["qemu-nbd", "builtin", "nbdkit"]) {
       assert.equal((await Deno.stat(dir)).mode! & 0o777, 0o700);
       for await (const e of Deno.readDir(dir)) {
         const mode = (await Deno.stat(join(dir, e.name))).mode! & 0o777;
-        const expected = e.name === "virt-v2v-wrapper.sh" ? 0o700 : 0o600;
+        const expected = e.name.endsWith(".sh") ? 0o700 : 0o600;
         assert.equal(mode, expected, `${e.name}: ${mode.toString(8)}`);
       }
       const argv = (await read("stub-argv")).split("\0").slice(0, -1);

@@ -4,7 +4,10 @@
  * server side (the stub virt-v2v):
  *   original  — the original's stack: OpenSSH `ssh -N -R 0:localhost:P` + `nbdkit -r file`;
  *   qemu-nbd  — our program with qemu-nbd;
- *   builtin   — our program with the built-in NBD server.
+ *   builtin   — our program with the built-in NBD server (the default: the
+ *               server relays each disk, so the conversion survives a drop);
+ *   builtin/direct — the same with p2v.reconnect=0: no relay, the original's
+ *               topology.
  * Images: 1 GiB of random data, and a sparse 4 GiB image holding 256 MiB.
  *
  * Per stack it prints MB/s and CPU seconds per GiB of the converted
@@ -16,7 +19,7 @@
  * to the original, and peak RSS.
  *
  *   BENCH_ROUNDS=3                 rounds per image (default 3)
- *   BENCH_STACKS=original,builtin  which stacks (default original,qemu-nbd,builtin)
+ *   BENCH_STACKS=original,builtin  which stacks (default original,qemu-nbd,builtin,builtin/direct)
  *   BENCH_IMAGES=dense             which images (dense, sparse; default both)
  *
  * More stacks: `builtin/node-crypto` (our program with node:crypto instead of
@@ -76,6 +79,10 @@ const STACKS: Record<string, StackRunner> = {
     ourStack(sshd, out, image, main, "builtin", {}, round),
   "builtin/node-crypto": (sshd, out, image, round, main) =>
     ourStack(sshd, out, image, main, "builtin", { VIRT_P2V_NO_LIBCRYPTO: "1" }, round),
+  // The original's topology: the disk forwarded straight to virt-v2v, no relay
+  // on the server, so a dropped link ends the conversion.
+  "builtin/direct": (sshd, out, image, round, main) =>
+    ourStack(sshd, out, image, main, "builtin", {}, round, "p2v.reconnect=0"),
 };
 
 async function originalStack(sshd: TestSshd, image: Image, sshArgs: string[]): Promise<Sample> {
@@ -158,12 +165,13 @@ async function ourStack(
   backend: "qemu-nbd" | "builtin",
   env: Record<string, string>,
   round: number,
+  keys = "",
 ): Promise<Sample> {
   const name = `bench-${backend}-${round}-${Date.now()}`;
   const statFile = await Deno.makeTempFile({ prefix: "p2v-bench-stat." });
   const cmdline = `p2v.server=127.0.0.1 p2v.port=${sshd.port} p2v.username=${TEST_USER} ` +
     `p2v.identity=file://${sshd.userKeyPath} p2v.disks=${image.path} p2v.os=${out} ` +
-    `p2v.name=${name} p2v.post= p2v.nbd=${backend}`;
+    `p2v.name=${name} p2v.post= p2v.nbd=${backend} ${keys}`;
   const child = new Deno.Command("sh", {
     args: [
       "-c",
@@ -231,7 +239,8 @@ function treeCpu(pid: number): number {
 }
 
 async function main(): Promise<void> {
-  const stacks = (Deno.env.get("BENCH_STACKS") ?? "original,qemu-nbd,builtin").split(",");
+  const stacks = (Deno.env.get("BENCH_STACKS") ?? "original,qemu-nbd,builtin,builtin/direct")
+    .split(",");
   for (const s of stacks) {
     const kind = s.split("@")[0];
     if (!(kind in STACKS)) throw new Error(`unknown stack ${kind}; known: ${Object.keys(STACKS)}`);
