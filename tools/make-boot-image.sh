@@ -131,7 +131,9 @@ for b in /usr/bin/busybox /bin/busybox; do
   if [ -x "$b" ] && ! ldd "$b" >/dev/null 2>&1; then busybox=$b; break; fi
 done
 [ -n "$busybox" ] || die "no static busybox; install the Debian package busybox-static"
-"$busybox" --list | grep -qx udhcpc || die "$busybox has no udhcpc applet"
+# (A here-string, not a pipe: with pipefail, grep -q leaving early can make
+# busybox die of SIGPIPE and the check fail.)
+grep -qx udhcpc <<<"$("$busybox" --list)" || die "$busybox has no udhcpc applet"
 
 bundle=$here/dist/virt-p2v.js
 compiled=$here/dist/virt-p2v
@@ -214,12 +216,14 @@ add_file() {
 add_elf() {
   local src=$1 dest=${2:-$1} lib
   add_file "$src" "$dest"
-  if ldd "$src" 2>/dev/null | grep -q "not found"; then
-    die "$src needs libraries this machine does not have: $(ldd "$src" | grep "not found" | tr -s ' \n' ' ')"
+  local libs
+  libs=$(ldd "$src" 2>/dev/null) || true
+  if grep -q "not found" <<<"$libs"; then
+    die "$src needs libraries this machine does not have: $(grep "not found" <<<"$libs" | tr -s ' \n' ' ')"
   fi
   while read -r lib; do
     [ -n "$lib" ] && add_file "$lib"
-  done < <(ldd "$src" 2>/dev/null | sed -n 's/.*=> \(\/[^ ]*\) .*/\1/p; s/^[[:space:]]*\(\/[^ ]*\) (.*/\1/p')
+  done < <(sed -n 's/.*=> \(\/[^ ]*\) .*/\1/p; s/^[[:space:]]*\(\/[^ ]*\) (.*/\1/p' <<<"$libs")
 }
 
 # busybox and its applets (sh, modprobe, udhcpc, ip, poweroff, ...).
