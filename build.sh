@@ -3,7 +3,8 @@
 # `deno run -A`, needs no network) and dist/virt-p2v (a single executable made
 # by `deno compile`). The executable needs Deno's runtime, denort: give its
 # path in DENORT_BIN, or let deno download it (needs access to dl.deno.land).
-# `./build.sh image [OPTIONS]` then makes the PXE boot image (see README).
+# `./build.sh image [OPTIONS]` then makes the PXE boot image (see README), and
+# `./build.sh disk -o OUTPUT [OPTIONS]` a bootable USB stick or disk image.
 set -euo pipefail
 cd "$(dirname "$0")"
 out=dist
@@ -37,10 +38,24 @@ if [ -n "${DENORT_BIN:-}" ]; then
 fi
 
 # `./build.sh image [OPTIONS]`: the PXE boot image (tools/make-boot-image.sh,
-# which takes the options). It carries dist/virt-p2v when deno compile works
-# here (DENORT_BIN, or a download of denort), else deno and dist/virt-p2v.js.
-if [ "${1:-}" = "image" ]; then
+# which takes the options); `./build.sh disk -o OUTPUT [OPTIONS]`: a USB stick
+# or disk image (tools/make-boot-disk.sh). Both carry dist/virt-p2v when deno
+# compile works here (DENORT_BIN, or a download of denort), else deno and
+# dist/virt-p2v.js.
+if [ "${1:-}" = "disk" ]; then
   shift
+  # From the files of an earlier `./build.sh image`: nothing to compile.
+  for arg in "$@"; do
+    case "$arg" in
+      --boot-files | --boot-files=* | --help | -h) exec tools/make-boot-disk.sh "$@" ;;
+    esac
+  done
+  maker=tools/make-boot-disk.sh
+elif [ "${1:-}" = "image" ]; then
+  shift
+  maker=tools/make-boot-image.sh
+fi
+if [ -n "${maker:-}" ]; then
   if [ -n "${DENORT_BIN:-}" ]; then
     deno "${compile_args[@]}"
     program=compiled
@@ -51,7 +66,7 @@ if [ "${1:-}" = "image" ]; then
     program=deno
   fi
   [ "$program" = compiled ] && echo "built $out/virt-p2v ($(du -h "$out/virt-p2v" | cut -f1))"
-  exec tools/make-boot-image.sh --program "$program" "$@"
+  exec "$maker" --program "$program" "$@"
 fi
 
 if ! deno "${compile_args[@]}"; then

@@ -133,9 +133,13 @@ Deno.test("findDisks: unknown size is 0, removable with medium is kept, removabl
 
 Deno.test("findDisks: empty or missing tree gives empty lists, never throws", async () => {
   await withRoot({}, async (root) => {
-    assert.deepEqual(await findDisks(root), { disks: [], removable: [] });
+    assert.deepEqual(await findDisks(root), { disks: [], removable: [], bootMedium: [] });
   });
-  assert.deepEqual(await findDisks("/nonexistent/p2v-root"), { disks: [], removable: [] });
+  assert.deepEqual(await findDisks("/nonexistent/p2v-root"), {
+    disks: [],
+    removable: [],
+    bootMedium: [],
+  });
 });
 
 Deno.test("parseRootMount: picks the last `/` line, with its source", () => {

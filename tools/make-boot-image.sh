@@ -8,8 +8,12 @@
 # brings up the machine and runs virt-p2v on the console; see --help.
 #
 # Needs (Debian): linux-image-amd64, busybox-static, cpio, kmod, xz-utils,
-# and qemu-utils for --with-qemu-nbd. `./build.sh image` builds the program
-# first and then runs this script.
+# and qemu-utils for --with-qemu-nbd; for --iso also shim-signed,
+# grub-efi-amd64-signed, grub-pc-bin, xorriso, mtools, dosfstools.
+# `./build.sh image` builds the program first and then runs this script.
+#
+# With an injected key, the initramfs and the ISO are written mode 0600 (the
+# key inside is 0600 too): whoever can read them has the key.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -39,11 +43,14 @@ Options:
                              (default: the one on PATH)
   --kernel VERSION           kernel from /boot and /lib/modules (default: newest)
   --compress xz|gzip|zstd    initramfs compression (default: xz, the smallest)
-  --iso                      also make OUTPUT/p2v.iso with grub-mkrescue, for a
-                             CD or USB stick (needs grub-pc-bin, grub-common,
-                             xorriso, mtools; grub-efi-amd64-bin adds UEFI)
-  --iso-append "KEYS"        kernel command line keys for the ISO's menu, e.g.
-                             "p2v.server=conv.example.com p2v.identity=..."
+  --iso                      also make OUTPUT/p2v.iso, for a CD: boots on BIOS,
+                             UEFI and UEFI with Secure Boot (Debian's signed
+                             shim, GRUB and kernel); for a USB stick, see
+                             ./build.sh disk
+  --append "KEYS"            p2v.* keys for the ISO menu's unattended entry
+                             (then the default), e.g. "p2v.server=conv.example.com
+                             p2v.identity=file:///var/tmp/id_rsa"
+                             (--iso-append is the old name)
   --help                     this text
 EOF
 }
@@ -79,8 +86,8 @@ while [ $# -gt 0 ]; do
     --compress) compress=${2:?--compress needs xz, gzip or zstd}; shift 2 ;;
     --compress=*) compress=${1#*=}; shift ;;
     --iso) make_iso=1; shift ;;
-    --iso-append) iso_append=${2?--iso-append needs kernel command line keys}; shift 2 ;;
-    --iso-append=*) iso_append=${1#*=}; shift ;;
+    --append | --iso-append) iso_append=${2?$1 needs kernel command line keys}; shift 2 ;;
+    --append=* | --iso-append=*) iso_append=${1#*=}; shift ;;
     --help | -h) usage; exit 0 ;;
     *) usage >&2; die "unknown option: $1" ;;
   esac
@@ -100,9 +107,11 @@ need "${compressor[0]}" "install the Debian package ${compressor[0]/xz/xz-utils}
 need ldd "install the Debian package libc-bin"
 need depmod "install the Debian package kmod"
 if [ "$make_iso" = 1 ]; then
-  need grub-mkrescue "install grub-pc-bin, grub-common, xorriso and mtools"
+  # shellcheck source=tools/boot-media-lib.sh
+  . "$here/tools/boot-media-lib.sh"
+  check_boot_media_tools
   need xorriso "install the Debian package xorriso"
-  need mformat "install the Debian package mtools"
+  check_menu_keys "$iso_append"
 fi
 
 # --- what goes in -------------------------------------------------------------
@@ -122,7 +131,9 @@ for b in /usr/bin/busybox /bin/busybox; do
   if [ -x "$b" ] && ! ldd "$b" >/dev/null 2>&1; then busybox=$b; break; fi
 done
 [ -n "$busybox" ] || die "no static busybox; install the Debian package busybox-static"
-"$busybox" --list | grep -qx udhcpc || die "$busybox has no udhcpc applet"
+# (A here-string, not a pipe: with pipefail, grep -q leaving early can make
+# busybox die of SIGPIPE and the check fail.)
+grep -qx udhcpc <<<"$("$busybox" --list)" || die "$busybox has no udhcpc applet"
 
 bundle=$here/dist/virt-p2v.js
 compiled=$here/dist/virt-p2v
@@ -205,12 +216,14 @@ add_file() {
 add_elf() {
   local src=$1 dest=${2:-$1} lib
   add_file "$src" "$dest"
-  if ldd "$src" 2>/dev/null | grep -q "not found"; then
-    die "$src needs libraries this machine does not have: $(ldd "$src" | grep "not found" | tr -s ' \n' ' ')"
+  local libs
+  libs=$(ldd "$src" 2>/dev/null) || true
+  if grep -q "not found" <<<"$libs"; then
+    die "$src needs libraries this machine does not have: $(grep "not found" <<<"$libs" | tr -s ' \n' ' ')"
   fi
   while read -r lib; do
     [ -n "$lib" ] && add_file "$lib"
-  done < <(ldd "$src" 2>/dev/null | sed -n 's/.*=> \(\/[^ ]*\) .*/\1/p; s/^[[:space:]]*\(\/[^ ]*\) (.*/\1/p')
+  done < <(sed -n 's/.*=> \(\/[^ ]*\) .*/\1/p; s/^[[:space:]]*\(\/[^ ]*\) (.*/\1/p' <<<"$libs")
 }
 
 # busybox and its applets (sh, modprobe, udhcpc, ip, poweroff, ...).
@@ -346,6 +359,10 @@ fi
 # --- the archive -------------------------------------------------------------------
 
 mkdir -p "$output"
+# Files that carry the key are never readable by others, not even while written.
+if [ -n "$identity" ]; then
+  umask 077
+fi
 if [ "$(id -u)" = 0 ]; then
   # The kernel opens /dev/console for init before /dev is mounted.
   mknod -m 600 "$stage/dev/console" c 5 1
@@ -353,8 +370,11 @@ fi
 uncompressed=$(du -sb "$stage" | cut -f1)
 (cd "$stage" && find . -mindepth 1 | LC_ALL=C sort |
   cpio --quiet -o -H newc -R 0:0 --reproducible) | "${compressor[@]}" >"$output/p2v-initrd.img.tmp"
+[ -n "$identity" ] && chmod 0600 "$output/p2v-initrd.img.tmp"
 mv "$output/p2v-initrd.img.tmp" "$output/p2v-initrd.img"
-cp "$kernel" "$output/p2v-vmlinuz"
+cp "$kernel" "$output/p2v-vmlinuz.tmp"
+chmod 0644 "$output/p2v-vmlinuz.tmp"
+mv "$output/p2v-vmlinuz.tmp" "$output/p2v-vmlinuz"
 
 human() { numfmt --to=iec-i --suffix=B --format=%.1f "$1"; }
 echo "built $output/p2v-vmlinuz ($(human "$(stat -c %s "$output/p2v-vmlinuz")"), Linux $kver)"
@@ -364,27 +384,33 @@ echo "built $output/p2v-initrd.img ($(human "$(stat -c %s "$output/p2v-initrd.im
   "identity: $([ -n "$identity" ] && echo /var/tmp/id_rsa || echo none))"
 
 if [ "$make_iso" = 1 ]; then
+  # The same menu and Secure Boot chain as the disk of tools/make-boot-disk.sh.
+  # The volume label, unique to this build, is how GRUB finds the ISO and
+  # how the image's init knows which device it booted from.
+  export MTOOLS_SKIP_CHECK=1
+  warn_if_kernel_unsigned "$kernel"
+  volid=VIRTP2V_$(date -u +%Y%m%d_%H%M%S)
+  medium=LABEL=$volid
   iso=$work/iso
-  mkdir -p "$iso/boot/grub"
-  cp "$output/p2v-vmlinuz" "$iso/boot/vmlinuz"
-  cp "$output/p2v-initrd.img" "$iso/boot/initrd.img"
-  # The last console= is the one virt-p2v runs on; kernel messages go to both.
-  cat >"$iso/boot/grub/grub.cfg" <<EOF
-set timeout=5
-serial --unit=0 --speed=115200
-terminal_input console serial
-terminal_output console serial
-menuentry "virt-p2v" {
-  linux /boot/vmlinuz console=ttyS0,115200 console=tty0 ip=dhcp $iso_append
-  initrd /boot/initrd.img
-}
-menuentry "virt-p2v on the serial console (ttyS0)" {
-  linux /boot/vmlinuz console=tty0 console=ttyS0,115200 ip=dhcp $iso_append
-  initrd /boot/initrd.img
-}
-EOF
-  grub-mkrescue -o "$output/p2v.iso" "$iso" >/dev/null 2>&1 ||
-    die "grub-mkrescue failed (needs grub-pc-bin for BIOS, grub-efi-amd64-bin for UEFI)"
-  echo "built $output/p2v.iso ($(human "$(stat -c %s "$output/p2v.iso")")): write it to a USB stick or CD;" \
-    "p2v.* keys: --iso-append, or 'e' in its boot menu"
+  stage_boot_tree "$iso" "$output/p2v-vmlinuz" "$output/p2v-initrd.img" "$medium" "$iso_append"
+  # From a CD, the signed GRUB sees the ISO file system, not the FAT image it came from.
+  mkdir -p "$iso/EFI/debian"
+  write_efi_grub_cfg "$iso/EFI/debian/grub.cfg" "$medium"
+  make_grub_pc_core "$iso/boot/grub/bios.img" i386-pc-eltorito "$medium"
+  # The El Torito image for UEFI: a small FAT with the signed chain.
+  efi_bytes=$(stat -c %s "$SHIM_EFI" "$GRUB_SIGNED_EFI" "$MOKMANAGER_EFI" | awk '{ s += $1 } END { print s }')
+  make_efi_fat "$iso/boot/grub/efi.img" $((efi_bytes / 1024 + 1024)) "$(random_serial)" P2V-EFI "$medium"
+  # BIOS: El Torito from a CD, GRUB's hybrid MBR from a USB stick; UEFI: the
+  # FAT image, from a CD and (as an MBR partition) from a stick.
+  xorriso -as mkisofs -quiet -o "$output/p2v.iso.tmp" -V "$volid" -r \
+    -b boot/grub/bios.img -no-emul-boot -boot-load-size 4 -boot-info-table --grub2-boot-info \
+    --grub2-mbr "$GRUB_PC_DIR/boot_hybrid.img" \
+    --efi-boot boot/grub/efi.img -efi-boot-part --efi-boot-image --protective-msdos-label \
+    "$iso" >"$work/xorriso.log" 2>&1 || die "xorriso failed: $(tail -5 "$work/xorriso.log")"
+  [ -n "$identity" ] && chmod 0600 "$output/p2v.iso.tmp"
+  mv "$output/p2v.iso.tmp" "$output/p2v.iso"
+  key_note=
+  [ -n "$identity" ] && key_note=" (it carries the key: mode 0600)"
+  echo "built $output/p2v.iso ($(human "$(stat -c %s "$output/p2v.iso")"), volume $volid): a CD for" \
+    "BIOS, UEFI and Secure Boot; p2v.* keys: --append, or 'e' in its boot menu$key_note"
 fi

@@ -22,18 +22,29 @@ const FIXED_PREFIXES = ["cciss!", "hd", "nvme", "sd", "ubd", "vd"];
 /** Guards against a malformed (or malicious) holder/slave cycle in a test tree. */
 const MAX_STACK_DEPTH = 8;
 
+/**
+ * Where the boot image's init names the disk(s) the machine booted from: one
+ * kernel name a line (`sdb`, `nvme1n1`). Written by tools/boot-image/init
+ * from the `virt-p2v.medium=` key of our boot menus; absent elsewhere.
+ */
+export const BOOT_MEDIUM_FILE = "run/virt-p2v/boot-medium";
+
 export interface FoundDisks {
   disks: DiskInfo[];
   removable: RemovableInfo[];
+  /** Fixed disks left out of `disks` because the machine booted from them. */
+  bootMedium: DiskInfo[];
 }
 
 export async function findDisks(root = "/"): Promise<FoundDisks> {
   const blockDir = join(root, "sys/block");
   const names = await listDir(blockDir);
   const inUse = await findRootDisks(root);
+  const booted = await readBootMedium(root);
 
   const disks: DiskInfo[] = [];
   const removable: RemovableInfo[] = [];
+  const bootMedium: DiskInfo[] = [];
   for (const name of names) {
     const dir = join(blockDir, name);
     if (FIXED_PREFIXES.some((p) => name.startsWith(p))) {
@@ -48,7 +59,8 @@ export async function findDisks(root = "/"): Promise<FoundDisks> {
       if (model !== undefined) disk.model = model;
       const serial = await readSerial(dir);
       if (serial !== undefined) disk.serial = serial;
-      disks.push(disk);
+      // The USB stick (or disk image) we booted from is not part of the machine.
+      (booted.has(name) ? bootMedium : disks).push(disk);
     } else if (name.startsWith("sr")) {
       const drive: RemovableInfo = { name };
       const model = await readAttr(join(dir, "device/model"));
@@ -59,7 +71,16 @@ export async function findDisks(root = "/"): Promise<FoundDisks> {
   // Sorted after the cciss rename, as the original does.
   disks.sort((a, b) => compareNames(a.name, b.name));
   removable.sort((a, b) => compareNames(a.name, b.name));
-  return { disks, removable };
+  bootMedium.sort((a, b) => compareNames(a.name, b.name));
+  return { disks, removable, bootMedium };
+}
+
+/** Kernel names from BOOT_MEDIUM_FILE (`cciss/c0d0` written either way); empty without it. */
+export async function readBootMedium(root = "/"): Promise<Set<string>> {
+  const text = await readText(join(root, BOOT_MEDIUM_FILE));
+  const names = (text ?? "").split("\n").map((l) => l.trim().replace(/^\/dev\//, ""))
+    .filter((l) => l !== "");
+  return new Set(names.map((n) => n.replaceAll("/", "!")));
 }
 
 /** `size` counts 512-byte sectors whatever the logical block size is. */

@@ -45,6 +45,7 @@ export async function collectHostFacts(opts: CollectOptions = {}): Promise<HostF
     rtc,
     arch: hostArch(),
   };
+  if (found.bootMedium.length > 0) facts.bootMedium = found.bootMedium;
   if (hostname !== undefined) facts.hostname = hostname;
   return facts;
 }

@@ -44,8 +44,14 @@ export interface RtcFacts {
 }
 
 export interface HostFacts {
+  /** Fixed disks to offer for conversion (not the root disk, not the boot medium). */
   disks: DiskInfo[];
   removable: RemovableInfo[];
+  /**
+   * Fixed disks the machine booted from (our USB stick or disk image), left
+   * out of `disks`; absent when there are none.
+   */
+  bootMedium?: DiskInfo[];
   interfaces: InterfaceInfo[];
   cpu: CpuFacts;
   /** Host RAM rounded up to a power of two, in bytes. */

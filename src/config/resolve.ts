@@ -20,6 +20,22 @@ export interface ResolveContext {
   isRoot: boolean;
   /** Injected for tests; defaults to 8 random lowercase letters/digits. */
   randomName?: () => string;
+  /** Where warnings about the settings go; default: `virt-p2v: warning: …` on stderr. */
+  warn?: (message: string) => void;
+}
+
+const stderrEncoder = new TextEncoder();
+function warnOnStderr(message: string): void {
+  Deno.stderr.writeSync(stderrEncoder.encode(`virt-p2v: warning: ${message}\n`));
+}
+
+/**
+ * The disks of `p2v.disks` that are the medium this machine booted from.
+ * They are never a default, but a sysadmin may really mean one: it is kept.
+ */
+export function bootMediumNamed(disks: readonly string[], host: HostFacts): string[] {
+  const medium = new Set((host.bootMedium ?? []).map((d) => d.name));
+  return disks.filter((d) => medium.has(d.startsWith("/dev/") ? d.slice(5) : d));
 }
 
 /**
@@ -35,6 +51,12 @@ export function resolveConfig(o: ConfigOverrides, host: HostFacts, ctx: ResolveC
   const hostDisks = ctx.testDisk !== undefined ? [ctx.testDisk] : host.disks.map((d) => d.name);
   const hostRemovable = ctx.testDisk !== undefined ? [] : host.removable.map((r) => r.name);
   const hostName = host.hostname !== undefined && host.hostname !== "" ? host.hostname : undefined;
+  // host.disks already leaves out the boot medium, so only an explicit list can name it.
+  for (const name of bootMediumNamed(o.disks ?? [], host)) {
+    (ctx.warn ?? warnOnStderr)(
+      `p2v.disks names ${name}, the medium this machine booted from; converting it as asked`,
+    );
+  }
 
   return {
     remote: { server: o.server, port: o.port ?? 22, hostKeys: o.hostKeys ?? [] },

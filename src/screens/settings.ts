@@ -164,8 +164,11 @@ export class SettingsScreen extends FormScreen<SettingsResult> {
     const diskNames = [...facts.disks.map((d) => d.name)];
     diskNames.push(...missing(config.disks, diskNames));
     this.disks = diskNames.map((name) => {
-      const info = facts.disks.find((d) => d.name === name);
+      // The boot medium is only listed when p2v.disks names it: say what it is.
+      const medium = facts.bootMedium?.find((d) => d.name === name || `/dev/${d.name}` === name);
+      const info = facts.disks.find((d) => d.name === name) ?? medium;
       const parts: string[] = [info ? formatBytes(info.sizeBytes) : "not found"];
+      if (medium) parts.push("the medium this machine booted from");
       if (info?.model) parts.push(info.model);
       if (info?.serial) parts.push(`serial ${info.serial}`);
       return { name, info: parts.join("  "), box: new Checkbox(name, selected.disks.has(name)) };

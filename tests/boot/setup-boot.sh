@@ -1,17 +1,27 @@
 #!/usr/bin/env bash
-# Installs what the boot-image maker (tools/make-boot-image.sh, `./build.sh
-# image`) and its test (tests/boot/, `deno task test:boot`) need on top of
-# ./setup.sh, on a Debian 12 machine, as root: the kernel and busybox that go
-# into the image, the archive tools, and QEMU to boot it.
+# Installs what the boot media makers (tools/make-boot-image.sh and
+# tools/make-boot-disk.sh: `./build.sh image [--iso]`, `./build.sh disk`) and
+# their tests (tests/boot/, `deno task test:boot`) need on top of ./setup.sh,
+# on a Debian 12 machine, as root: the kernel and busybox that go into the
+# image, the archive tools, the signed boot chain and the disk tools, and QEMU
+# with its firmware to boot it all.
 set -euo pipefail
 
 APT_PACKAGES=(
-  linux-image-amd64       # the image's kernel and modules
-  busybox-static          # the image's shell, modprobe, udhcpc, poweroff
+  linux-image-amd64       # the image's kernel (signed for Secure Boot) and modules
+  busybox-static          # the image's shell, modprobe, udhcpc, findfs, poweroff
   cpio kmod xz-utils      # the initramfs archive, depmod, its compression
-  qemu-utils              # qemu-nbd, put into the image
-  util-linux              # unshare, for the build-time check of the image
-  qemu-system-x86         # boots the image in the test (TCG)
+  qemu-utils              # qemu-nbd, put into the image; qemu-img for qcow2/vmdk disks
+  util-linux mount        # unshare (the build-time check), lsblk, blockdev, losetup
+  shim-signed             # shimx64.efi.signed (Microsoft-signed), mmx64.efi.signed
+  grub-efi-amd64-signed   # Debian's signed GRUB for UEFI
+  grub-pc-bin grub-common # GRUB for BIOS (boot.img, modules), grub-mkimage
+  dosfstools mtools       # the FAT partition, built and filled without mounting
+  gdisk fdisk             # sgdisk: GPT and hybrid MBR; sfdisk reads them back in the test
+  xorriso                 # the ISO
+  qemu-system-x86 ovmf    # boots the media in the test (TCG; SeaBIOS, OVMF with Secure Boot)
+  pciutils                # lspci in the image, for the diagnostics it uploads
+  e2fsprogs tmux          # the test's mounted device and its typed answers
 )
 
 missing=()
