@@ -78,6 +78,7 @@ async function runProgram(args: string[], io: MainIo): Promise<number> {
     testDisk: cli.testDisk,
     fromProcCmdline,
     isRoot: Deno.uid() === 0,
+    warn: (message) => io.stderr(`${PROGRAM}: warning: ${message}\n`),
   });
 
   if (config.dumpConfigAndExit) {

@@ -20,13 +20,8 @@ export interface ResolveContext {
   isRoot: boolean;
   /** Injected for tests; defaults to 8 random lowercase letters/digits. */
   randomName?: () => string;
-  /** Where warnings about the settings go; default: `virt-p2v: warning: …` on stderr. */
+  /** Where warnings about the settings go (the caller prints them); none when not given. */
   warn?: (message: string) => void;
-}
-
-const stderrEncoder = new TextEncoder();
-function warnOnStderr(message: string): void {
-  Deno.stderr.writeSync(stderrEncoder.encode(`virt-p2v: warning: ${message}\n`));
 }
 
 /**
@@ -53,7 +48,7 @@ export function resolveConfig(o: ConfigOverrides, host: HostFacts, ctx: ResolveC
   const hostName = host.hostname !== undefined && host.hostname !== "" ? host.hostname : undefined;
   // host.disks already leaves out the boot medium, so only an explicit list can name it.
   for (const name of bootMediumNamed(o.disks ?? [], host)) {
-    (ctx.warn ?? warnOnStderr)(
+    ctx.warn?.(
       `p2v.disks names ${name}, the medium this machine booted from; converting it as asked`,
     );
   }
