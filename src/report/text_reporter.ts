@@ -31,9 +31,12 @@ function progressLine(d: DiskProgress, copying: boolean): string {
   return parts.join(", ");
 }
 
-function summaryLine(s: DiskSummary): string {
+function summaryLine(s: DiskSummary, exact: boolean): string {
   const rate = s.averageRate === undefined ? "" : `, average ${formatRate(s.averageRate)}`;
-  return `Disk ${s.name}: ${formatBytes(s.bytes)} sent in ${formatDuration(s.seconds)}${rate}`;
+  const bytes = exact ? ` (${s.bytes} bytes)` : "";
+  return `Disk ${s.name}: ${formatBytes(s.bytes)}${bytes} sent in ${
+    formatDuration(s.seconds)
+  }${rate}`;
 }
 
 export function createTextReporter(opts: TextReporterOptions): (event: EngineEvent) => void {
@@ -53,7 +56,7 @@ export function createTextReporter(opts: TextReporterOptions): (event: EngineEve
         if (event.phase === "cleaning-up" && !summarised && progress.disks.length > 0) {
           summarised = true;
           progress.finish(false, now());
-          for (const s of progress.summaries()) line(summaryLine(s));
+          for (const s of progress.summaries()) line(summaryLine(s, opts.verbose));
         }
         line(event.message);
         break;
