@@ -78,21 +78,14 @@ export class SshSession implements RemoteSession {
   private constructor(client: Client, fingerprint: string) {
     this.#client = client;
     this.hostKeyFingerprint = fingerprint;
+    // A connection to a forward we did not ask for (or no longer want) is refused.
+    const route = (handler: ForwardHandler | undefined, accept: () => Duplex, reject: () => void) =>
+      handler ? handler(accept()) : reject();
     client.on("tcp connection", (info, accept, reject) => {
-      const handler = this.#forwards.get(info.destPort);
-      if (!handler) {
-        reject();
-        return;
-      }
-      handler(accept());
+      route(this.#forwards.get(info.destPort), accept, reject);
     });
     client.on("unix connection", (info, accept, reject) => {
-      const handler = this.#socketForwards.get(info.socketPath);
-      if (!handler) {
-        reject();
-        return;
-      }
-      handler(accept());
+      route(this.#socketForwards.get(info.socketPath), accept, reject);
     });
     client.on("error", (err) => {
       this.#markClosed(describeError(err));
