@@ -21,7 +21,6 @@ export type SessionOpener = (opts: SshConnectOptions) => Promise<RemoteSession>;
 export const openSshSession: SessionOpener = (opts) => SshSession.connect(opts);
 
 export interface ConnectedServer {
-  session: RemoteSession;
   capabilities: ServerCapabilities;
   /**
    * The session with a way back to the same server after a dropped link.
@@ -114,7 +113,7 @@ export async function connectToServer(
     release,
   );
 
-  if (opts.skipTest) return { session, capabilities: UNTESTED_SERVER, link };
+  if (opts.skipTest) return { capabilities: UNTESTED_SERVER, link };
   try {
     emit({ type: "phase", phase: "testing", message: "Testing the conversion server ..." });
     const capabilities = await probeServer(session, {
@@ -124,7 +123,7 @@ export async function connectToServer(
     });
     await checkReverseForwarding(session);
     emit({ type: "server", capabilities });
-    return { session, capabilities, link };
+    return { capabilities, link };
   } catch (err) {
     link.close();
     throw asUserError(err);

@@ -104,6 +104,8 @@ export async function runDetachedJob(opts: DetachedJobOptions): Promise<JobResul
         },
         onStderr: () => {},
       }).then((proc) => {
+        // The connection may have gone while the channel opened.
+        if (settled) return proc.ended;
         beat = setInterval(() => proc.write("\n"), opts.heartbeatMs);
         stopJob = () => {
           session.exec(signalJobCommand(remoteDir, "INT")).catch(() => {});
@@ -128,8 +130,9 @@ export async function runDetachedJob(opts: DetachedJobOptions): Promise<JobResul
       if (end.kind === "ended") {
         const rest = await session.exec(catchUpCommand(remoteDir, offset), {
           timeoutMs: Math.max(opts.connectMs, 30_000),
-        }).catch((err) => ({ code: null, stdout: "", lost: describeError(err) }));
-        if (!("lost" in rest) && rest.code !== null) {
+        }).catch(() => undefined);
+        // Without an answer (the link went again), the job's end is read after reconnecting.
+        if (rest !== undefined && rest.code !== null) {
           if (rest.stdout !== "") opts.onOutput(new TextEncoder().encode(rest.stdout));
           // A conversion that finished before the stop took effect did finish.
           if (rest.code === 0 || !stopping) return { kind: "exited", status: rest.code };
