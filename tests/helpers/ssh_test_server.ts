@@ -12,6 +12,7 @@ import { join } from "node:path";
 import ssh2 from "ssh2";
 import type { SessionOpener } from "../../src/engine/connect.ts";
 import { SshSession } from "../../src/net/ssh_session.ts";
+import { run } from "./process.ts";
 
 type ServerChannel = ssh2.ServerChannel;
 type Connection = ssh2.Connection;
@@ -53,7 +54,11 @@ export interface InProcessServer {
 export async function startInProcessServer(opts: TestServerOptions): Promise<InProcessServer> {
   const dir = await Deno.makeTempDir({ prefix: "p2v-inproc." });
   const socketPath = join(dir, "ssh.sock");
-  const hostKey = ssh2.utils.generateKeyPairSync("ed25519").private;
+  // ssh-keygen, not ssh2.utils.generateKeyPairSync: under Deno about one ed25519
+  // key in 150 of the latter fails to parse ("Malformed OpenSSH private key").
+  const keyPath = join(dir, "host_key");
+  await run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", keyPath]);
+  const hostKey = await Deno.readTextFile(keyPath);
   const commands: string[] = [];
   const forwards: number[] = [];
   const socketForwards: string[] = [];
