@@ -1,10 +1,12 @@
 /**
  * `virt-p2v-job.sh`: what a conversion that can survive a dropped link runs
  * on the server (SPEC §12), detached from every SSH session in a session
- * and process group of its own. It starts one NBD relay per disk, listening
- * on the port physical.xml names, its upstream our reverse forward as a Unix
- * socket that may go away and come back at the same path; then a watchdog,
- * then the wrapper. The user's output goes to a file that virt-p2v follows
+ * and process group of its own (and, where the server allows it, in a
+ * network namespace of its own: see isolation.ts). For each disk it starts
+ * NBD relays on the port physical.xml names, one on every address of
+ * `localhost`, their upstream our reverse forward as a Unix socket that may
+ * go away and come back at the same path; then a watchdog, then the
+ * wrapper. The user's output goes to a file that virt-p2v follows
  * by offset and picks up again after reconnecting.
  *
  * The relay is qemu-nbd over QEMU's NBD client with `reconnect-delay`
@@ -62,15 +64,14 @@ export function buildJobScript(opts: JobScriptOptions): string {
   const retries = Math.ceil(opts.boundSeconds / opts.retryDelaySeconds) + 1;
   // Requests wait for the upstream to come back for as long as the watchdog waits for us.
   const relay = opts.relay === "qemu-nbd"
-    ? `    qemu-nbd -r -t -e 16 -b 127.0.0.1 -p "$1" --pid-file="relay-$1.pid" \\
-        --image-opts "driver=nbd,server.type=unix,server.path=\${2//,/,,},reconnect-delay=${opts.boundSeconds}" \\
+    ? `    qemu-nbd -r -t -e 16 -b "$1" -p "$2" --pid-file="$4" \\
+        --image-opts "driver=nbd,server.type=unix,server.path=\${3//,/,,},reconnect-delay=${opts.boundSeconds}" \\
         2>> ${RELAY_LOG} &`
-    : `    nbdkit -r -f --exit-with-parent -i 127.0.0.1 -p "$1" -P "relay-$1.pid" \\
-        --filter=retry nbd socket="$2" \\
+    : `    nbdkit -r -f --exit-with-parent -i "$1" -p "$2" -P "$4" \\
+        --filter=retry nbd socket="$3" \\
         retries=${retries} retry-delay=${opts.retryDelaySeconds} retry-exponential=no \\
         2>> ${RELAY_LOG} &`;
-  const starts = opts.relays.map((r) => `start_relay ${r.port} ${shellWord(r.socket)}`);
-  const ports = opts.relays.map((r) => String(r.port)).join(" ");
+  const starts = opts.relays.map((r) => `start_relays ${r.port} ${shellWord(r.socket)}`);
 
   return `#!/bin/bash -
 # Written by ${PROGRAM} ${VERSION}: runs the conversion detached from the SSH
@@ -89,24 +90,63 @@ end_job() {
     kill -KILL -- -$$
 }
 
-# A relay per disk: the port physical.xml names; its upstream, our forward
-# as a Unix socket, may go away and come back at the same path.
+relay_failed() {
+    echo "${PROGRAM}: $1" >> ${RELAY_LOG}
+    echo "${PROGRAM}: $1; the conversion cannot start" >> ${OUTPUT_FILE}
+    echo ${STATUS_RELAY_FAILED} > ${STATUS_FILE}
+    end_job
+}
+
+# Every address "localhost" has here. virt-v2v may try any of them, and one
+# left free could be taken by another user of this server, who would then
+# serve virt-v2v a disk of their own: so a relay listens on each, and one
+# that cannot is the end of the job. An IPv6 loopback this kernel lacks can
+# be bound by nobody.
+loopback_addresses() {
+    local a
+    {
+        echo 127.0.0.1
+        grep -qi '^0\\{31\\}1 ' /proc/net/if_inet6 2>/dev/null && echo ::1
+        getent ahosts localhost 2>/dev/null | while read -r a _; do echo "$a"; done
+    } | sort -u | while read -r a; do
+        case "$a" in
+            127.*|::1) echo "$a" ;;
+            *) relay_failed "localhost resolves to $a, not a loopback address" ;;
+        esac
+    done
+}
+addresses=$(loopback_addresses)
+
+# One relay per address for each disk, on the port physical.xml names; its
+# upstream, our forward as a Unix socket, may go away and come back at the
+# same path.
 start_relay() {
 ${relay}
+    relay_pids+=("$!")
+    relay_files+=("$4")
+    relay_names+=("$1 port $2")
+}
+relay_pids=() relay_files=() relay_names=()
+start_relays() {
+    local a n=0
+    for a in $addresses; do
+        start_relay "$a" "$1" "$2" "relay-$1-$n.pid"
+        n=$((n + 1))
+    done
 }
 ${starts.join("\n")}
 
-# Each relay writes its pid file once it listens.
-for port in ${ports}; do
-    for ((i = 0; i < 150; i++)); do
-        [ -s "relay-$port.pid" ] && break
+# Each relay writes its pid file once it listens; one that exits has failed
+# (the address taken, most likely).
+for i in "\${!relay_files[@]}"; do
+    for ((t = 0; t < 150; t++)); do
+        [ -s "\${relay_files[i]}" ] && break
+        kill -0 "\${relay_pids[i]}" 2>/dev/null || break
         sleep 0.1
     done
-    chmod 600 "relay-$port.pid" 2>/dev/null
-    if ! [ -s "relay-$port.pid" ]; then
-        echo "${PROGRAM}: the NBD relay on port $port did not start" >> ${RELAY_LOG}
-        echo ${STATUS_RELAY_FAILED} > ${STATUS_FILE}
-        end_job
+    chmod 600 "\${relay_files[i]}" 2>/dev/null
+    if ! [ -s "\${relay_files[i]}" ]; then
+        relay_failed "the NBD relay on \${relay_names[i]} did not start: $(tail -n 1 ${RELAY_LOG})"
     fi
 done
 

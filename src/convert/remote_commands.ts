@@ -14,6 +14,7 @@ import {
   STATUS_FILE,
   WRAPPER_SCRIPT,
 } from "./remote_dir.ts";
+import { ISOLATED_FUNCTION, isolationProbeLines } from "./isolation.ts";
 import type { RelayKind } from "./job_script.ts";
 import { shellSingleQuote, shellWord } from "./shell_quote.ts";
 
@@ -86,14 +87,16 @@ export function controlCommand(remoteDir: string): string {
 
 /**
  * What the server has for a conversion that survives a dropped link: one
- * line per usable piece — `setsid`, `qemu-nbd VERSION`, `nbdkit-retry`.
- * `relayFromProbe` reads it.
+ * line per usable piece — `setsid`, `qemu-nbd VERSION`, `nbdkit-retry` —
+ * and whether the job can have a network namespace of its own (`netns`,
+ * `uid N`). `relayFromProbe` and `isolationFromProbe` read it.
  */
-export function relayProbeCommand(): string {
+export function jobProbeCommand(): string {
   return inBash([
     "command -v setsid >/dev/null && echo setsid",
     "command -v qemu-nbd >/dev/null && qemu-nbd --version 2>/dev/null | head -n 1",
     "nbdkit --filter=retry nbd --dump-plugin >/dev/null 2>&1 && echo nbdkit-retry",
+    ...isolationProbeLines(),
     "exit 0",
   ].join("\n"));
 }
@@ -112,31 +115,42 @@ export function relayFromProbe(output: string): RelayKind | undefined {
 
 /**
  * Starts the job script in a session of its own (so no SSH session's end
- * reaches it) and returns once it has recorded its process id.
+ * reaches it), `isolated` in a network namespace of its own, and returns
+ * once it has recorded its process id.
  */
-export function startJobCommand(remoteDir: string): string {
+export function startJobCommand(remoteDir: string, opts: { isolated: boolean }): string {
   const dir = shellWord(remoteDir);
+  const start = opts.isolated
+    ? `export -f isolated\nsetsid -f bash -c 'isolated bash "$1"' job ${dir}/${JOB_SCRIPT}`
+    : `setsid -f bash ${dir}/${JOB_SCRIPT}`;
   return inBash(
-    `setsid -f bash ${dir}/${JOB_SCRIPT} </dev/null >/dev/null 2>&1\n` +
+    (opts.isolated ? `${ISOLATED_FUNCTION}\n` : "") +
+      `${start} </dev/null >/dev/null 2>&1\n` +
       `for ((i = 0; i < 100; i++)); do [ -s ${dir}/${JOB_PID_FILE} ] && exit 0; sleep 0.1; done\n` +
       "exit 1",
   );
 }
 
 /**
- * Follows the job's output from byte `offset` until the job ends. Every
- * line we send refreshes the heartbeat the job's watchdog checks. An sshd
- * still following from an earlier connection of ours — one the server has
- * not yet noticed is dead, whose forwards may hold the relays' attention —
- * is ended first.
+ * Follows the job's output from byte `offset` until the job ends, or until a
+ * later connection of ours takes over. Every line we send refreshes the
+ * heartbeat the job's watchdog checks. An sshd still following from an
+ * earlier connection of ours — one the server has not yet noticed is dead,
+ * whose forwards may hold the relays' attention — is ended first: it is
+ * named by pid and start time, so a pid the system has since given to
+ * another process is left alone.
  */
 export function followCommand(remoteDir: string, offset: number): string {
   const dir = shellWord(remoteDir);
   return inBash([
     `cd -- ${dir} || exit 97`,
-    `old=$(cat ${FOLLOWER_FILE} 2>/dev/null)`,
-    `echo "$PPID" > ${FOLLOWER_FILE}`,
-    'if [ -n "$old" ] && [ "$old" != "$PPID" ] && [ "$(cat /proc/"$old"/comm 2>/dev/null)" = sshd ]; then',
+    // Field 22 of /proc/PID/stat, after the command name (which may hold blanks).
+    "started() { sed -n 's/^.*) //p' /proc/\"$1\"/stat 2>/dev/null | cut -d ' ' -f 20; }",
+    `read -r old old_start < ${FOLLOWER_FILE} 2>/dev/null`,
+    'me="$PPID $(started "$PPID")"',
+    `echo "$me" > ${FOLLOWER_FILE}`,
+    'if [ -n "$old" ] && [ "$old" != "$PPID" ] && [ -n "$old_start" ] &&',
+    '    [ "$(started "$old")" = "$old_start" ] && [ "$(cat /proc/"$old"/comm 2>/dev/null)" = sshd ]; then',
     '    kill -KILL "$old" 2>/dev/null',
     "fi",
     `: > ${HEARTBEAT_FILE}`,
@@ -151,9 +165,12 @@ export function followCommand(remoteDir: string, offset: number): string {
     `    s=$(sed -n 's/^State:[[:space:]]*\\([A-Z]\\).*/\\1/p' /proc/"$job"/status 2>/dev/null)`,
     '    [ -n "$s" ] && [ "$s" != Z ]',
     "}",
-    "while alive; do sleep 0.2; done",
+    // A newer connection of ours follows now: this one has nothing left to do.
+    `current() { [ "$(cat ${FOLLOWER_FILE} 2>/dev/null)" = "$me" ]; }`,
+    "while alive && current; do sleep 0.2; done",
     // What tail had no time to print, the catch-up after this fetches.
     'kill "$follow" "$beat" 2>/dev/null',
+    "current || exit 96",
     "exit 0",
   ].join("\n"));
 }

@@ -5,12 +5,17 @@
  */
 import type { HostFacts } from "../collect/types.ts";
 import type { Config } from "../config/types.ts";
+import {
+  decideIsolation,
+  type IsolationDecision,
+  isolationFromProbe,
+} from "../convert/isolation.ts";
 import { buildJobScript, type RelayKind, STATUS_RELAY_FAILED } from "../convert/job_script.ts";
 import { buildPhysicalXml } from "../convert/physical_xml.ts";
 import {
   controlCommand,
+  jobProbeCommand,
   relayFromProbe,
-  relayProbeCommand,
   removeSocketsCommand,
 } from "../convert/remote_commands.ts";
 import {
@@ -22,7 +27,10 @@ import {
 import { buildRemoteFiles } from "../convert/upload_files.ts";
 import { buildWrapperScript } from "../convert/wrapper_script.ts";
 import { describeError, UserError } from "../errors.ts";
+import type { Duplex } from "node:stream";
 import { diskSourcePath } from "../nbd/disk_size.ts";
+import { ExportRequestCount } from "../nbd/request_counter.ts";
+import { formatBytes } from "../text/units.ts";
 import type { DiskExport, ExportEvents, ExportStarter } from "../nbd/export.ts";
 import type { RemoteSession, ReverseForward, SocketForward } from "../net/session.ts";
 import type { ServerCapabilities } from "../net/test_connection.ts";
@@ -55,19 +63,54 @@ export interface ConversionRequest {
 interface ActiveDisk {
   name: string;
   export: DiskExport;
+  /** What NBD clients asked of the export, through every forward. */
+  requests: ExportRequestCount;
   /** The loopback port physical.xml names, forwarded straight to us… */
   forward?: ReverseForward;
   /** …or, when the conversion can survive a dropped link, a relay's upstream socket. */
   socket?: SocketForward;
 }
 
-/** What the server can relay the disks with, so that a dropped link is survived; if anything. */
-async function serverRelay(
+interface JobSupport {
+  /** What the server can relay the disks with, so that a dropped link is survived; if anything. */
+  relay?: RelayKind;
+  isolation: IsolationDecision;
+}
+
+async function probeJobSupport(
   session: RemoteSession,
+  config: Config,
   timeoutMs: number,
-): Promise<RelayKind | undefined> {
-  const r = await session.exec(relayProbeCommand(), { timeoutMs });
-  return r.code === 0 ? relayFromProbe(r.stdout) : undefined;
+): Promise<JobSupport> {
+  const r = await session.exec(jobProbeCommand(), { timeoutMs });
+  const output = r.code === 0 ? r.stdout : "";
+  return {
+    relay: relayFromProbe(output),
+    isolation: decideIsolation(config.output, config.auth.sudo, isolationFromProbe(output)),
+  };
+}
+
+/**
+ * Why this conversion's success cannot be trusted; undefined when it can.
+ * virt-v2v cannot convert a disk without reading it (its inspection alone
+ * reads partition tables and file system metadata), so a disk whose export
+ * was asked nothing but handshakes was served to virt-v2v by something else
+ * on the server.
+ */
+function implausibleDisks(disks: readonly ActiveDisk[]): string | undefined {
+  const unread = disks.filter((d) => d.requests.requests === 0);
+  if (unread.length === 0) return undefined;
+  const names = unread.map((d) => d.name).join(", ");
+  return `virt-v2v reported success, but it never read disk ${names} through our export ` +
+    `(${unread.map((d) => formatBytes(d.export.bytesSent)).join(", ")} sent, handshakes only): ` +
+    `it may have converted a disk that another program on the conversion server served in ` +
+    `its place; do not use the converted guest before checking it`;
+}
+
+/** Hands a forwarded channel to the disk's export, counting what its client asks. */
+function serve(disk: ActiveDisk, channel: Duplex): void {
+  disk.requests.watch(channel);
+  disk.export.attach(channel);
 }
 
 /** Forward disk `i`'s export from its socket in the remote directory. */
@@ -77,10 +120,7 @@ async function forwardSockets(
   disks: ActiveDisk[],
 ): Promise<void> {
   for (const [i, d] of disks.entries()) {
-    d.socket = await session.forwardInSocket(
-      diskSocketPath(remoteDir, i),
-      (ch) => d.export.attach(ch),
-    );
+    d.socket = await session.forwardInSocket(diskSocketPath(remoteDir, i), (ch) => serve(d, ch));
   }
 }
 
@@ -161,18 +201,19 @@ export async function runConversion(req: ConversionRequest): Promise<ConversionO
       throwIfCancelled(signal);
       const path = diskSourcePath(name);
       const diskExport = await req.startExport(path, trouble.eventsFor(name, path));
-      const disk: ActiveDisk = { name, export: diskExport };
+      const disk: ActiveDisk = { name, export: diskExport, requests: new ExportRequestCount() };
       disks.push(disk);
-      disk.forward = await session.forwardIn((ch) => diskExport.attach(ch));
+      disk.forward = await session.forwardIn((ch) => serve(disk, ch));
     }
 
     remoteDir = makeRemoteDirName((req.now ?? (() => new Date()))());
     emit({ type: "remote-dir", path: remoteDir });
     const dir = remoteDir;
 
-    const relay = config.reconnectSeconds > 0
-      ? await serverRelay(session, req.timeouts.remoteCommandMs)
+    const support = config.reconnectSeconds > 0
+      ? await probeJobSupport(session, config, req.timeouts.remoteCommandMs)
       : undefined;
+    const relay = support?.relay;
     let resilient = relay !== undefined;
     if (config.reconnectSeconds > 0 && !resilient) {
       emit({
@@ -238,6 +279,14 @@ export async function runConversion(req: ConversionRequest): Promise<ConversionO
         }
       }
     }
+    const isolated = resilient && support?.isolation.isolate === true;
+    emit({
+      type: "debug",
+      message: isolated
+        ? "virt-v2v and the relays run in a network namespace of their own on the server"
+        : "the disks' ports are on the conversion server's shared loopback" +
+          (support?.isolation.isolate === false ? `: ${support.isolation.why}` : ""),
+    });
     if (resilient) {
       // The relays take over the ports physical.xml names.
       for (const d of disks) {
@@ -254,6 +303,7 @@ export async function runConversion(req: ConversionRequest): Promise<ConversionO
       ? await runDetachedJob({
         link,
         remoteDir,
+        isolated,
         reattach: async (next) => {
           const paths = disks.map((_, i) => diskSocketPath(dir, i));
           await next.exec(removeSocketsCommand(paths), { timeoutMs: t.remoteCommandMs });
@@ -289,7 +339,8 @@ export async function runConversion(req: ConversionRequest): Promise<ConversionO
     }
     if (result.status === STATUS_RELAY_FAILED && resilient) {
       return failed(
-        `the NBD relay could not start on the conversion server; see ${remoteDir}/${RELAY_LOG} there`,
+        `the NBD relay could not start on the conversion server (another program may hold ` +
+          `the port virt-v2v would use); see ${remoteDir}/${RELAY_LOG} there`,
       );
     }
     // A read error explains a failing virt-v2v better than its status does.
@@ -300,6 +351,8 @@ export async function runConversion(req: ConversionRequest): Promise<ConversionO
           `${conversionLogPath(remoteDir)} on the conversion server`,
       );
     }
+    const implausible = implausibleDisks(disks);
+    if (implausible !== undefined) return failed(implausible);
     if (trouble.reason !== undefined) emit({ type: "warning", message: trouble.reason });
     return { kind: "succeeded", remoteDir, logFile: conversionLogPath(remoteDir) };
   } catch (err) {

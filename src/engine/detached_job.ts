@@ -21,6 +21,8 @@ import type { JobResult } from "./remote_job.ts";
 export interface DetachedJobOptions {
   link: ServerLink;
   remoteDir: string;
+  /** Start the job in a network namespace of its own. */
+  isolated: boolean;
   /** Forward the disks on a new session (stale sockets removed first). */
   reattach: (session: RemoteSession) => Promise<void>;
   onOutput: (chunk: Uint8Array) => void;
@@ -56,7 +58,7 @@ const sleep = (ms: number, signal?: AbortSignal) =>
 
 export async function runDetachedJob(opts: DetachedJobOptions): Promise<JobResult> {
   const { link, remoteDir } = opts;
-  const started = await link.session.exec(startJobCommand(remoteDir), {
+  const started = await link.session.exec(startJobCommand(remoteDir, { isolated: opts.isolated }), {
     timeoutMs: Math.max(opts.connectMs, 30_000),
   });
   if (started.code !== 0) {

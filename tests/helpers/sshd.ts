@@ -17,6 +17,12 @@ export interface SshdOptions {
   /** PATH seen by remote commands; default: the server's bin dir, then the system. */
   path?: (binDir: string) => string;
   extraConfig?: string[];
+  /**
+   * Contents for /etc/hosts as the server (and every session's process) sees
+   * it, in a private mount namespace: this machine's hosts file may lack the
+   * `::1 localhost` line that stock Debian and RHEL have.
+   */
+  hosts?: string;
 }
 
 export interface TestSshd {
@@ -108,7 +114,22 @@ export async function startSshd(options: SshdOptions = {}): Promise<TestSshd> {
   await Deno.mkdir("/run/sshd", { recursive: true });
 
   const address = options.listenAddress ?? "127.0.0.1";
-  const sshdCommand = ["/usr/sbin/sshd", "-f", configPath, "-E", logPath];
+  let sshdCommand = ["/usr/sbin/sshd", "-f", configPath, "-E", logPath];
+  if (options.hosts !== undefined) {
+    const hostsPath = join(dir, "hosts");
+    await Deno.writeTextFile(hostsPath, options.hosts, { mode: 0o644 });
+    sshdCommand = [
+      "unshare",
+      "--mount",
+      "--propagation=private",
+      "--",
+      "sh",
+      "-c",
+      'mount --bind "$0" /etc/hosts && exec "$@"',
+      hostsPath,
+      ...sshdCommand,
+    ];
+  }
   const listen = async () => {
     const [cmd, ...args] = options.netns
       ? ["ip", "netns", "exec", options.netns, ...sshdCommand]

@@ -14,6 +14,8 @@ export interface StubBehaviour {
   machineReadableHangs?: boolean;
   /** Copy at this many bits per second (`16M`): slow enough for a fault to strike mid-copy. */
   rate?: string;
+  /** Report success without reading the disks (what a conversion of someone else's disk looks like). */
+  readNothing?: boolean;
 }
 
 const STUB_SOURCE = new URL("../fixtures/stub-virt-v2v", import.meta.url);
@@ -31,6 +33,7 @@ export async function installStubVirtV2v(
     `STUB_COPY_TO=${behaviour.copyToNull ? "null" : "file"}`,
     `STUB_MR_HANG=${behaviour.machineReadableHangs ? 1 : 0}`,
     `STUB_RATE=${behaviour.rate ?? ""}`,
+    `STUB_READ=${behaviour.readNothing ? 0 : 1}`,
   ];
   if (behaviour.versionLine !== undefined) lines.push(`STUB_VERSION='${behaviour.versionLine}'`);
   if (behaviour.features) lines.push(`STUB_FEATURES='${behaviour.features.join("\n")}'`);
