@@ -4,6 +4,7 @@
  * before this function returns, on every path.
  */
 import { fileURLToPath } from "node:url";
+import { maskUrlPasswords } from "../config/mask_url.ts";
 import { describeError, UserError } from "../errors.ts";
 
 const MAX_KEY_BYTES = 1024 * 1024;
@@ -18,7 +19,9 @@ export async function loadIdentity(
     parsed = new URL(url);
   } catch {
     throw new UserError(
-      `p2v.identity: "${url}" is not a URL; use file:///path/to/key or https://server/key`,
+      `p2v.identity: "${
+        maskUrlPasswords(url)
+      }" is not a URL; use file:///path/to/key or https://server/key`,
     );
   }
   switch (parsed.protocol) {
