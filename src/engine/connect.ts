@@ -3,7 +3,7 @@
  */
 import type { Config } from "../config/types.ts";
 import { describeError, UserError } from "../errors.ts";
-import { loadIdentity } from "../net/identity.ts";
+import { identityUrlWarning, loadIdentity } from "../net/identity.ts";
 import type { RemoteSession } from "../net/session.ts";
 import { type SshConnectOptions, SshError, SshSession } from "../net/ssh_session.ts";
 import {
@@ -66,9 +66,10 @@ export async function connectToServer(
   const server = config.remote.server;
   if (!server) throw new UserError("no conversion server given; set p2v.server");
   const username = loginName(config);
-  const privateKey = config.auth.identityUrl
-    ? await loadIdentity(config.auth.identityUrl)
-    : undefined;
+  const identityUrl = config.auth.identityUrl;
+  const risk = identityUrl === undefined ? undefined : identityUrlWarning(identityUrl);
+  if (risk) emit({ type: "warning", message: risk });
+  const privateKey = identityUrl ? await loadIdentity(identityUrl) : undefined;
 
   emit({
     type: "phase",

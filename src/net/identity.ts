@@ -6,6 +6,7 @@
 import { fileURLToPath } from "node:url";
 import { maskUrlPasswords } from "../config/mask_url.ts";
 import { describeError, UserError } from "../errors.ts";
+import { explainFetchFailure } from "./fetch_failure.ts";
 
 const MAX_KEY_BYTES = 1024 * 1024;
 const DOWNLOAD_TIMEOUT_MS = 60_000;
@@ -37,6 +38,23 @@ export async function loadIdentity(
   }
 }
 
+/**
+ * The warning for an identity fetched over plain http://, or undefined.
+ * Refusing such URLs would break PXE setups that work today (the original
+ * accepted them), so the run goes on, but the operator must hear that
+ * anyone on the path can read the key.
+ */
+export function identityUrlWarning(url: string): string | undefined {
+  if (!/^http:\/\//i.test(url)) return undefined;
+  let host = "the server";
+  try {
+    host = new URL(url).host;
+  } catch { /* loadIdentity reports the bad URL */ }
+  return `p2v.identity downloads the private SSH key from ${host} over plain http://: ` +
+    "anyone on the network path can read the key and log in with it; " +
+    "use https:// or a file:// key on the boot medium";
+}
+
 async function readKeyFile(url: URL): Promise<Uint8Array> {
   const path = fileURLToPath(url);
   try {
@@ -63,7 +81,9 @@ async function downloadKey(
         signal: AbortSignal.timeout(timeoutMs ?? DOWNLOAD_TIMEOUT_MS),
       });
     } catch (err) {
-      throw new UserError(`cannot download the identity from ${shown}: ${describeError(err)}`);
+      throw new UserError(
+        `cannot download the identity from ${shown}: ${explainFetchFailure(err, url)}`,
+      );
     }
     if (!response.ok) {
       await response.body?.cancel();
