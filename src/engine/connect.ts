@@ -5,14 +5,19 @@ import type { Config } from "../config/types.ts";
 import { describeError, UserError } from "../errors.ts";
 import { identityUrlWarning, loadIdentity } from "../net/identity.ts";
 import type { RemoteSession } from "../net/session.ts";
-import { type SshConnectOptions, SshError, SshSession } from "../net/ssh_session.ts";
+import {
+  HostKeyMismatchError,
+  type SshConnectOptions,
+  SshError,
+  SshSession,
+} from "../net/ssh_session.ts";
 import {
   checkReverseForwarding,
   probeServer,
   type ServerCapabilities,
 } from "../net/test_connection.ts";
 import type { EventSink } from "./events.ts";
-import { ServerLink } from "./link.ts";
+import { HostKeyChangedError, ServerLink } from "./link.ts";
 import type { Timeouts } from "./timeouts.ts";
 
 /** Opens an authenticated session; tests hand in one that speaks over an in-process stream. */
@@ -109,7 +114,9 @@ export async function connectToServer(
     session,
     (connectTimeoutMs) =>
       open(connectOptions(connectTimeoutMs, firstKey)).catch((err) => {
-        throw asUserError(err);
+        throw err instanceof HostKeyMismatchError
+          ? new HostKeyChangedError(`${server}:${config.remote.port}`, err.presented, firstKey[0])
+          : asUserError(err);
       }),
     release,
   );
