@@ -20,9 +20,11 @@ function certificateProblem(detail: string, host: string): { why: string; fix: s
       fix: server,
     };
   }
-  if (/^Expired|^NotValidYet/.test(detail)) {
+  // rustls names these by variant, or in a sentence when it knows the dates.
+  const expired = /^Expired|certificate expired/i.test(detail);
+  if (expired || /^NotValidYet|not valid yet/i.test(detail)) {
     return {
-      why: detail.startsWith("Expired") ? "it has expired" : "it is not valid yet",
+      why: expired ? "it has expired" : "it is not valid yet",
       fix: "check the date of this machine's clock (`date`), then the dates of the certificate",
     };
   }
