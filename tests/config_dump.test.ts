@@ -204,3 +204,12 @@ Deno.test("dump: rtc.offset prints the parsed number of seconds", () => {
   const out = dumpConfig(resolveConfig(overrides, HOST, { fromProcCmdline: false, isRoot: false }));
   assert.match(out, /^rtc\.offset {11}-3600$/m);
 });
+
+Deno.test("dump: a password inside the identity URL is masked, the rest of the URL kept", () => {
+  const text = dumpConfig({
+    ...FULL,
+    auth: { ...FULL.auth, identityUrl: "https://keyuser:s3cr3t@keys.example.com/id" },
+  });
+  assert.match(text, /^auth\.identity\.url {4}https:\/\/keyuser:\*\*\*@keys\.example\.com\/id$/m);
+  assert.ok(!text.includes("s3cr3t"));
+});

@@ -163,3 +163,12 @@ Deno.test("values: identity URLs must be file, https or http", () => {
     configError(() => parseIdentityUrl("p2v.identity", bad), "p2v.identity");
   }
 });
+
+Deno.test("values: a refused identity URL is echoed with its password masked", () => {
+  const message = configError(
+    () => parseIdentityUrl("p2v.identity", "ftp://keyuser:s3cr3t@h/id"),
+    "p2v.identity",
+  );
+  assert.match(message, /"ftp:\/\/keyuser:\*\*\*@h\/id"/);
+  assert.ok(!message.includes("s3cr3t"), message);
+});

@@ -76,3 +76,19 @@ Deno.test("redact: generated command lines never keep a password value", () => {
     }
   }
 });
+
+Deno.test("redact: the password inside a URL is masked, wherever the URL stands", () => {
+  const cmdline = `${PREFIX}p2v.server=h p2v.identity=https://keyuser:s3cr3t@keys.example.com/id`;
+  assert.equal(
+    redactSecrets(cmdline),
+    `${PREFIX}p2v.server=h p2v.identity=https://keyuser:***@keys.example.com/id`,
+  );
+  const quoted = 'Unknown kernel command line parameters "p2v.identity=http://u:p@ss@h/k x=1"';
+  assert.equal(
+    redactSecrets(quoted),
+    'Unknown kernel command line parameters "p2v.identity=http://u:***@h/k x=1"',
+  );
+  // No password, nothing to mask: a user name alone, a port, an @ in the path.
+  const plain = "https://keyuser@h/k http://h:8080/a@b p2v.identity=file:///root/id";
+  assert.equal(redactSecrets(plain), plain);
+});

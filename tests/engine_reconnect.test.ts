@@ -73,13 +73,17 @@ async function convert(
   name: string,
   reconnectSeconds: number,
   signal = new AbortController().signal,
+  onEvent: (e: EngineEvent) => void = () => {},
 ) {
   const events: EngineEvent[] = [];
   const outcome = await runPipeline({
     config: config(name, reconnectSeconds),
     facts: FACTS,
     timeouts: TIMEOUTS,
-    emit: (e) => events.push(e),
+    emit: (e) => {
+      events.push(e);
+      onEvent(e);
+    },
     signal,
     startExport: nbdExportStarter("builtin"),
     captureDiagnostics: () => Promise.resolve({}),
@@ -209,6 +213,65 @@ Deno.test("reconnect: a cancel while reconnecting reaches the server once it is 
     assert.equal(r.outcome.kind, "cancelled", JSON.stringify(r.outcome));
     assert.ok(r.events.some((e) => e.type === "link-resumed"), "reached the server again");
     await waitFor(async () => (await jobProcesses(r.remoteDir)) === "", 10_000, "the job to end");
+  } finally {
+    await cleanUp(server, r.remoteDir);
+  }
+});
+
+Deno.test("reconnect: a server back with another host key is reported at once, refused, and the real one resumed", async () => {
+  const server = await startInProcessServer({ exec: realServer });
+  const { own, other } = server.hostKeys;
+  let lostAt = 0;
+  let warnedAfterMs: number | undefined;
+  const stop = midCopy("rekeyed", () => {
+    server.presentOtherHostKey = true;
+    server.dropAll();
+  });
+  // The bound is long: the warning must come long before it runs out.
+  const r = await convert(server, "rekeyed", 30, undefined, (e) => {
+    if (e.type === "link-lost") lostAt = performance.now();
+    if (e.type === "warning" && e.message.includes(other) && warnedAfterMs === undefined) {
+      warnedAfterMs = performance.now() - lostAt;
+      // A few more refused attempts, then the real server answers again.
+      setTimeout(() => server.presentOtherHostKey = false, 2_500);
+    }
+  });
+  stop();
+  try {
+    const shown = JSON.stringify(r.events.filter((e) => e.type !== "disk-progress"));
+    assert.ok(warnedAfterMs !== undefined, `no warning naming the new host key: ${shown}`);
+    assert.ok(warnedAfterMs < 10_000, `warned only after ${warnedAfterMs} ms`);
+    const warnings = r.events.flatMap((e) => e.type === "warning" ? [e.message] : []);
+    assert.equal(warnings.length, 1, "once, not at every refused attempt: " + shown);
+    assert.match(warnings[0], /man-in-the-middle/);
+    assert.match(warnings[0], /not the key this conversion started with/);
+    assert.ok(warnings[0].includes(own) && warnings[0].includes(other), warnings[0]);
+    assert.doesNotMatch(warnings[0], /p2v\.hostkey/, "no p2v.hostkey was set");
+    assert.ok(r.events.filter((e) => e.type === "reconnecting").length >= 3, shown);
+    assert.equal(r.outcome.kind, "succeeded", JSON.stringify(r.outcome));
+    assert.equal(await sha256File(join(out, "rekeyed-sda")), diskSum, "byte-identical");
+  } finally {
+    await cleanUp(server, r.remoteDir);
+  }
+});
+
+Deno.test("reconnect: a host key that stays changed ends the run at the bound, never naming p2v.hostkey", async () => {
+  const server = await startInProcessServer({ exec: realServer });
+  const stop = midCopy("impostor", () => {
+    server.presentOtherHostKey = true;
+    server.dropAll();
+  });
+  const r = await convert(server, "impostor", 3);
+  stop();
+  try {
+    assert.equal(r.outcome.kind, "failed", JSON.stringify(r.outcome));
+    const warnings = r.events.flatMap((e) => e.type === "warning" ? [e.message] : []);
+    // The one at once, then the last attempt's reason when the bound ran out.
+    assert.equal(warnings.length, 2, JSON.stringify(warnings));
+    assert.match(warnings[0], /reconnecting goes on \(up to 3 s after the link was lost\)/);
+    assert.match(warnings[1], /^reconnecting failed: possible man-in-the-middle attack/);
+    for (const w of warnings) assert.doesNotMatch(w, /p2v\.hostkey/);
+    await waitFor(async () => (await jobProcesses(r.remoteDir)) === "", 20_000, "the job to end");
   } finally {
     await cleanUp(server, r.remoteDir);
   }

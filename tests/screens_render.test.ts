@@ -115,6 +115,22 @@ Deno.test("connection screen fits 80x24: fields, actions, and a test result", ()
   assert.match(text, /\[ Next \]/);
 });
 
+Deno.test("connection screen: an http:// identity URL is warned about at once", () => {
+  const m = model();
+  m.config.auth.identityUrl = "http://keys.example.com/id";
+  const text = assertFits(
+    "connection, http identity",
+    new ConnectionScreen(m, fakeDeps()).layout(SIZE),
+  );
+  assert.match(
+    text.replace(/\s+/g, " "),
+    /over http:\/\/ the private key crosses the network unencrypted/,
+  );
+  m.config.auth.identityUrl = "https://keys.example.com/id";
+  const safe = new ConnectionScreen(m, fakeDeps()).layout(SIZE).lines.map(lineText).join("\n");
+  assert.doesNotMatch(safe, /unencrypted/);
+});
+
 Deno.test("connection screen: a long error wraps instead of being cut", async () => {
   const m = model();
   m.config.remote.server = "conversion-server.example.com";

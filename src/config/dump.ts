@@ -5,6 +5,7 @@
 
 import { VERSION } from "../version.ts";
 import type { Config } from "./types.ts";
+import { maskUrlPasswords } from "./mask_url.ts";
 import { formatNetworkMapEntry } from "./values.ts";
 
 const NONE = "(none)";
@@ -33,8 +34,9 @@ function bool(value: boolean): string {
 
 /**
  * `local version` is the bare version number, as the original printed
- * (its package version, without the program name). The password is masked
- * so a dump can be pasted into a ticket. The dump is taken before any
+ * (its package version, without the program name). The password, and a
+ * password inside the identity URL, are masked so a dump can be pasted into
+ * a ticket. The dump is taken before any
  * connection, so the remote version is always unknown, as in the original.
  */
 export function dumpConfig(config: Config): string {
@@ -45,7 +47,10 @@ export function dumpConfig(config: Config): string {
     line("remote.port", String(config.remote.port)),
     line("auth.username", optional(config.auth.username)),
     line("auth.password", config.auth.password === undefined ? NONE : "***"),
-    line("auth.identity.url", optional(config.auth.identityUrl)),
+    line(
+      "auth.identity.url",
+      optional(config.auth.identityUrl && maskUrlPasswords(config.auth.identityUrl)),
+    ),
     line("auth.sudo", bool(config.auth.sudo)),
     line("guestname", config.guestname),
     line("vcpu.phys_topo", bool(config.vcpu.physTopo)),

@@ -11,6 +11,7 @@
 
 import { NBD_BACKENDS, type NbdBackend } from "./nbd.ts";
 import { ConfigError } from "../errors.ts";
+import { maskUrlPasswords } from "./mask_url.ts";
 import type { NetworkMapEntry, OutputAllocation, RtcBasis } from "./types.ts";
 
 /** The value quoted safely for a one-line message (control characters escaped). */
@@ -235,7 +236,6 @@ export function parseOptionalString(value: string | undefined): string | undefin
 
 const IDENTITY_SCHEMES = ["file://", "https://", "http://"];
 
-/** The identity is downloaded later; refuse now what could never be fetched. */
 /** `p2v.nbd`: NBD servers in order of preference. */
 export function parseNbdBackends(key: string, value: string | undefined): NbdBackend[] {
   const items = parseList(value);
@@ -275,13 +275,17 @@ export function parseHostKeys(key: string, value: string | undefined): string[] 
   return items;
 }
 
+/**
+ * The identity is downloaded later; refuse now what could never be fetched.
+ * The value is echoed with any password in it masked.
+ */
 export function parseIdentityUrl(key: string, value: string | undefined): string | undefined {
   const url = parseOptionalString(value);
   if (url === undefined) return undefined;
   if (!IDENTITY_SCHEMES.some((s) => url.startsWith(s) && url.length > s.length)) {
     throw invalid(
       key,
-      url,
+      maskUrlPasswords(url),
       "identity URL",
       "a file://, https:// or http:// URL of a private key",
     );

@@ -2,9 +2,11 @@
  * Secrets must not leave this machine in the diagnostics we upload (SPEC §6
  * step 7). The kernel copies its command line into its log twice
  * ("Command line: …", "Kernel command line: …"), so a `p2v.password=…`
- * typed into a PXE config would otherwise land in `dmesg` on the server.
+ * typed into a PXE config would otherwise land in `dmesg` on the server. The
+ * same goes for a password inside a URL, such as `p2v.identity=https://u:pw@…`.
  */
 import { SECRET_KEYS } from "../config/kernel_keys.ts";
+import { maskUrlPasswords } from "../config/mask_url.ts";
 import { scanCmdline } from "../config/tokenise.ts";
 
 export const REDACTED = "***";
@@ -42,10 +44,11 @@ function redactLine(line: string): string {
 /**
  * `text` with the value of every secret key replaced by `***`, in every
  * spelling the kernel command line tokeniser accepts (quoted or not, quotes
- * inside the key), and every literal occurrence of the given secrets too.
+ * inside the key), the password of every URL masked, and every literal
+ * occurrence of the given secrets too.
  */
 export function redactSecrets(text: string, secrets: readonly string[] = []): string {
-  let out = text.split("\n").map(redactLine).join("\n");
+  let out = maskUrlPasswords(text.split("\n").map(redactLine).join("\n"));
   for (const secret of secrets) {
     if (secret.length >= MIN_LITERAL_LENGTH) out = out.replaceAll(secret, REDACTED);
   }

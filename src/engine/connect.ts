@@ -3,16 +3,21 @@
  */
 import type { Config } from "../config/types.ts";
 import { describeError, UserError } from "../errors.ts";
-import { loadIdentity } from "../net/identity.ts";
+import { identityUrlWarning, loadIdentity } from "../net/identity.ts";
 import type { RemoteSession } from "../net/session.ts";
-import { type SshConnectOptions, SshError, SshSession } from "../net/ssh_session.ts";
+import {
+  HostKeyMismatchError,
+  type SshConnectOptions,
+  SshError,
+  SshSession,
+} from "../net/ssh_session.ts";
 import {
   checkReverseForwarding,
   probeServer,
   type ServerCapabilities,
 } from "../net/test_connection.ts";
 import type { EventSink } from "./events.ts";
-import { ServerLink } from "./link.ts";
+import { HostKeyChangedError, ServerLink } from "./link.ts";
 import type { Timeouts } from "./timeouts.ts";
 
 /** Opens an authenticated session; tests hand in one that speaks over an in-process stream. */
@@ -66,9 +71,10 @@ export async function connectToServer(
   const server = config.remote.server;
   if (!server) throw new UserError("no conversion server given; set p2v.server");
   const username = loginName(config);
-  const privateKey = config.auth.identityUrl
-    ? await loadIdentity(config.auth.identityUrl)
-    : undefined;
+  const identityUrl = config.auth.identityUrl;
+  const risk = identityUrl === undefined ? undefined : identityUrlWarning(identityUrl);
+  if (risk) emit({ type: "warning", message: risk });
+  const privateKey = identityUrl ? await loadIdentity(identityUrl) : undefined;
 
   emit({
     type: "phase",
@@ -108,7 +114,9 @@ export async function connectToServer(
     session,
     (connectTimeoutMs) =>
       open(connectOptions(connectTimeoutMs, firstKey)).catch((err) => {
-        throw asUserError(err);
+        throw err instanceof HostKeyMismatchError
+          ? new HostKeyChangedError(`${server}:${config.remote.port}`, err.presented, firstKey[0])
+          : asUserError(err);
       }),
     release,
   );

@@ -15,7 +15,7 @@ import {
 import { describeError, UserError } from "../errors.ts";
 import type { RemoteSession } from "../net/session.ts";
 import type { EventSink } from "./events.ts";
-import type { ServerLink } from "./link.ts";
+import { HostKeyChangedError, type ServerLink } from "./link.ts";
 import type { JobResult } from "./remote_job.ts";
 
 export interface DetachedJobOptions {
@@ -41,6 +41,17 @@ export interface DetachedJobOptions {
   backoffMaxMs: number;
   /** How long a cancel keeps trying to reach the server to stop the job. */
   cancelReachMs?: number;
+}
+
+/**
+ * A changed host key seen while reconnecting, with what the run does about
+ * it. Trying on costs nothing (the key is refused before any credential is
+ * sent) and saves the conversion if the real server takes its address back.
+ */
+function hostKeyWarning(err: HostKeyChangedError, boundMs: number): string {
+  return `${err.message}; reconnecting goes on (up to ${Math.round(boundMs / 1000)} s after ` +
+    "the link was lost) in case the real server comes back; if its keys were changed on " +
+    "purpose, cancel and start the conversion again";
 }
 
 type FollowEnd = { kind: "ended" } | { kind: "lost"; reason: string };
@@ -162,6 +173,8 @@ export async function runDetachedJob(opts: DetachedJobOptions): Promise<JobResul
     opts.emit({ type: "link-lost", reason, boundMs: opts.reconnectMs });
     let backoff = 1000;
     let lastError = "";
+    /** Host keys already reported: once each, not at every attempt. */
+    const strangeKeys = new Set<string>();
     for (let attempt = 1;; attempt++) {
       // A cancel still wants to reach the server, to stop the job there, but not for long.
       const bound = stopping
@@ -177,6 +190,11 @@ export async function runDetachedJob(opts: DetachedJobOptions): Promise<JobResul
         return session;
       } catch (err) {
         lastError = describeError(err);
+        // Said at once, not at the end of the bound: the operator may want to cancel.
+        if (err instanceof HostKeyChangedError && !strangeKeys.has(err.presented)) {
+          strangeKeys.add(err.presented);
+          opts.emit({ type: "warning", message: hostKeyWarning(err, bound) });
+        }
       }
       const left = bound - (performance.now() - lostAt);
       await sleep(Math.min(backoff, Math.max(0, left)), stopping ? undefined : opts.signal);

@@ -4,7 +4,9 @@
  * before this function returns, on every path.
  */
 import { fileURLToPath } from "node:url";
+import { maskUrlPasswords } from "../config/mask_url.ts";
 import { describeError, UserError } from "../errors.ts";
+import { explainFetchFailure } from "./fetch_failure.ts";
 
 const MAX_KEY_BYTES = 1024 * 1024;
 const DOWNLOAD_TIMEOUT_MS = 60_000;
@@ -18,7 +20,9 @@ export async function loadIdentity(
     parsed = new URL(url);
   } catch {
     throw new UserError(
-      `p2v.identity: "${url}" is not a URL; use file:///path/to/key or https://server/key`,
+      `p2v.identity: "${
+        maskUrlPasswords(url)
+      }" is not a URL; use file:///path/to/key or https://server/key`,
     );
   }
   switch (parsed.protocol) {
@@ -32,6 +36,23 @@ export async function loadIdentity(
         `p2v.identity: unsupported URL scheme "${parsed.protocol}"; use file://, https:// or http://`,
       );
   }
+}
+
+/**
+ * The warning for an identity fetched over plain http://, or undefined.
+ * Refusing such URLs would break PXE setups that work today (the original
+ * accepted them), so the run goes on, but the operator must hear that
+ * anyone on the path can read the key.
+ */
+export function identityUrlWarning(url: string): string | undefined {
+  if (!/^http:\/\//i.test(url)) return undefined;
+  let host = "the server";
+  try {
+    host = new URL(url).host;
+  } catch { /* loadIdentity reports the bad URL */ }
+  return `p2v.identity downloads the private SSH key from ${host} over plain http://: ` +
+    "anyone on the network path can read the key and log in with it; " +
+    "use https:// or a file:// key on the boot medium";
 }
 
 async function readKeyFile(url: URL): Promise<Uint8Array> {
@@ -60,7 +81,9 @@ async function downloadKey(
         signal: AbortSignal.timeout(timeoutMs ?? DOWNLOAD_TIMEOUT_MS),
       });
     } catch (err) {
-      throw new UserError(`cannot download the identity from ${shown}: ${describeError(err)}`);
+      throw new UserError(
+        `cannot download the identity from ${shown}: ${explainFetchFailure(err, url)}`,
+      );
     }
     if (!response.ok) {
       await response.body?.cancel();

@@ -33,6 +33,27 @@ export class SshError extends Error {
   }
 }
 
+/**
+ * The server showed a host key other than the pinned ones; refused before
+ * authentication, so no credential reached it. The fingerprints let the
+ * caller say what the pins meant.
+ */
+export class HostKeyMismatchError extends SshError {
+  constructor(
+    readonly host: string,
+    readonly port: number,
+    readonly presented: string,
+    readonly expected: readonly string[],
+  ) {
+    super(
+      `host key mismatch for ${host}:${port}: the server presented ${presented} but ` +
+        `p2v.hostkey expects ${expected.join(", ")}; ` +
+        `check that you are connecting to the right conversion server`,
+    );
+    this.name = "HostKeyMismatchError";
+  }
+}
+
 export interface SshCredentials {
   username: string;
   password?: string;
@@ -100,7 +121,7 @@ export class SshSession implements RemoteSession {
       // Deno's own TCP rather than node:net: see tcp_socket.ts.
       const sock = opts.sock ?? new TcpSocket(opts.host, opts.port);
       let fingerprint = "";
-      let hostKeyProblem: string | undefined;
+      let hostKeyProblem: HostKeyMismatchError | undefined;
       let settled = false;
       const onAbort = () => fail(new SshError("cancelled by user"));
       const fail = (err: unknown) => {
@@ -111,9 +132,8 @@ export class SshSession implements RemoteSession {
         client.on("error", () => {});
         client.destroy();
         sock.destroy();
-        const message = err instanceof SshError
-          ? err.message
-          : hostKeyProblem ?? explainConnectError(err, opts);
+        if (hostKeyProblem && !(err instanceof SshError)) return reject(hostKeyProblem);
+        const message = err instanceof SshError ? err.message : explainConnectError(err, opts);
         reject(new SshError(message, { cause: err }));
       };
       if (opts.signal?.aborted) return onAbort();
@@ -144,9 +164,7 @@ export class SshSession implements RemoteSession {
           fingerprint = fingerprintOf(key);
           const pins = opts.pinnedHostKeys ?? [];
           if (pins.length > 0 && !pins.includes(fingerprint)) {
-            hostKeyProblem = `host key mismatch for ${opts.host}:${opts.port}: the server ` +
-              `presented ${fingerprint} but p2v.hostkey expects ${pins.join(", ")}; ` +
-              `check that you are connecting to the right conversion server`;
+            hostKeyProblem = new HostKeyMismatchError(opts.host, opts.port, fingerprint, pins);
             return false;
           }
           return true;

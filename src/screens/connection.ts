@@ -7,6 +7,7 @@ import type { Config } from "../config/types.ts";
 import { parseIdentityUrl, parsePort } from "../config/values.ts";
 import type { EngineEvent } from "../engine/events.ts";
 import { describeError } from "../errors.ts";
+import { identityUrlWarning } from "../net/identity.ts";
 import { FormScreen, parses } from "./form_screen.ts";
 import { isCtrl, type Key } from "./keys.ts";
 import type { DialogDeps, DialogModel } from "./model.ts";
@@ -292,6 +293,16 @@ export class ConnectionScreen extends FormScreen<ConnectionResult> {
     field(this.user);
     field(this.password);
     field(this.identity);
+    // Said here, before any test: the download happens at the test itself.
+    if (identityUrlWarning(this.identity.value.trim())) {
+      body.paragraph(
+        "Warning: over http:// the private key crosses the network unencrypted and " +
+          "anyone on the path can read it; use https:// or file://.",
+        width,
+        "error",
+        LABEL_WIDTH + 2,
+      );
+    }
     body.add(" ".repeat(LABEL_WIDTH + 1), this.sudo.render(this.ring.is(this.sudo)));
     if (this.password.value !== "" && this.identity.value.trim() !== "") {
       body.add(

@@ -48,6 +48,10 @@ export interface InProcessServer {
   dropAll(): void;
   /** Refuse (`false`) or accept again new connections. */
   accepting: boolean;
+  /** `SHA256:…` fingerprints of the server's own host key and of another one it can show instead. */
+  hostKeys: { own: string; other: string };
+  /** New connections see the other host key (`true`), as from a reinstalled server or an impostor. */
+  presentOtherHostKey: boolean;
   close(): Promise<void>;
 }
 
@@ -56,9 +60,14 @@ export async function startInProcessServer(opts: TestServerOptions): Promise<InP
   const socketPath = join(dir, "ssh.sock");
   // ssh-keygen, not ssh2.utils.generateKeyPairSync: under Deno about one ed25519
   // key in 150 of the latter fails to parse ("Malformed OpenSSH private key").
-  const keyPath = join(dir, "host_key");
-  await run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", keyPath]);
-  const hostKey = await Deno.readTextFile(keyPath);
+  const newHostKey = async (name: string) => {
+    const path = join(dir, name);
+    await run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", path]);
+    const listed = await run("ssh-keygen", ["-l", "-E", "sha256", "-f", path]);
+    return { key: await Deno.readTextFile(path), fingerprint: listed.stdout.split(" ")[1] };
+  };
+  const own = await newHostKey("host_key");
+  const other = await newHostKey("other_host_key");
   const commands: string[] = [];
   const forwards: number[] = [];
   const socketForwards: string[] = [];
@@ -68,7 +77,7 @@ export async function startInProcessServer(opts: TestServerOptions): Promise<InP
 
   // Our client forwards Unix sockets only to servers that say they are OpenSSH.
   const ident = "OpenSSH_9.2p1 in-process";
-  const sshServer = new ssh2.Server({ hostKeys: [hostKey], ident }, (client: Connection) => {
+  const onClient = (client: Connection) => {
     const drop = () => {
       for (const s of sockets) s.destroy();
     };
@@ -153,9 +162,11 @@ export async function startInProcessServer(opts: TestServerOptions): Promise<InP
         }
       });
     });
-  });
+  };
+  const sshServer = new ssh2.Server({ hostKeys: [own.key], ident }, onClient);
+  const otherServer = new ssh2.Server({ hostKeys: [other.key], ident }, onClient);
 
-  const state = { accepting: true, connections: 0 };
+  const state = { accepting: true, connections: 0, presentOtherHostKey: false };
   const listener = net.createServer((sock) => {
     if (!state.accepting) {
       sock.destroy();
@@ -164,7 +175,7 @@ export async function startInProcessServer(opts: TestServerOptions): Promise<InP
     state.connections++;
     sockets.add(sock);
     sock.on("close", () => sockets.delete(sock));
-    sshServer.injectSocket(sock);
+    (state.presentOtherHostKey ? otherServer : sshServer).injectSocket(sock);
   });
   await new Promise<void>((resolve) => listener.listen(socketPath, resolve));
 
@@ -192,6 +203,13 @@ export async function startInProcessServer(opts: TestServerOptions): Promise<InP
     },
     set accepting(value: boolean) {
       state.accepting = value;
+    },
+    hostKeys: { own: own.fingerprint, other: other.fingerprint },
+    get presentOtherHostKey() {
+      return state.presentOtherHostKey;
+    },
+    set presentOtherHostKey(value: boolean) {
+      state.presentOtherHostKey = value;
     },
     async close() {
       for (const s of sockets) s.destroy();
