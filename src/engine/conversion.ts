@@ -107,6 +107,27 @@ function implausibleDisks(disks: readonly ActiveDisk[]): string | undefined {
     `its place; do not use the converted guest before checking it`;
 }
 
+/**
+ * Secrets to remove, wherever they stand, from what we upload: the password,
+ * and the password of the identity URL (which the URL mask misses when the
+ * kernel command line quoted a URL with a blank in it).
+ */
+function configSecrets(config: Config): string[] {
+  const secrets: string[] = [];
+  if (config.auth.password !== undefined) secrets.push(config.auth.password);
+  let password = "";
+  try {
+    password = new URL(config.auth.identityUrl ?? "").password;
+  } catch { /* no identity URL, or not one URL can parse: nothing to add */ }
+  if (password !== "") {
+    secrets.push(password);
+    try {
+      secrets.push(decodeURIComponent(password));
+    } catch { /* a stray % keeps it as written */ }
+  }
+  return secrets.filter((s) => s !== "");
+}
+
 /** Hands a forwarded channel to the disk's export, counting what its client asks. */
 function serve(disk: ActiveDisk, channel: Duplex): void {
   disk.requests.watch(channel);
@@ -259,7 +280,7 @@ export async function runConversion(req: ConversionRequest): Promise<ConversionO
         })
         : undefined,
       diagnostics: req.diagnostics,
-      secrets: config.auth.password === undefined ? [] : [config.auth.password],
+      secrets: configSecrets(config),
     });
     await uploadFiles(session, remoteDir, files, { timeoutMs: t.remoteCommandMs, emit });
 
