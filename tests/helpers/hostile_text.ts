@@ -36,15 +36,18 @@ export const HOSTILE: [name: string, sequence: string][] = [
 // deno-lint-ignore no-control-regex
 const ALLOWED = /\x1b\[[0-9;:]*m/g;
 // deno-lint-ignore no-control-regex
-const CONTROL = /[\x00-\x08\x0a-\x1f\x7f-\x9f]/;
+const CONTROL = /[\x00-\x08\x0a-\x1f\x7f-\x9f]/g;
+
+/**
+ * Each control in `text` (but TAB and, with `colours`, SGR sequences) with a
+ * little of what follows it, so that a failure shows which sequences got through.
+ */
+export function terminalProblems(text: string, colours: boolean): string[] {
+  const rest = colours ? text.replace(ALLOWED, "") : text;
+  return [...rest.matchAll(CONTROL)].map((m) => rest.slice(m.index, m.index + 8));
+}
 
 /** Throws unless `text` holds nothing but text, TABs and (with `colours`) SGR sequences. */
 export function assertTerminalSafe(text: string, colours: boolean, what = ""): void {
-  const rest = colours ? text.replace(ALLOWED, "") : text;
-  const bad = CONTROL.exec(rest);
-  assert.equal(
-    bad,
-    null,
-    `${what}: control ${JSON.stringify(bad?.[0])} in ${JSON.stringify(text)}`,
-  );
+  assert.deepEqual(terminalProblems(text, colours), [], `${what}: in ${JSON.stringify(text)}`);
 }
