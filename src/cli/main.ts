@@ -50,7 +50,9 @@ export async function main(args: string[], io: MainIo = DEFAULT_IO): Promise<num
     }
     // A bug of ours: still one line for the user, the stack only on request.
     io.stderr(terminalText(`${PROGRAM}: error: internal error: ${describeError(err)}`) + "\n");
-    if (io.env("VIRT_P2V_DEBUG") && err instanceof Error) io.stderr(`${err.stack}\n`);
+    if (io.env("VIRT_P2V_DEBUG") && err instanceof Error) {
+      io.stderr((err.stack ?? "").split("\n").map((l) => terminalText(l) + "\n").join(""));
+    }
     return 1;
   }
 }
