@@ -1,13 +1,14 @@
 import assert from "node:assert/strict";
 import { createTextReporter } from "../src/report/text_reporter.ts";
+import { assertTerminalSafe, HOSTILE } from "./helpers/hostile_text.ts";
 
 const MiB = 1024 * 1024;
 
-function reporter(t: { now: number }, verbose = false) {
+function reporter(t: { now: number }, verbose = false, colours = false) {
   let out = "";
   const emit = createTextReporter({
     write: (s) => out += s,
-    colours: false,
+    colours,
     verbose,
     progressEveryMs: 10_000,
     now: () => t.now,
@@ -82,4 +83,39 @@ Deno.test("a dropped link and the resume are one line each", () => {
       "Reconnecting (attempt 2, 0:01)\n" +
       "Reconnected after 0:03 (attempt 2); the conversion goes on\n",
   );
+});
+
+const PAYLOAD = HOSTILE.map(([, seq]) => seq).join("x");
+
+for (const colours of [false, true]) {
+  Deno.test(`colours ${colours ? "on" : "off"}: virt-v2v's lines keep at most their colours`, () => {
+    const r = reporter({ now: 0 }, false, colours);
+    r.emit({ type: "output", line: `\x1b[1;32mgreen\x1b[0m ${PAYLOAD} end` });
+    const lines = r.out().split("\n");
+    assert.equal(lines.length, 2, JSON.stringify(r.out()));
+    assertTerminalSafe(lines[0], colours, "output");
+    assert.ok(lines[0].startsWith(colours ? "\x1b[1;32mgreen\x1b[0m " : "green "), lines[0]);
+  });
+}
+
+Deno.test("reasons, warnings, debug lines and output modes never carry escapes", () => {
+  const r = reporter({ now: 0 }, true, true);
+  r.emit({ type: "link-lost", reason: `gone ${PAYLOAD}`, boundMs: 60_000 });
+  r.emit({ type: "warning", message: `reconnecting failed: ${PAYLOAD}` });
+  r.emit({ type: "debug", message: `NBD client of sda: ${PAYLOAD}` });
+  r.emit({
+    type: "server",
+    capabilities: {
+      version: "2.2.0",
+      coloursOption: true,
+      inputs: [],
+      outputs: ["local", `\x1b[31m${PAYLOAD}`],
+    },
+  });
+  const lines = r.out().split("\n").slice(0, -1);
+  assert.equal(lines.length, 5, r.out());
+  for (const l of lines) assertTerminalSafe(l, false, l);
+  assert.match(lines[0], /^Connection to the conversion server lost \(gone /);
+  assert.match(lines[1], /^virt-p2v: warning: reconnecting failed: /);
+  assert.match(lines[4], /^Output modes: local /);
 });

@@ -12,9 +12,11 @@ import { NetworkScreen } from "../src/screens/network.ts";
 import { chooseColourMode, paintLine } from "../src/screens/paint.ts";
 import { type RunningResult, RunningScreen } from "../src/screens/running.ts";
 import { SettingsScreen } from "../src/screens/settings.ts";
-import type { Size } from "../src/screens/terminal.ts";
-import { lineText, lineWidth } from "../src/screens/text.ts";
+import { Display, type Size } from "../src/screens/terminal.ts";
+import { type Line, lineText, lineWidth, seg } from "../src/screens/text.ts";
 import type { LaidOutFrame } from "../src/screens/widgets.ts";
+import { parseMachineReadable } from "../src/net/test_connection.ts";
+import { assertTerminalSafe, HOSTILE } from "./helpers/hostile_text.ts";
 import {
   fakeCtx,
   fakeDeps,
@@ -454,4 +456,55 @@ Deno.test("settings: Refresh disks keeps the ticks of disks still there and tick
   const text = assertFits("settings, refreshed", screen.layout(SIZE));
   assert.match(text, /Found 2 fixed disk\(s\), 1 removable drive\(s\)\./);
   assert.match(text, /\[x\] sdc\s+32\.0 GiB {2}USB DISK/);
+});
+
+/** What the display writes to the terminal for one full frame, in colour. */
+function drawnBytes(lines: Line[]): string {
+  let out = "";
+  const display = new Display({
+    size: () => ({ columns: SIZE.width, rows: SIZE.height }),
+    write: (text) => out += text,
+    setRaw: () => {},
+    keys: { read: () => Promise.resolve(null) },
+    onResize: () => () => {},
+  }, "colour");
+  display.draw({ lines });
+  return out;
+}
+
+/** Only the display's own sequences: colours, cursor moves, erases, cursor on/off. */
+function assertOnlyOwnSequences(out: string, what: string): void {
+  // deno-lint-ignore no-control-regex
+  const own = /\x1b\[(?:[0-9;]*[mHK]|2J|\?25[hl])/g;
+  // deno-lint-ignore no-control-regex
+  assert.equal(out.match(/\x1b\[2J/g)?.length, 1, `${what}: the screen was cleared twice`);
+  assertTerminalSafe(out.replace(own, ""), false, what);
+}
+
+Deno.test("settings screen: the server's -o names are painted as text, never as escapes", () => {
+  const m = model();
+  const hostile = HOSTILE.map(([, seq], i) => `output:o${i}${seq}`).join("\n");
+  m.capabilities = {
+    version: "2.2.0",
+    ...parseMachineReadable(`virt-v2v\nlibguestfs-rewrite\noutput:local\n${hostile}\n`),
+  };
+  const screen = new SettingsScreen(m, fakeDeps());
+  // The names are filtered where the server's answer is parsed…
+  assert.ok(screen.output.options.includes("o0"), screen.output.options.join(" "));
+  for (const o of screen.output.options) assertTerminalSafe(o, false, JSON.stringify(o));
+  // …and the painter would catch what got past that.
+  for (let i = 0; i < screen.output.options.length; i++) {
+    screen.output.index = i;
+    const frame = screen.layout(SIZE);
+    assertOnlyOwnSequences(drawnBytes(frame.lines), `-o ${JSON.stringify(screen.output.value)}`);
+  }
+});
+
+Deno.test("display: text that reaches the painter unfiltered is still painted as text", () => {
+  const lines: Line[] = HOSTILE.map(([name, seq]) => [
+    seg(`${name}: `, "heading"),
+    seg(`a${seq}b`),
+    seg(seq, "error"),
+  ]);
+  assertOnlyOwnSequences(drawnBytes(lines), "frame");
 });

@@ -10,6 +10,7 @@ import { resolveConfig } from "../config/resolve.ts";
 import { timeoutsFromEnv } from "../engine/timeouts.ts";
 import { describeError, UserError } from "../errors.ts";
 import { chooseNbdBackend, nbdExportStarter } from "../nbd/backends.ts";
+import { terminalText } from "../text/ansi.ts";
 import { PROGRAM, VERSION } from "../version.ts";
 import { runInteractive } from "./interactive.ts";
 import { runUnattended } from "./unattended.ts";
@@ -41,13 +42,17 @@ export async function main(args: string[], io: MainIo = DEFAULT_IO): Promise<num
   try {
     return await runProgram(args, io);
   } catch (err) {
+    // The reason may be the server's words (an SSH disconnect, a lost link):
+    // it is printed as text, never as escape sequences.
     if (err instanceof UserError) {
-      io.stderr(`${PROGRAM}: ${err.prefix}${err.message}\n`);
+      io.stderr(terminalText(`${PROGRAM}: ${err.prefix}${err.message}`) + "\n");
       return err.exitCode;
     }
     // A bug of ours: still one line for the user, the stack only on request.
-    io.stderr(`${PROGRAM}: error: internal error: ${describeError(err)}\n`);
-    if (io.env("VIRT_P2V_DEBUG") && err instanceof Error) io.stderr(`${err.stack}\n`);
+    io.stderr(terminalText(`${PROGRAM}: error: internal error: ${describeError(err)}`) + "\n");
+    if (io.env("VIRT_P2V_DEBUG") && err instanceof Error) {
+      io.stderr((err.stack ?? "").split("\n").map((l) => terminalText(l) + "\n").join(""));
+    }
     return 1;
   }
 }

@@ -14,7 +14,7 @@
  * until the conversion has finished, and an ETA is given only for the disk
  * virt-v2v says it is copying, with the rate measured from that moment.
  */
-import { stripEscapes } from "../text/ansi.ts";
+import { terminalText } from "../text/ansi.ts";
 import type { EngineEvent } from "./events.ts";
 
 /** `[  12.3] Copying disk 1/2`: virt-v2v starts copying that disk (in physical.xml order). */
@@ -124,7 +124,7 @@ export class ConversionProgress {
       }
       disk.update(event.bytesSent, event.sizeBytes, now);
     } else if (event.type === "output") {
-      const line = stripEscapes(event.line);
+      const line = terminalText(event.line);
       if (!V2V_STEP.test(line)) return;
       this.step = line;
       this.#endCopy(now);

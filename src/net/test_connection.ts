@@ -4,6 +4,7 @@
  */
 import { virtV2vProbeCommand } from "../convert/remote_commands.ts";
 import { describeError, UserError } from "../errors.ts";
+import { terminalText } from "../text/ansi.ts";
 import type { RemoteSession } from "./session.ts";
 
 export interface ServerCapabilities {
@@ -110,11 +111,18 @@ export function parseMachineReadable(text: string): Omit<ServerCapabilities, "ve
   }
   const inputs: string[] = [];
   const outputs: string[] = [];
+  // The names are shown in the dialog and with --verbose: as text, never as
+  // escape sequences; a name that is nothing but controls is no mode at all.
+  const name = (line: string, prefix: string) => terminalText(line.slice(prefix.length)).trim();
   for (const line of lines) {
-    if (line.startsWith("input:")) inputs.push(line.slice("input:".length));
-    else if (line.startsWith("output:")) {
-      const name = line.slice("output:".length);
-      if (!HIDDEN_OUTPUTS.has(name)) outputs.push(name);
+    if (line.startsWith("input:")) {
+      const input = name(line, "input:");
+      if (input !== "" && !inputs.includes(input)) inputs.push(input);
+    } else if (line.startsWith("output:")) {
+      const output = name(line, "output:");
+      if (output !== "" && !HIDDEN_OUTPUTS.has(output) && !outputs.includes(output)) {
+        outputs.push(output);
+      }
     }
   }
   return { coloursOption: lines.includes("colours-option"), inputs, outputs };

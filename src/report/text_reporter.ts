@@ -6,12 +6,12 @@
  */
 import type { EngineEvent } from "../engine/events.ts";
 import { ConversionProgress, type DiskProgress, type DiskSummary } from "../engine/progress.ts";
-import { stripEscapes } from "../text/ansi.ts";
+import { terminalText } from "../text/ansi.ts";
 import { formatBytes, formatDuration, formatRate } from "../text/units.ts";
 
 export interface TextReporterOptions {
   write: (text: string) => void;
-  /** Keep ANSI colour sequences from virt-v2v; otherwise strip them. */
+  /** Keep virt-v2v's colours (SGR only); otherwise strip them. */
   colours: boolean;
   verbose: boolean;
   /** Minimum time between two progress lines of one disk. */
@@ -45,7 +45,10 @@ export function createTextReporter(opts: TextReporterOptions): (event: EngineEve
   const progress = new ConversionProgress([]);
   const lastShown = new Map<string, { at: number; bytes: number }>();
   let summarised = false;
-  const line = (text: string) => opts.write(text + "\n");
+  // Reasons, output modes and virt-v2v's lines come from the server or the
+  // network: every line goes through the filter, only virt-v2v's may keep colours.
+  const line = (text: string, colours = false) =>
+    opts.write(terminalText(text, { colours }) + "\n");
 
   return (event) => {
     progress.onEvent(event, now());
@@ -71,7 +74,7 @@ export function createTextReporter(opts: TextReporterOptions): (event: EngineEve
         line(`Remote directory: ${event.path}`);
         break;
       case "output":
-        line(opts.colours ? event.line : stripEscapes(event.line));
+        line(event.line, opts.colours);
         break;
       case "disk-progress": {
         const t = now();

@@ -3,6 +3,7 @@
  * colours), `mono` (bold and reverse video only: NO_COLOR, VT100-class
  * terminals) and `plain` (no escapes at all: tests, text captures).
  */
+import { terminalText } from "../text/ansi.ts";
 import type { Line, StyleName } from "./text.ts";
 
 export type ColourMode = "colour" | "mono" | "plain";
@@ -57,12 +58,18 @@ export function sgrFor(style: StyleName | undefined, mode: ColourMode): string {
   return code === "" ? "" : `\x1b[0;${code}m`;
 }
 
-/** One line as terminal output: styles switched on and off around segments. */
+/**
+ * One line as terminal output: styles switched on and off around segments.
+ * Every screen sanitises what it shows, but a text that slipped through
+ * unfiltered still reaches the terminal as text: the only escape sequences
+ * painted are our own.
+ */
 export function paintLine(line: Line, mode: ColourMode): string {
   let out = "";
   for (const s of line) {
     const sgr = sgrFor(s.style, mode);
-    out += sgr === "" ? s.text : `${sgr}${s.text}\x1b[0m`;
+    const text = terminalText(s.text);
+    out += sgr === "" ? text : `${sgr}${text}\x1b[0m`;
   }
   return out;
 }

@@ -4,7 +4,7 @@
  * nothing). Widths are counted in terminal columns, not UTF-16 units.
  */
 
-import { stripEscapes } from "../text/ansi.ts";
+import { terminalText } from "../text/ansi.ts";
 import { clipText, firstPiece, graphemes, graphemeWidth, textWidth } from "../text/width.ts";
 
 export { clipText, textWidth };
@@ -65,16 +65,13 @@ export function padStartText(text: string, width: number): string {
   return w >= width ? text : " ".repeat(width - w) + text;
 }
 
-// deno-lint-ignore no-control-regex
-const CONTROLS = /[\x00-\x08\x0a-\x1f\x7f-\x9f]/g;
-
 /**
  * Text from outside (virt-v2v output, error messages, file names) made safe
  * to print: escape sequences and control characters removed, tabs expanded.
  * Nothing the server sends can move our cursor or change the terminal.
  */
 export function sanitize(text: string): string {
-  const clean = stripEscapes(text).replace(CONTROLS, "");
+  const clean = terminalText(text);
   if (!clean.includes("\t")) return clean;
   let out = "";
   let col = 0;
