@@ -121,9 +121,11 @@ Deno.test("engine: a job that ends without an exit status is a lost connection, 
 Deno.test("engine: a job that ignores Ctrl-C is hung up when the grace time is over", async () => {
   let interrupted = 0;
   let closedAt = 0;
+  const { promise: controlStarted, resolve: controlRuns } = Promise.withResolvers<void>();
   const server = await startInProcessServer({
     exec(ctx) {
       if (!isControl(ctx.command)) return realServer(ctx);
+      controlRuns();
       assert.ok(ctx.pty, "the control command runs on a PTY");
       ctx.channel.on("data", (d: Uint8Array) => {
         if (d.includes(3)) interrupted = performance.now();
@@ -134,7 +136,9 @@ Deno.test("engine: a job that ignores Ctrl-C is hung up when the grace time is o
   });
   const abort = new AbortController();
   const pending = convert(server, "grace", abort.signal);
-  await new Promise((r) => setTimeout(r, 500));
+  // Cancel once the job runs, however long the set-up took on a busy machine.
+  await controlStarted;
+  await new Promise((r) => setTimeout(r, 100));
   abort.abort();
   const r = await pending;
   try {
@@ -150,9 +154,11 @@ Deno.test("engine: a job that ignores Ctrl-C is hung up when the grace time is o
 });
 
 Deno.test("engine: a job that honours Ctrl-C ends the run as cancelled", async () => {
+  const { promise: controlStarted, resolve: controlRuns } = Promise.withResolvers<void>();
   const server = await startInProcessServer({
     exec(ctx) {
       if (!isControl(ctx.command)) return realServer(ctx);
+      controlRuns();
       ctx.channel.on("data", (d: Uint8Array) => {
         if (!d.includes(3)) return;
         // What the wrapper does when virt-v2v dies of SIGINT.
@@ -164,7 +170,8 @@ Deno.test("engine: a job that honours Ctrl-C ends the run as cancelled", async (
   });
   const abort = new AbortController();
   const pending = convert(server, "cancel", abort.signal);
-  await new Promise((r) => setTimeout(r, 300));
+  await controlStarted;
+  await new Promise((r) => setTimeout(r, 100));
   abort.abort();
   const started = performance.now();
   const r = await pending;

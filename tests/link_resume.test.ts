@@ -218,7 +218,10 @@ Deno.test("four conversions to one server, one of them cut: all four finish", as
           cut = true;
           const stop = whenMidCopy(join(out, "four0-sda"), SMALL, async () => {
             stop();
-            const follower = Number(await Deno.readTextFile(join(dir, "follower.pid")));
+            // "PID START-TIME" of the sshd session that follows the job.
+            const follower = Number(
+              (await Deno.readTextFile(join(dir, "follower.pid"))).split(" ")[0],
+            );
             const monitor = Number(
               (await Deno.readTextFile(`/proc/${follower}/stat`)).split(") ")[1].split(" ")[1],
             );
