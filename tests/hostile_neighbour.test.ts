@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { makeDenseImage, MiB } from "./helpers/images.ts";
 import { makeTestHost, type TestHost } from "./helpers/netns.ts";
-import { p2vArgs, runP2v } from "./helpers/p2v.ts";
+import { p2vArgs, type P2vRun, runP2v } from "./helpers/p2v.ts";
 import { run, sha256File } from "./helpers/process.ts";
 import { leftoverProcesses, startSshd, TEST_USER, type TestSshd } from "./helpers/sshd.ts";
 import { installStubVirtV2v, makeOutputDir } from "./helpers/stub_server.ts";
@@ -106,25 +106,51 @@ function cmdline(sshd: TestSshd, out: string, extra: string): string {
   ].join(" ");
 }
 
+interface Attack {
+  sshd: TestSshd;
+  /** The output directory (-os) on the server. */
+  out: string;
+  result: P2vRun;
+}
+
+/**
+ * A conversion of `source` on a test host with a Debian hosts file while the
+ * neighbour squats; `refuseNamespaces` makes the server refuse user
+ * namespaces (a hardened kernel, AppArmor), as some do.
+ */
+async function attacked(
+  opts: { refuseNamespaces: boolean },
+  check: (attack: Attack) => Promise<void>,
+): Promise<void> {
+  const host = await makeTestHost();
+  const sshd = await startSshd({
+    hosts: DEBIAN_HOSTS,
+    netns: host.netns,
+    listenAddress: host.address,
+  });
+  try {
+    // Slow enough for the neighbour to take the port while virt-v2v reads.
+    await installStubVirtV2v(sshd, { rate: "64M" });
+    if (opts.refuseNamespaces) {
+      await Deno.writeTextFile(join(sshd.binDir, "unshare"), "#!/bin/sh\nexit 1\n", {
+        mode: 0o755,
+      });
+    }
+    const out = await makeOutputDir(sshd);
+    const result = await withNeighbour(host, () => runP2v(p2vArgs(cmdline(sshd, out, ""), ["-v"])));
+    await check({ sshd, out, result });
+  } finally {
+    await sshd.stop();
+    await host.remove();
+  }
+}
+
 Deno.test({
   name:
     "a neighbour on [::1]:PORT cannot serve virt-v2v its disk: the job has a loopback of its own",
   sanitizeResources: false,
   async fn() {
-    const host = await makeTestHost();
-    const sshd = await startSshd({
-      hosts: DEBIAN_HOSTS,
-      netns: host.netns,
-      listenAddress: host.address,
-    });
-    try {
-      // Slow enough for the neighbour to take the port while virt-v2v reads.
-      await installStubVirtV2v(sshd, { rate: "64M" });
-      const out = await makeOutputDir(sshd);
-      const result = await withNeighbour(
-        host,
-        () => runP2v(p2vArgs(cmdline(sshd, out, ""), ["-v"])),
-      );
+    await attacked({ refuseNamespaces: false }, async ({ sshd, out, result }) => {
       assert.equal(result.code, 0, result.stdout + result.stderr);
       assert.ok((await squatted()).length > 0, "the neighbour never got the port: no attack made");
       assert.equal(
@@ -134,10 +160,7 @@ Deno.test({
       );
       assert.match(result.stdout + result.stderr, /network namespace of their own/);
       assert.equal(await leftoverProcesses(sshd), "");
-    } finally {
-      await sshd.stop();
-      await host.remove();
-    }
+    });
   },
 });
 
@@ -146,23 +169,7 @@ Deno.test({
     "without a namespace, a relay on every address of localhost: the neighbour is refused or fails the job",
   sanitizeResources: false,
   async fn() {
-    const host = await makeTestHost();
-    const sshd = await startSshd({
-      hosts: DEBIAN_HOSTS,
-      netns: host.netns,
-      listenAddress: host.address,
-    });
-    try {
-      await installStubVirtV2v(sshd, { rate: "64M" });
-      // A server that refuses user namespaces (a hardened kernel, AppArmor).
-      await Deno.writeTextFile(join(sshd.binDir, "unshare"), "#!/bin/sh\nexit 1\n", {
-        mode: 0o755,
-      });
-      const out = await makeOutputDir(sshd);
-      const result = await withNeighbour(
-        host,
-        () => runP2v(p2vArgs(cmdline(sshd, out, ""), ["-v"])),
-      );
+    await attacked({ refuseNamespaces: true }, async ({ sshd, out, result }) => {
       const all = result.stdout + result.stderr;
       assert.match(all, /shared loopback: the conversion server does not let this account/);
       console.log(`exit ${result.code}; squatted: ${(await squatted()).join(" ") || "nothing"}`);
@@ -176,10 +183,7 @@ Deno.test({
         await assert.rejects(Deno.stat(join(out, "victim-sda")), "virt-v2v must not have run");
       }
       assert.equal(await leftoverProcesses(sshd), "");
-    } finally {
-      await sshd.stop();
-      await host.remove();
-    }
+    });
   },
 });
 
