@@ -122,6 +122,7 @@ async function attacked(
   opts: { refuseNamespaces: boolean },
   check: (attack: Attack) => Promise<void>,
 ): Promise<void> {
+  for (const name of await squatted()) await Deno.remove(join(squats, name));
   const host = await makeTestHost();
   const sshd = await startSshd({
     hosts: DEBIAN_HOSTS,
