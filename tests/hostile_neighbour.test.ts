@@ -33,19 +33,18 @@ const sourceSum = await sha256File(source);
 if ((await run("id", ["-u", NEIGHBOUR], { check: false })).code !== 0) {
   await run("useradd", ["-M", "-s", "/bin/bash", NEIGHBOUR], { check: false });
 }
-const testUid = (await run("id", ["-u", TEST_USER])).stdout.trim();
 
 /**
- * The neighbour: every listening socket of ours on [::1] (/proc/net/tcp6
- * shows the owner's uid) gets a squatter that retries binding its port
- * until it can, then serves `theirs.img` read-only. Each success leaves a
- * `squat-PORT` file.
+ * The neighbour: every listening socket on [::1] of the account we convert
+ * as (/proc/net/tcp6 shows the owner's uid) gets a squatter that retries
+ * binding its port until it can, then serves `theirs.img` read-only. Each
+ * success leaves a `squat-PORT` file.
  */
-const SQUATTER = `
+const squatter = (victimUid: string) => `
 seen=" "
 while :; do
     while read -r _ local _ state _ _ _ uid _; do
-        [ "$state" = 0A ] && [ "$uid" = "${testUid}" ] || continue
+        [ "$state" = 0A ] && [ "$uid" = "${victimUid}" ] || continue
         [ "\${local%:*}" = 00000000000000000000000001000000 ] || continue
         port=$((16#\${local#*:}))
         case "$seen" in *" $port "*) continue ;; esac
@@ -60,8 +59,13 @@ while :; do
 done
 `;
 
-async function withNeighbour<T>(host: TestHost, body: () => Promise<T>): Promise<T> {
+async function withNeighbour<T>(
+  host: TestHost,
+  victim: string,
+  body: () => Promise<T>,
+): Promise<T> {
   const ids = (await run("id", ["-u", NEIGHBOUR])).stdout.trim();
+  const victimUid = (await run("id", ["-u", victim])).stdout.trim();
   const child = new Deno.Command("ip", {
     args: [
       "netns",
@@ -73,7 +77,7 @@ async function withNeighbour<T>(host: TestHost, body: () => Promise<T>): Promise
       "--clear-groups",
       "bash",
       "-c",
-      SQUATTER,
+      squatter(victimUid),
     ],
     stdin: "null",
     stdout: "null",
@@ -93,11 +97,11 @@ async function squatted(): Promise<string[]> {
   return found;
 }
 
-function cmdline(sshd: TestSshd, out: string, extra: string): string {
+function cmdline(sshd: TestSshd, out: string, user: string, extra = ""): string {
   return [
     `p2v.server=${sshd.address}`,
     `p2v.port=${sshd.port}`,
-    `p2v.username=${TEST_USER}`,
+    `p2v.username=${user}`,
     `p2v.identity=file://${sshd.userKeyPath}`,
     `p2v.os=${out}`,
     `p2v.disks=${source}`,
@@ -114,12 +118,12 @@ interface Attack {
 }
 
 /**
- * A conversion of `source` on a test host with a Debian hosts file while the
- * neighbour squats; `refuseNamespaces` makes the server refuse user
- * namespaces (a hardened kernel, AppArmor), as some do.
+ * A conversion of `source` as `user` on a test host with a Debian hosts file
+ * while the neighbour squats; `refuseNamespaces` makes the server refuse
+ * network namespaces, as a locked-down one may.
  */
 async function attacked(
-  opts: { refuseNamespaces: boolean },
+  opts: { user: string; refuseNamespaces?: boolean },
   check: (attack: Attack) => Promise<void>,
 ): Promise<void> {
   for (const name of await squatted()) await Deno.remove(join(squats, name));
@@ -128,6 +132,7 @@ async function attacked(
     hosts: DEBIAN_HOSTS,
     netns: host.netns,
     listenAddress: host.address,
+    rootLogin: opts.user === "root",
   });
   try {
     // Slow enough for the neighbour to take the port while virt-v2v reads.
@@ -138,7 +143,11 @@ async function attacked(
       });
     }
     const out = await makeOutputDir(sshd);
-    const result = await withNeighbour(host, () => runP2v(p2vArgs(cmdline(sshd, out, ""), ["-v"])));
+    const result = await withNeighbour(
+      host,
+      opts.user,
+      () => runP2v(p2vArgs(cmdline(sshd, out, opts.user), ["-v"])),
+    );
     await check({ sshd, out, result });
   } finally {
     await sshd.stop();
@@ -148,10 +157,10 @@ async function attacked(
 
 Deno.test({
   name:
-    "a neighbour on [::1]:PORT cannot serve virt-v2v its disk: the job has a loopback of its own",
+    "as root, a neighbour on [::1]:PORT cannot serve virt-v2v its disk: the job has a loopback of its own",
   sanitizeResources: false,
   async fn() {
-    await attacked({ refuseNamespaces: false }, async ({ sshd, out, result }) => {
+    await attacked({ user: "root" }, async ({ sshd, out, result }) => {
       assert.equal(result.code, 0, result.stdout + result.stderr);
       assert.ok((await squatted()).length > 0, "the neighbour never got the port: no attack made");
       assert.equal(
@@ -165,28 +174,41 @@ Deno.test({
   },
 });
 
-Deno.test({
-  name:
-    "without a namespace, a relay on every address of localhost: the neighbour is refused or fails the job",
-  sanitizeResources: false,
-  async fn() {
-    await attacked({ refuseNamespaces: true }, async ({ sshd, out, result }) => {
-      const all = result.stdout + result.stderr;
-      assert.match(all, /shared loopback: the conversion server does not let this account/);
-      console.log(`exit ${result.code}; squatted: ${(await squatted()).join(" ") || "nothing"}`);
-      if (result.code === 0) {
-        // We bound ::1 before the neighbour could: it got nothing.
-        assert.equal(await sha256File(join(out, "victim-sda")), sourceSum);
-        assert.deepEqual(await squatted(), []);
-      } else {
-        assert.match(result.stderr, /NBD relay could not start/);
-        assert.match(all, /relay on ::1 port \d+ did not start: .*in use/);
-        await assert.rejects(Deno.stat(join(out, "victim-sda")), "virt-v2v must not have run");
-      }
-      assert.equal(await leftoverProcesses(sshd), "");
-    });
-  },
-});
+/** On a shared loopback: the neighbour is refused ::1, or the job ends before virt-v2v runs. */
+async function assertRefusedOrStopped({ sshd, out, result }: Attack): Promise<void> {
+  const all = result.stdout + result.stderr;
+  assert.match(all, /the disks' ports are on the conversion server's shared loopback: /);
+  console.log(`exit ${result.code}; squatted: ${(await squatted()).join(" ") || "nothing"}`);
+  if (result.code === 0) {
+    // We bound ::1 before the neighbour could: it got nothing.
+    assert.equal(await sha256File(join(out, "victim-sda")), sourceSum);
+    assert.deepEqual(await squatted(), []);
+  } else {
+    assert.match(result.stderr, /NBD relay could not start/);
+    assert.match(all, /relay on ::1 port \d+ did not start: .*in use/);
+    await assert.rejects(Deno.stat(join(out, "victim-sda")), "virt-v2v must not have run");
+  }
+  assert.equal(await leftoverProcesses(sshd), "");
+}
+
+for (
+  const [user, refuseNamespaces, why] of [
+    [TEST_USER, false, "the account on the conversion server is not root"],
+    ["root", true, "the conversion server refused a network namespace"],
+  ] as const
+) {
+  Deno.test({
+    name:
+      `${why}: a relay on every address of localhost; the neighbour is refused or fails the job`,
+    sanitizeResources: false,
+    async fn() {
+      await attacked({ user, refuseNamespaces }, async (attack) => {
+        assert.match(attack.result.stdout + attack.result.stderr, new RegExp(why));
+        await assertRefusedOrStopped(attack);
+      });
+    },
+  });
+}
 
 Deno.test({
   name: "a success that never read a disk is reported as suspicious, not as success",
@@ -198,7 +220,7 @@ Deno.test({
       await installStubVirtV2v(sshd, { readNothing: true });
       const out = await makeOutputDir(sshd);
       const result = await runP2v(
-        p2vArgs(cmdline(sshd, out, `p2v.fail="touch ${marker}"`)),
+        p2vArgs(cmdline(sshd, out, TEST_USER, `p2v.fail="touch ${marker}"`)),
       );
       assert.equal(result.code, 1, result.stdout + result.stderr);
       assert.match(

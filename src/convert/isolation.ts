@@ -4,43 +4,36 @@
  * virt-v2v reaches each disk at `localhost:PORT` (physical.xml may name
  * nothing else), so on a shared loopback every local user of the server can
  * connect to that port and read the disk, and could bind an address of
- * `localhost` we leave free and serve virt-v2v a disk of their own. Where the
- * server lets us, the job (its relays and virt-v2v) therefore runs in a
- * network namespace of its own: a loopback nobody else can reach. That needs
- * unprivileged user namespaces for an account other than root (on by
- * default on Debian 12 and RHEL 9; refused by some hardened kernels and by
- * Ubuntu's AppArmor policy), `unshare --map-user` (util-linux 2.38+) so that
- * virt-v2v keeps the account's own uid, and `ip` to bring the loopback up.
- * Outputs that talk to other machines (OpenStack, oVirt, a remote libvirt)
- * cannot run without the network, so they keep the shared loopback.
+ * `localhost` we leave free and serve virt-v2v a disk of their own. When we
+ * convert as root, the job (its relays and virt-v2v) therefore runs in a
+ * network namespace of its own: a loopback nobody else can reach.
+ *
+ * Only as root: any other account would need a user namespace too, and in
+ * one the files of root show up as owned by nobody. libguestfs then builds
+ * its appliance from those files with the wrong owners, and that appliance
+ * cannot mount /proc when it boots (seen with virt-v2v 2.2: every conversion
+ * fails, and the broken appliance stays in the account's cache). Outputs
+ * that talk to other machines (OpenStack, oVirt, a remote libvirt) cannot
+ * run without the network either, so they keep the shared loopback.
  */
 import type { OutputConfig } from "../config/types.ts";
 
 /**
- * A bash function `isolated CMD ARGS…` that replaces the calling shell (so
- * CMD keeps its process id, its session and its process group) with CMD in a
- * network namespace of its own with the loopback up, as the same user:
- * root makes the namespace directly; anyone else goes through a user
- * namespace in which they are root just long enough to bring the loopback
- * up, then into a nested one that maps them back to their own uid and gid
- * (their supplementary groups keep working: the kernel still checks them).
+ * A bash function `isolated CMD ARGS…`, for root: it replaces the calling
+ * shell (so CMD keeps its process id, its session and its process group)
+ * with CMD in a network namespace of its own with the loopback up.
  */
 export const ISOLATED_FUNCTION = `isolated() {
     local ip
     ip=$(PATH=$PATH:/usr/sbin:/sbin command -v ip) || return 125
-    if [ "$(id -u)" = 0 ]; then
-        exec unshare --net -- bash -c '"$1" link set lo up && shift && exec "$@"' isolated "$ip" "$@"
-    else
-        exec unshare --user --map-root-user --net -- bash -c \\
-            '"$1" link set lo up && exec unshare --user --map-user="$2" --map-group="$3" -- "\${@:4}"' \\
-            isolated "$ip" "$(id -u)" "$(id -g)" "$@"
-    fi
+    [ "$(id -u)" = 0 ] || return 125
+    exec unshare --net -- bash -c '"$1" link set lo up && shift && exec "$@"' isolated "$ip" "$@"
 }`;
 
 /** The probe's line when `isolated` works on the server. */
 export const ISOLATION_PROBE_LINE = "netns";
 
-/** Probe script lines: print `netns` when a command runs isolated and keeps our uid. */
+/** Probe script lines: print `netns` when a command runs isolated, and our uid. */
 export function isolationProbeLines(): string[] {
   return [
     ISOLATED_FUNCTION,
@@ -84,8 +77,8 @@ export type IsolationDecision = { isolate: true } | { isolate: false; why: strin
 
 /**
  * Whether this conversion's job runs in a network namespace of its own, and
- * if not, why (for the log): the output's needs, the server's answer, and
- * sudo, which cannot raise privileges inside a user namespace.
+ * if not, why (for the log): the output's needs, the account, the server's
+ * answer.
  */
 export function decideIsolation(
   output: OutputConfig,
@@ -95,15 +88,20 @@ export function decideIsolation(
   if (outputNeedsNetwork(output)) {
     return { isolate: false, why: `-o ${output.type} needs the conversion server's network` };
   }
+  if (probe.uid !== 0) {
+    return {
+      isolate: false,
+      why: `the account on the conversion server is not root${
+        sudo ? " (p2v.sudo makes only virt-v2v root)" : ""
+      }`,
+    };
+  }
   if (!probe.available) {
     return {
       isolate: false,
-      why: "the conversion server does not let this account make a network namespace " +
-        "(unshare --user --net, or ip, is missing or refused)",
+      why: "the conversion server refused a network namespace (unshare --net, or ip, is " +
+        "missing or not allowed)",
     };
-  }
-  if (sudo && probe.uid !== 0) {
-    return { isolate: false, why: "sudo cannot run virt-v2v inside a user namespace" };
   }
   return { isolate: true };
 }

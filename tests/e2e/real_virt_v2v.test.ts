@@ -55,11 +55,11 @@ assert.equal(sourceFacts.distro, "debian", JSON.stringify(sourceFacts));
 assert.equal(sourceFacts.hostname, "p2v-e2e-guest");
 assert.equal(sourceFacts.dataMarker, marker);
 
-function cmdline(sshd: TestSshd, extra: string): string {
+function cmdline(sshd: TestSshd, extra: string, user = TEST_USER): string {
   return [
     "p2v.server=127.0.0.1",
     `p2v.port=${sshd.port}`,
-    `p2v.username=${TEST_USER}`,
+    `p2v.username=${user}`,
     `p2v.identity=file://${sshd.userKeyPath}`,
     "p2v.network=default",
     "p2v.memory=1G",
@@ -85,10 +85,11 @@ async function convert(
   label: string,
   extra: string,
   watch?: (text: string) => void,
+  opts: { user?: string; flags?: string[] } = {},
 ): Promise<Conversion> {
   const monitor = new TransferMonitor();
   const started = performance.now();
-  const result = await runP2v(p2vArgs(cmdline(sshd, extra)), {
+  const result = await runP2v(p2vArgs(cmdline(sshd, extra, opts.user), opts.flags), {
     timeoutMs: CONVERSION_TIMEOUT_MS,
     onOutput: (text, child) => {
       monitor.onOutput(text, child);
@@ -169,11 +170,12 @@ async function qemuImgInfo(path: string): Promise<{ format: string; actualSize: 
 
 Deno.test({
   name:
-    "-o local, built-in NBD server: two disks become a Debian guest libvirt and libguestfs accept",
+    "-o local as root, built-in NBD server: two disks become a Debian guest libvirt and libguestfs accept",
   sanitizeOps: false,
   sanitizeResources: false,
   fn: async () => {
-    const sshd = await startSshd();
+    // As root: virt-v2v and the relays run in a network namespace of their own.
+    const sshd = await startSshd({ rootLogin: true });
     let remoteDir: string | undefined;
     try {
       await installRealVirtV2v(sshd);
@@ -183,9 +185,12 @@ Deno.test({
         sshd,
         "scenario 1 (-o local, 2 disks, built-in NBD server)",
         `p2v.name=${name} p2v.disks=${guestImage},${dataImage} p2v.o=local p2v.os=${out}`,
+        undefined,
+        { user: "root", flags: ["-v"] },
       );
       remoteDir = remoteDirOf(result.stdout);
       assert.match(result.stdout, /Conversion finished successfully/);
+      assert.match(result.stdout + result.stderr, /network namespace of their own/);
       for (const server of ["qemu-nbd", "nbdkit"]) {
         assert.ok(!monitor.childCommands.has(server), `${server} ran: not the built-in server`);
       }

@@ -23,6 +23,8 @@ export interface SshdOptions {
    * `::1 localhost` line that stock Debian and RHEL have.
    */
   hosts?: string;
+  /** Let root log in too (with the same authorized key): the conversion as root. */
+  rootLogin?: boolean;
 }
 
 export interface TestSshd {
@@ -104,7 +106,8 @@ export async function startSshd(options: SshdOptions = {}): Promise<TestSshd> {
     "PasswordAuthentication yes",
     "KbdInteractiveAuthentication yes",
     `AllowTcpForwarding ${options.allowTcpForwarding === false ? "no" : "yes"}`,
-    `AllowUsers ${TEST_USER}`,
+    `AllowUsers ${TEST_USER}${options.rootLogin ? " root" : ""}`,
+    `PermitRootLogin ${options.rootLogin ? "prohibit-password" : "no"}`,
     `SetEnv PATH=${remotePath}`,
     "Subsystem sftp internal-sftp",
     ...(options.extraConfig ?? []),
