@@ -217,8 +217,14 @@ export function hardWrap(text: string, width: number): string[] {
   const out: string[] = [];
   let start = 0;
   let columns = 0;
+  // Measuring a cluster is costly and a line repeats few distinct ones: remember them.
+  const widths = new Map<string, number>();
   for (const { segment, index } of clusters(text)) {
-    const cw = graphemeWidth(segment);
+    let cw = widths.get(segment);
+    if (cw === undefined) {
+      cw = graphemeWidth(segment);
+      if (widths.size < 4096) widths.set(segment, cw);
+    }
     // A cluster wider than the line goes alone on its own, so cutting always progresses.
     if (columns + cw > w && index > start) {
       out.push(text.slice(start, index));
