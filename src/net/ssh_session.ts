@@ -13,7 +13,6 @@ import { TcpSocket } from "./tcp_socket.ts";
 // @ts-types="npm:@types/ssh2@1.15.6"
 import { Client, type ClientChannel, type ConnectConfig } from "ssh2";
 import { describeError, UserError } from "../errors.ts";
-import { formatBytes } from "../text/units.ts";
 import { BoundedOutput } from "./bounded_output.ts";
 import {
   EXEC_OUTPUT_LIMIT,
@@ -70,9 +69,16 @@ export function fingerprintOf(keyBlob: Uint8Array): string {
 function outputTooLarge(what: string, limit: number): UserError {
   const shown = what.length > 80 ? what.slice(0, 77) + "..." : what;
   return new UserError(
-    `the conversion server's answer to \`${shown}\` exceeded ${formatBytes(limit)}; ` +
+    `the conversion server's answer to \`${shown}\` exceeded ${formatCap(limit)}; ` +
       `check what that command prints on the conversion server`,
   );
+}
+
+/** `1 MiB`, `64 KiB`, `1000 bytes`: a cap as it was chosen, not rounded. */
+function formatCap(bytes: number): string {
+  if (bytes >= 1024 * 1024 && bytes % (1024 * 1024) === 0) return `${bytes / (1024 * 1024)} MiB`;
+  if (bytes >= 1024 && bytes % 1024 === 0) return `${bytes / 1024} KiB`;
+  return `${bytes} bytes`;
 }
 
 /** Where our reverse forwards listen on the server: its loopback only. */
