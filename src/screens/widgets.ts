@@ -250,7 +250,7 @@ export class Choice {
     // A loop, not Math.max(...): a spread of a long list overflows the stack.
     let widest = 0;
     for (const o of this.options) {
-      widest = Math.max(widest, Math.min(maxWidth, textWidth(this.display(o))));
+      widest = Math.max(widest, textWidth(this.display(o)));
       if (widest >= maxWidth - 4) break;
     }
     const width = Math.min(maxWidth - 4, widest);
