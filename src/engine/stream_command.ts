@@ -30,17 +30,19 @@ export async function streamCommand(
   try {
     arm();
     stopWatchingClose = session.onClose(() => giveUp());
-    const proc = await Promise.race([
-      session.start(command, {
-        onOutput: (chunk) => {
-          arm();
-          opts.onOutput(chunk);
-        },
-        onStderr: () => {},
-      }),
-      gaveUp,
-    ]);
-    if (proc === undefined) return undefined;
+    const starting = session.start(command, {
+      onOutput: (chunk) => {
+        arm();
+        opts.onOutput(chunk);
+      },
+      onStderr: () => {},
+    });
+    const proc = await Promise.race([starting, gaveUp]);
+    if (proc === undefined) {
+      // Given up while the channel opened: should it open after all, close it.
+      starting.then((late) => late.hangUp(), () => {});
+      return undefined;
+    }
     const end = await Promise.race([proc.ended, gaveUp]);
     if (end === undefined) proc.hangUp();
     return end;
