@@ -36,3 +36,38 @@ Deno.test("width: wrapping text of wide characters into narrow lines always prog
   // A wide character straddling a cut becomes spaces, never half a glyph.
   assert.deepEqual(sliceLine([{ text: "a日b" }], 0, 2), [{ text: "a " }]);
 });
+
+/** Characters handed to grapheme segmentation while `fn` runs (string-width segments too). */
+function segmentedChars(fn: () => void): number {
+  const proto = Intl.Segmenter.prototype;
+  const original = proto.segment;
+  let chars = 0;
+  proto.segment = function (this: Intl.Segmenter, text: string) {
+    chars += text.length;
+    return original.call(this, text);
+  };
+  try {
+    fn();
+  } finally {
+    proto.segment = original;
+  }
+  return chars;
+}
+
+Deno.test("width: wrapping a long non-ASCII line looks at each character a bounded number of times", () => {
+  for (const ch of ["é", "\uFFFD", "日"]) {
+    const text = ch.repeat(64 * 1024);
+    const seen = segmentedChars(() => hardWrap(text, 79));
+    assert.ok(seen <= 4 * text.length, `${ch}: ${seen} characters segmented for ${text.length}`);
+  }
+});
+
+Deno.test("width: 1 MiB of é wraps into full lines, nothing lost", () => {
+  const text = "é".repeat(1024 * 1024);
+  const rows = hardWrap(text, 80);
+  assert.equal(rows.length, Math.ceil(text.length / 80));
+  assert.ok(rows.slice(0, -1).every((r) => r.length === 80 && textWidth(r) === 80));
+  assert.equal(rows.join(""), text);
+  // Wide characters: two columns each, so 40 to a line of 80 (and 39 to one of 79).
+  assert.ok(hardWrap("日".repeat(1000), 79).slice(0, -1).every((r) => r === "日".repeat(39)));
+});

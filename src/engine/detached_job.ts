@@ -17,6 +17,7 @@ import type { RemoteSession } from "../net/session.ts";
 import type { EventSink } from "./events.ts";
 import { HostKeyChangedError, type ServerLink } from "./link.ts";
 import type { JobResult } from "./remote_job.ts";
+import { streamCommand } from "./stream_command.ts";
 
 export interface DetachedJobOptions {
   link: ServerLink;
@@ -141,14 +142,18 @@ export async function runDetachedJob(opts: DetachedJobOptions): Promise<JobResul
     for (;;) {
       const end = await follow(session);
       if (end.kind === "ended") {
-        const rest = await session.exec(catchUpCommand(remoteDir, offset), {
-          timeoutMs: Math.max(opts.connectMs, 30_000),
-        }).catch(() => undefined);
+        // Streamed, never collected: the rest may be anything up to the whole output.
+        const rest = await streamCommand(session, catchUpCommand(remoteDir, offset), {
+          onOutput: (chunk) => {
+            offset += chunk.length;
+            opts.onOutput(chunk);
+          },
+          idleMs: Math.max(opts.connectMs, 30_000),
+        });
         // Without an answer (the link went again), the job's end is read after reconnecting.
-        if (rest !== undefined && rest.code !== null) {
-          if (rest.stdout !== "") opts.onOutput(new TextEncoder().encode(rest.stdout));
+        if (rest?.status !== undefined) {
           // A conversion that finished before the stop took effect did finish.
-          if (rest.code === 0 || !stopping) return { kind: "exited", status: rest.code };
+          if (rest.status === 0 || !stopping) return { kind: "exited", status: rest.status };
           return stopping;
         }
       }

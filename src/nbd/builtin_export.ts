@@ -9,18 +9,49 @@ import { basename } from "node:path";
 import type { DiskExport } from "./export.ts";
 import { unreadableDisk } from "./disk_size.ts";
 import { BufferPool } from "./builtin/buffer_pool.ts";
+import { ByteBudget } from "./builtin/byte_budget.ts";
 import { NbdConnection } from "./builtin/connection.ts";
 import type { HoleSeeker } from "./builtin/seek_hole.ts";
 import { DiskSource } from "./builtin/source.ts";
+import { MAX_PAYLOAD_SIZE, OFFSET_DATA_HEADER_SIZE } from "./builtin/protocol.ts";
 import { DEFAULT_LIMITS, type TransmissionLimits } from "./builtin/transmission.ts";
+
+/** What one export allows across all its connections. */
+export interface ExportLimits extends TransmissionLimits {
+  /** Connections open at once; more are closed as they arrive. */
+  maxConnections: number;
+  /** Bytes of reads running or replies unwritten, all connections together. */
+  maxBytesInFlight: number;
+  /** How long a new connection may take to finish the NBD handshake. */
+  handshakeTimeoutMs: number;
+}
+
+/**
+ * - 16 connections: what qemu-nbd is given here too (`-e 16`); nbdcopy opens
+ *   at most 4 per disk, plus a probe or two.
+ * - 64 MiB in flight: nbdcopy keeps 4 connections × 64 requests × 256 KiB =
+ *   64 MiB asked for, of which each connection's own 8 MiB bound lets 32 MiB
+ *   run: the budget never slows it, yet bounds a hostile client to 64 MiB
+ *   instead of 32 MiB per connection.
+ * - 30 s to negotiate: a real client does it in a few round trips.
+ */
+export const DEFAULT_EXPORT_LIMITS: ExportLimits = {
+  ...DEFAULT_LIMITS,
+  maxConnections: 16,
+  maxBytesInFlight: 64 * 1024 * 1024,
+  handshakeTimeoutMs: 30_000,
+};
+
+/** The budget must fit the largest read a client may ask for, or that read would wait for ever. */
+const LARGEST_READ = MAX_PAYLOAD_SIZE + OFFSET_DATA_HEADER_SIZE;
 
 export interface BuiltinExportOptions {
   /** Canonical export name; the default export "" always works too. Default "". */
   exportName?: string;
   /** Description shown by `nbdinfo --list`. Default: "virt-p2v disk <path>". */
   description?: string;
-  /** Per-connection request and buffering limits. */
-  limits?: Partial<TransmissionLimits>;
+  /** Per-connection and per-export limits. */
+  limits?: Partial<ExportLimits>;
   /** Hole detection override; `null` reports everything as data (tests). */
   seeker?: HoleSeeker | null;
   /** Called with the reason when a client breaks the protocol or its stream fails. */
@@ -36,6 +67,8 @@ export interface BuiltinExport extends DiskExport {
   readonly detectsHoles: boolean;
   /** Connections currently open. */
   readonly connections: number;
+  /** Bytes of reads running or replies not yet written, all connections together. */
+  readonly bytesInFlight: number;
 }
 
 export async function startBuiltinExport(
@@ -49,9 +82,10 @@ export async function startBuiltinExport(
     throw unreadableDisk(path, err);
   }
 
-  const limits: TransmissionLimits = { ...DEFAULT_LIMITS, ...options.limits };
+  const limits: ExportLimits = { ...DEFAULT_EXPORT_LIMITS, ...options.limits };
   // Enough reply buffers for one busy connection; released when none is open.
   const pool = new BufferPool(limits.maxBufferedBytes);
+  const budget = new ByteBudget(Math.max(limits.maxBytesInFlight, LARGEST_READ));
   const connections = new Set<NbdConnection>();
   let bytesSent = 0;
   let stopping: Promise<void> | null = null;
@@ -65,6 +99,8 @@ export async function startBuiltinExport(
     },
     pool,
     limits,
+    budget,
+    handshakeTimeoutMs: limits.handshakeTimeoutMs,
     countSent(n: number) {
       bytesSent += n;
     },
@@ -83,8 +119,16 @@ export async function startBuiltinExport(
     get bytesSent() {
       return bytesSent;
     },
+    get bytesInFlight() {
+      return budget.used;
+    },
     attach(channel: Duplex) {
-      if (stopping !== null) {
+      if (stopping !== null || connections.size >= limits.maxConnections) {
+        if (stopping === null) {
+          options.onClientError?.(
+            `a connection beyond the ${limits.maxConnections} allowed was refused`,
+          );
+        }
         channel.on("error", () => {});
         channel.destroy();
         return;

@@ -19,7 +19,19 @@ export interface ExecOptions {
   stdin?: Uint8Array | string;
   /** Give up (and close the channel) after this long. */
   timeoutMs?: number;
+  /** Most bytes kept of stdout, and of stderr; more fails the command. Default {@link EXEC_OUTPUT_LIMIT}. */
+  maxOutputBytes?: number;
+  /** The command as the user knows it (`virt-v2v --version`), for messages; default: the command. */
+  what?: string;
 }
+
+/**
+ * What a command run with `exec` may print, per stream. The commands we run
+ * that way answer in a few hundred bytes (a version, a feature list, a
+ * status); 1 MiB is thousands of times that, and still small enough to hold
+ * on a rescue machine with little memory. Long outputs are streamed instead.
+ */
+export const EXEC_OUTPUT_LIMIT = 1024 * 1024;
 
 export interface StartOptions {
   /**

@@ -12,17 +12,19 @@ import { cipherPreference } from "./ssh2_fast_ciphers.ts";
 import { TcpSocket } from "./tcp_socket.ts";
 // @ts-types="npm:@types/ssh2@1.15.6"
 import { Client, type ClientChannel, type ConnectConfig } from "ssh2";
-import { describeError } from "../errors.ts";
-import type {
-  ExecOptions,
-  ExecResult,
-  ForwardHandler,
-  RemoteEnd,
-  RemoteProcess,
-  RemoteSession,
-  ReverseForward,
-  SocketForward,
-  StartOptions,
+import { describeError, UserError } from "../errors.ts";
+import { BoundedOutput } from "./bounded_output.ts";
+import {
+  EXEC_OUTPUT_LIMIT,
+  type ExecOptions,
+  type ExecResult,
+  type ForwardHandler,
+  type RemoteEnd,
+  type RemoteProcess,
+  type RemoteSession,
+  type ReverseForward,
+  type SocketForward,
+  type StartOptions,
 } from "./session.ts";
 
 /** Why a session could not be opened; `message` is already user-facing. */
@@ -82,6 +84,22 @@ export interface SshConnectOptions {
 export function fingerprintOf(keyBlob: Uint8Array): string {
   const digest = createHash("sha256").update(keyBlob).digest("base64");
   return "SHA256:" + digest.replace(/=+$/, "");
+}
+
+/** A command printed more than we keep: says which, and how much was allowed. */
+function outputTooLarge(what: string, limit: number): UserError {
+  const shown = what.length > 80 ? what.slice(0, 77) + "..." : what;
+  return new UserError(
+    `the conversion server's answer to \`${shown}\` exceeded ${formatCap(limit)}; ` +
+      `check what that command prints on the conversion server`,
+  );
+}
+
+/** `1 MiB`, `64 KiB`, `1000 bytes`: a cap as it was chosen, not rounded. */
+function formatCap(bytes: number): string {
+  if (bytes >= 1024 * 1024 && bytes % (1024 * 1024) === 0) return `${bytes / (1024 * 1024)} MiB`;
+  if (bytes >= 1024 && bytes % 1024 === 0) return `${bytes / 1024} KiB`;
+  return `${bytes} bytes`;
 }
 
 /** Where our reverse forwards listen on the server: its loopback only. */
@@ -193,35 +211,54 @@ export class SshSession implements RemoteSession {
   }
 
   exec(command: string, options: ExecOptions = {}): Promise<ExecResult> {
-    const stdout: Uint8Array[] = [];
-    const stderr: Uint8Array[] = [];
+    const limit = options.maxOutputBytes ?? EXEC_OUTPUT_LIMIT;
+    const stdout = new BoundedOutput(limit);
+    const stderr = new BoundedOutput(limit);
+    let overflow = () => {};
+    const collect = (sink: BoundedOutput) => (c: Uint8Array) => {
+      if (!sink.push(c)) overflow();
+    };
     return this.#open(command, false, {
-      onOutput: (c) => stdout.push(c),
-      onStderr: (c) => stderr.push(c),
+      onOutput: collect(stdout),
+      onStderr: collect(stderr),
     }).then((proc) => {
       if (options.stdin !== undefined) proc.write(options.stdin);
       proc.endInput();
       return new Promise<ExecResult>((resolve, reject) => {
         let timer: ReturnType<typeof setTimeout> | undefined;
-        const stopWatchingClose = this.onClose((reason) => {
+        let settled = false;
+        let stopWatchingClose = () => {};
+        const fail = (err: Error) => {
+          if (settled) return;
+          settled = true;
           clearTimeout(timer);
-          reject(new SshError(`connection lost while running a remote command: ${reason}`));
+          stopWatchingClose();
+          reject(err);
+        };
+        stopWatchingClose = this.onClose((reason) => {
+          fail(new SshError(`connection lost while running a remote command: ${reason}`));
         });
+        overflow = () => {
+          proc.hangUp();
+          fail(outputTooLarge(options.what ?? command, limit));
+        };
+        if (stdout.overflowed || stderr.overflowed) overflow();
         if (options.timeoutMs) {
           timer = setTimeout(() => {
-            stopWatchingClose();
             proc.hangUp();
-            reject(new SshError(`remote command did not finish within ${options.timeoutMs} ms`));
+            fail(new SshError(`remote command did not finish within ${options.timeoutMs} ms`));
           }, options.timeoutMs);
         }
         proc.ended.then((end) => {
+          if (settled) return;
+          settled = true;
           clearTimeout(timer);
           stopWatchingClose();
           resolve({
             code: end.status ?? null,
             signal: end.signal,
-            stdout: Buffer.concat(stdout).toString("utf8"),
-            stderr: Buffer.concat(stderr).toString("utf8"),
+            stdout: stdout.text(),
+            stderr: stderr.text(),
           });
         });
       });

@@ -22,6 +22,14 @@ const HIDDEN_OUTPUTS = new Set(["vdsm", "rhv-upload"]);
 
 const REMOTE_COMMAND_TIMEOUT_MS = 120_000;
 
+/**
+ * virt-v2v knows about a dozen input and output modes, each a short word.
+ * More, or longer, is not a virt-v2v we can work with: the lists become
+ * choices in the dialog and a line on the console, so they are cut here.
+ */
+const MAX_MODES = 64;
+const MAX_MODE_NAME = 64;
+
 /** Run one probe; a probe that outlives its bound is an error that says which one. */
 async function probe(
   session: RemoteSession,
@@ -32,6 +40,7 @@ async function probe(
   try {
     const command = virtV2vProbeCommand([args], { sudo: opts.sudo, timeoutSeconds: seconds });
     const run = await session.exec(command, {
+      what: `virt-v2v ${args}`,
       // A little longer than the server-side bound, so that one fires first.
       timeoutMs: opts.timeoutMs + 5_000,
     });
@@ -109,6 +118,7 @@ export function parseMachineReadable(text: string): Omit<ServerCapabilities, "ve
   if (!lines.includes("libguestfs-rewrite")) {
     throw new UserError('Invalid output of "virt-v2v --machine-readable" command.');
   }
+<<<<<<< HEAD
   const inputs: string[] = [];
   const outputs: string[] = [];
   // The names are shown in the dialog and with --verbose: as text, never as
@@ -123,9 +133,25 @@ export function parseMachineReadable(text: string): Omit<ServerCapabilities, "ve
       if (output !== "" && !HIDDEN_OUTPUTS.has(output) && !outputs.includes(output)) {
         outputs.push(output);
       }
+=======
+  const inputs = new Set<string>();
+  const outputs = new Set<string>();
+  const add = (to: Set<string>, name: string) => {
+    if (to.size < MAX_MODES && name !== "" && name.length <= MAX_MODE_NAME) to.add(name);
+  };
+  for (const line of lines) {
+    if (line.startsWith("input:")) add(inputs, line.slice("input:".length));
+    else if (line.startsWith("output:")) {
+      const name = line.slice("output:".length);
+      if (!HIDDEN_OUTPUTS.has(name)) add(outputs, name);
+>>>>>>> bounded-memory
     }
   }
-  return { coloursOption: lines.includes("colours-option"), inputs, outputs };
+  return {
+    coloursOption: lines.includes("colours-option"),
+    inputs: [...inputs],
+    outputs: [...outputs],
+  };
 }
 
 /** Open and cancel one reverse forward, so a server with forwarding disabled fails early. */

@@ -24,6 +24,7 @@ import {
   shortenStart,
   textWidth,
 } from "./text.ts";
+import { LogRing } from "./log_ring.ts";
 import type { ViewContext } from "./ui.ts";
 import { Button, type Item, type LaidOutFrame, layoutPage, Modal, PageBuilder } from "./widgets.ts";
 
@@ -35,14 +36,12 @@ export interface RunningResult {
   disks: DiskProgress[];
 }
 
-const MAX_LOG_LINES = 5000;
-
 export class RunningScreen extends FormScreen<RunningResult> {
   readonly cancelButton = new Button("Cancel conversion");
   readonly progress: ConversionProgress;
   remoteDir: string | undefined;
   phase = "Starting ...";
-  readonly log: string[] = [];
+  readonly log = new LogRing();
   /** Lines scrolled up from the end of the log; 0 follows new output. */
   logScroll = 0;
   cancelling = false;
@@ -96,7 +95,7 @@ export class RunningScreen extends FormScreen<RunningResult> {
     this.progress.finish(outcome.kind === "succeeded", this.ctx?.now() ?? 0);
     this.finish({
       outcome,
-      logTail: this.log.slice(-200),
+      logTail: this.log.tail(200),
       elapsedMs: (this.ctx?.now() ?? 0) - this.#started,
       disks: this.progress.disks,
     });
@@ -147,7 +146,6 @@ export class RunningScreen extends FormScreen<RunningResult> {
 
   #pushLog(line: string): void {
     this.log.push(line);
-    if (this.log.length > MAX_LOG_LINES) this.log.splice(0, this.log.length - MAX_LOG_LINES);
     if (this.logScroll > 0) this.logScroll++;
   }
 
@@ -244,7 +242,7 @@ export class RunningScreen extends FormScreen<RunningResult> {
     const need = bodyHeight + this.logScroll;
     const rows: string[] = [];
     for (let i = this.log.length - 1; i >= 0 && rows.length < need; i--) {
-      rows.unshift(...hardWrap(this.log[i], width - 1));
+      rows.unshift(...hardWrap(this.log.at(i), width - 1));
     }
     const maxScroll = Math.max(0, rows.length - bodyHeight);
     if (this.logScroll > maxScroll && rows.length < need) this.logScroll = maxScroll;

@@ -5,7 +5,15 @@
  */
 
 import { terminalText } from "../text/ansi.ts";
-import { clipText, firstPiece, graphemes, graphemeWidth, textWidth } from "../text/width.ts";
+import {
+  clipText,
+  clusters,
+  firstPiece,
+  graphemes,
+  graphemeWidth,
+  PRINTABLE_ASCII,
+  textWidth,
+} from "../text/width.ts";
 
 export { clipText, textWidth };
 
@@ -190,17 +198,38 @@ export function wrapText(text: string, width: number): string[] {
   return out;
 }
 
-/** Cut text into pieces of at most `width` columns, keeping every space (for log lines). */
+/**
+ * Cut text into pieces of at most `width` columns, keeping every space (for
+ * log lines). One pass over the clusters: the width of what is left is never
+ * measured again, so a long line costs time in proportion to its length.
+ */
 export function hardWrap(text: string, width: number): string[] {
   const w = Math.max(1, width);
-  if (textWidth(text) <= w) return [text];
-  const out: string[] = [];
-  let rest = text;
-  while (textWidth(rest) > w) {
-    const part = firstPiece(rest, w);
-    out.push(part);
-    rest = rest.slice(part.length);
+  if (PRINTABLE_ASCII.test(text)) {
+    if (text.length <= w) return [text];
+    const out: string[] = [];
+    for (let i = 0; i < text.length; i += w) out.push(text.slice(i, i + w));
+    return out;
   }
-  out.push(rest);
+  const out: string[] = [];
+  let start = 0;
+  let columns = 0;
+  // Measuring a cluster is costly and a line repeats few distinct ones: remember them.
+  const widths = new Map<string, number>();
+  for (const { segment, index } of clusters(text)) {
+    let cw = widths.get(segment);
+    if (cw === undefined) {
+      cw = graphemeWidth(segment);
+      if (widths.size < 4096) widths.set(segment, cw);
+    }
+    // A cluster wider than the line goes alone on its own, so cutting always progresses.
+    if (columns + cw > w && index > start) {
+      out.push(text.slice(start, index));
+      start = index;
+      columns = 0;
+    }
+    columns += cw;
+  }
+  out.push(text.slice(start));
   return out;
 }

@@ -247,10 +247,13 @@ export class Choice {
 
   /** `< value   >` wide enough for every option. */
   render(focused: boolean, maxWidth = 30): Rendered {
-    const width = Math.min(
-      maxWidth - 4,
-      Math.max(...this.options.map((o) => textWidth(this.display(o)))),
-    );
+    // A loop, not Math.max(...): a spread of a long list overflows the stack.
+    let widest = 0;
+    for (const o of this.options) {
+      widest = Math.max(widest, textWidth(this.display(o)));
+      if (widest >= maxWidth - 4) break;
+    }
+    const width = Math.min(maxWidth - 4, widest);
     return {
       segs: [
         seg("<"),

@@ -6,8 +6,13 @@
  */
 import stringWidth from "string-width";
 
-const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
+export const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
 const segmenter = new Intl.Segmenter();
+
+/** The grapheme clusters of `text` with where each starts, without building an array. */
+export function clusters(text: string): Iterable<{ segment: string; index: number }> {
+  return segmenter.segment(text);
+}
 
 /** The grapheme clusters of `text`, in order. */
 export function graphemes(text: string): string[] {

@@ -16,6 +16,10 @@ export interface P2vOptions {
   /** Called with the output so far; may send signals to the child. */
   onOutput?: (text: string, child: Deno.ChildProcess) => void;
   timeoutMs?: number;
+  /** V8 flags for the child; default: the same as `deno task start`. */
+  v8Flags?: string[];
+  /** Keep only about this many of the last characters of each stream (a flood would fill the test's memory). */
+  keepChars?: number;
 }
 
 export function p2vArgs(cmdline: string, extra: string[] = []): string[] {
@@ -25,7 +29,14 @@ export function p2vArgs(cmdline: string, extra: string[] = []): string[] {
 export async function runP2v(args: string[], opts: P2vOptions = {}): Promise<P2vRun> {
   const child = new Deno.Command(Deno.execPath(), {
     // The same V8 flag as `deno task start`: it bounds memory during the copy.
-    args: ["run", "--allow-all", "--quiet", "--v8-flags=--max-semi-space-size=1", MAIN, ...args],
+    args: [
+      "run",
+      "--allow-all",
+      "--quiet",
+      `--v8-flags=${(opts.v8Flags ?? ["--max-semi-space-size=1"]).join(",")}`,
+      MAIN,
+      ...args,
+    ],
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
@@ -42,12 +53,15 @@ export async function runP2v(args: string[], opts: P2vOptions = {}): Promise<P2v
     } catch { /* exited */ }
   }, 200);
   const timer = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs ?? 180_000);
+  const keep = opts.keepChars;
+  const trim = (text: string) =>
+    keep !== undefined && text.length > 2 * keep ? text.slice(-keep) : text;
   const pump = async (stream: ReadableStream<Uint8Array>, isOut: boolean) => {
     const decoder = new TextDecoder();
     for await (const chunk of stream) {
       const text = decoder.decode(chunk, { stream: true });
-      if (isOut) stdout += text;
-      else stderr += text;
+      if (isOut) stdout = trim(stdout + text);
+      else stderr = trim(stderr + text);
       opts.onOutput?.(stdout + stderr, child);
     }
   };

@@ -11,6 +11,7 @@
  */
 import type { Duplex } from "node:stream";
 import type { BufferPool } from "./buffer_pool.ts";
+import type { BudgetLease, ByteBudget } from "./byte_budget.ts";
 import { ByteQueue } from "./byte_queue.ts";
 import { type ExportInfo, Handshake } from "./handshake.ts";
 import { REQUEST_SIZE } from "./protocol.ts";
@@ -23,6 +24,10 @@ export interface ConnectionContext {
   exportInfo: ExportInfo;
   pool: BufferPool;
   limits: TransmissionLimits;
+  /** The export's bytes for reads in flight, shared by its connections. */
+  budget: ByteBudget;
+  /** A client that has not finished the handshake by then is dropped. */
+  handshakeTimeoutMs: number;
   /** Count bytes handed to the stream. */
   countSent(n: number): void;
   /** Why a connection ended early (protocol violation, stream error); for diagnostics. */
@@ -51,6 +56,8 @@ export class NbdConnection implements ReplySink {
   #pumping = false;
   #again = false;
   #graceTimer: ReturnType<typeof setTimeout> | undefined;
+  #handshakeTimer: ReturnType<typeof setTimeout> | undefined;
+  readonly #lease: BudgetLease;
   #resolveClosed!: () => void;
   /** Why the connection ended (or is ending); "" while it runs. */
   closeReason = "";
@@ -60,6 +67,8 @@ export class NbdConnection implements ReplySink {
   constructor(private readonly channel: Duplex, private readonly ctx: ConnectionContext) {
     this.closed = new Promise((r) => this.#resolveClosed = r);
     this.#handshake = new Handshake(ctx.exportInfo, (b) => this.send(b));
+    // Bytes came back to the budget: a read that waited for them may start.
+    this.#lease = ctx.budget.lease(() => this.#guard(() => this.#pump()));
   }
 
   /** Bytes given to `send` whose write has not completed. */
@@ -88,6 +97,15 @@ export class NbdConnection implements ReplySink {
       this.#onClose();
       return;
     }
+    // A client that connects and never negotiates would hold its slot for ever.
+    this.#handshakeTimer = setTimeout(() =>
+      this.#guard(() => {
+        this.#handshakeTimer = undefined;
+        if (this.#state !== "handshake") return;
+        const reason = `no NBD handshake within ${this.ctx.handshakeTimeoutMs} ms`;
+        this.ctx.onClientError?.(reason);
+        this.#close(reason, true);
+      }), this.ctx.handshakeTimeoutMs);
     this.#guard(() => this.send(serverGreeting()));
   }
 
@@ -159,6 +177,7 @@ export class NbdConnection implements ReplySink {
           this,
           r.negotiated,
           this.ctx.limits,
+          this.#lease,
           (fn) =>
             this.#guard(() => {
               fn();
@@ -166,6 +185,8 @@ export class NbdConnection implements ReplySink {
             }),
         );
         this.#state = "transmission";
+        clearTimeout(this.#handshakeTimer);
+        this.#handshakeTimer = undefined;
         break;
       }
     }
@@ -241,8 +262,11 @@ export class NbdConnection implements ReplySink {
       clearTimeout(this.#graceTimer);
       this.#graceTimer = undefined;
     }
+    clearTimeout(this.#handshakeTimer);
+    this.#handshakeTimer = undefined;
     this.#queue.clear();
     this.#transmission?.abandon();
+    this.#lease.close();
     this.#resolveClosed();
   }
 

@@ -11,10 +11,13 @@
  * (one read is always allowed when nothing else is outstanding). Parsing of
  * further requests stops while `maxQueuedRequests` reads wait for a slot or
  * the stream has `maxBufferedBytes` unwritten, so a client that sends
- * requests without reading replies stalls itself, not us.
+ * requests without reading replies stalls itself, not us. Across connections,
+ * a read also takes its bytes from the export's budget until its reply is
+ * written; when they are not there it waits (it is not read into memory).
  */
 import type { Buffer } from "node:buffer";
 import type { BufferPool } from "./buffer_pool.ts";
+import type { BudgetLease } from "./byte_budget.ts";
 import type { ByteQueue } from "./byte_queue.ts";
 import type { Negotiated } from "./handshake.ts";
 import * as P from "./protocol.ts";
@@ -83,6 +86,7 @@ export class Transmission {
     private readonly out: ReplySink,
     negotiated: Negotiated,
     private readonly limits: TransmissionLimits,
+    private readonly budget: BudgetLease,
     /**
      * Runs the completion of each read: must call `fn` with exceptions caught,
      * then look for more work (a slot and buffer space have freed up).
@@ -130,6 +134,7 @@ export class Transmission {
       const req = this.#pending[this.#head];
       const buffered = this.#inFlightBytes + this.out.outstanding;
       if (buffered > 0 && buffered + req.length > maxBufferedBytes) break;
+      if (!this.budget.tryTake(this.#headerSize + req.length)) break;
       this.#head++;
       this.#read(req);
     }
@@ -269,6 +274,7 @@ export class Transmission {
       this.#inFlightBytes -= req.length;
       if (this.#abandoned) {
         this.pool.put(buf);
+        this.budget.give(total);
         return;
       }
       this.completeRead(() => this.#readDone(req, buf, total, err));
@@ -278,6 +284,7 @@ export class Transmission {
   #readDone(req: ReadRequest, buf: Buffer, total: number, err: Error | null) {
     if (err !== null) {
       this.pool.put(buf);
+      this.budget.give(total);
       this.out.readFailed?.(req.offset, req.length, err);
       this.#error(req.cookieHi, req.cookieLo, P.EIO, `read error: ${err.message}`);
       return;
@@ -288,7 +295,10 @@ export class Transmission {
       writeSimpleHeader(buf, 0, req.cookieHi, req.cookieLo);
     }
     // Header and data go out as one write; the buffer returns to the pool once written.
-    this.out.send(buf.length === total ? buf : buf.subarray(0, total), () => this.pool.put(buf));
+    this.out.send(buf.length === total ? buf : buf.subarray(0, total), () => {
+      this.pool.put(buf);
+      this.budget.give(total);
+    });
   }
 
   #success(cookieHi: number, cookieLo: number) {
