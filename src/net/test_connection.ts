@@ -118,33 +118,19 @@ export function parseMachineReadable(text: string): Omit<ServerCapabilities, "ve
   if (!lines.includes("libguestfs-rewrite")) {
     throw new UserError('Invalid output of "virt-v2v --machine-readable" command.');
   }
-<<<<<<< HEAD
-  const inputs: string[] = [];
-  const outputs: string[] = [];
-  // The names are shown in the dialog and with --verbose: as text, never as
-  // escape sequences; a name that is nothing but controls is no mode at all.
-  const name = (line: string, prefix: string) => terminalText(line.slice(prefix.length)).trim();
-  for (const line of lines) {
-    if (line.startsWith("input:")) {
-      const input = name(line, "input:");
-      if (input !== "" && !inputs.includes(input)) inputs.push(input);
-    } else if (line.startsWith("output:")) {
-      const output = name(line, "output:");
-      if (output !== "" && !HIDDEN_OUTPUTS.has(output) && !outputs.includes(output)) {
-        outputs.push(output);
-      }
-=======
   const inputs = new Set<string>();
   const outputs = new Set<string>();
   const add = (to: Set<string>, name: string) => {
     if (to.size < MAX_MODES && name !== "" && name.length <= MAX_MODE_NAME) to.add(name);
   };
+  // The names are shown in the dialog and with --verbose: as text, never as
+  // escape sequences; a name that is nothing but controls is no mode at all.
+  const name = (line: string, prefix: string) => terminalText(line.slice(prefix.length)).trim();
   for (const line of lines) {
-    if (line.startsWith("input:")) add(inputs, line.slice("input:".length));
+    if (line.startsWith("input:")) add(inputs, name(line, "input:"));
     else if (line.startsWith("output:")) {
-      const name = line.slice("output:".length);
-      if (!HIDDEN_OUTPUTS.has(name)) add(outputs, name);
->>>>>>> bounded-memory
+      const output = name(line, "output:");
+      if (!HIDDEN_OUTPUTS.has(output)) add(outputs, output);
     }
   }
   return {
