@@ -24,7 +24,7 @@ addEventListener("unload", () => Deno.removeSync(work, { recursive: true }));
 const GREEN = "\x1b[1;32mgreen\x1b[0m";
 const LAST_LINE = "end of the hostile output";
 
-/** A virt-v2v that answers the test connection and "converts" by printing `output`. */
+/** A virt-v2v that answers the test connection and "converts" by printing `output` and reading the disk. */
 async function installHostileVirtV2v(
   sshd: TestSshd,
   files: { machineReadable?: string; output?: string },
@@ -44,6 +44,9 @@ async function installHostileVirtV2v(
       '  --machine-readable) cat "$here/machine-readable"; exit 0 ;;',
       "esac",
       'cat "$here/conversion-output"',
+      // Read the disk, as any conversion does (a success that read nothing is suspicious).
+      `port=$(sed -n 's/.*port="\\([0-9]*\\)".*/\\1/p' "\${@: -1}" | head -n 1)`,
+      'nbdcopy "nbd://localhost:$port" null: || exit 1',
       "exit 0",
     ].join("\n") + "\n",
   );
