@@ -178,6 +178,8 @@ export async function runDetachedJob(opts: DetachedJobOptions): Promise<JobResul
     opts.emit({ type: "link-lost", reason, boundMs: opts.reconnectMs });
     let backoff = 1000;
     let lastError = "";
+    /** A changed host key outweighs whatever a later, shorter attempt ran into (often a timeout). */
+    let hostKeyError = "";
     /** Host keys already reported: once each, not at every attempt. */
     const strangeKeys = new Set<string>();
     for (let attempt = 1;; attempt++) {
@@ -195,6 +197,7 @@ export async function runDetachedJob(opts: DetachedJobOptions): Promise<JobResul
         return session;
       } catch (err) {
         lastError = describeError(err);
+        if (err instanceof HostKeyChangedError) hostKeyError = lastError;
         // Said at once, not at the end of the bound: the operator may want to cancel.
         if (err instanceof HostKeyChangedError && !strangeKeys.has(err.presented)) {
           strangeKeys.add(err.presented);
@@ -205,7 +208,8 @@ export async function runDetachedJob(opts: DetachedJobOptions): Promise<JobResul
       await sleep(Math.min(backoff, Math.max(0, left)), stopping ? undefined : opts.signal);
       backoff = Math.min(backoff * 2, opts.backoffMaxMs);
     }
-    if (lastError) opts.emit({ type: "warning", message: `reconnecting failed: ${lastError}` });
+    const finalError = hostKeyError || lastError;
+    if (finalError) opts.emit({ type: "warning", message: `reconnecting failed: ${finalError}` });
     return undefined;
   }
 }
