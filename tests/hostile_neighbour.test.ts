@@ -14,6 +14,7 @@ import { makeTestHost, type TestHost } from "./helpers/netns.ts";
 import { p2vArgs, type P2vRun, runP2v } from "./helpers/p2v.ts";
 import { run, sha256File } from "./helpers/process.ts";
 import { leftoverProcesses, startSshd, TEST_USER, type TestSshd } from "./helpers/sshd.ts";
+import { serverKeys } from "./helpers/server_keys.ts";
 import { installStubVirtV2v, makeOutputDir } from "./helpers/stub_server.ts";
 
 const NEIGHBOUR = "p2vneighbour";
@@ -99,11 +100,7 @@ async function squatted(): Promise<string[]> {
 
 function cmdline(sshd: TestSshd, out: string, user: string, extra = ""): string {
   return [
-    `p2v.server=${sshd.address}`,
-    `p2v.port=${sshd.port}`,
-    `p2v.username=${user}`,
-    `p2v.identity=file://${sshd.userKeyPath}`,
-    `p2v.os=${out}`,
+    ...serverKeys(sshd, { outDir: out, user }),
     `p2v.disks=${source}`,
     "p2v.name=victim",
     extra,

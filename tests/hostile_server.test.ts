@@ -9,7 +9,8 @@ import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import { HOSTILE, terminalProblems } from "./helpers/hostile_text.ts";
-import { startSshd, TEST_USER, type TestSshd } from "./helpers/sshd.ts";
+import { startSshd, type TestSshd } from "./helpers/sshd.ts";
+import { serverKeys } from "./helpers/server_keys.ts";
 import { makeOutputDir } from "./helpers/stub_server.ts";
 import { shQuote } from "./helpers/tmux.ts";
 
@@ -104,11 +105,7 @@ function terminalLines(run: { bytes: Uint8Array; text: string }, colours: boolea
 
 function cmdline(sshd: TestSshd, outDir: string, extra = ""): string {
   return [
-    "p2v.server=127.0.0.1",
-    `p2v.port=${sshd.port}`,
-    `p2v.username=${TEST_USER}`,
-    `p2v.identity=file://${sshd.userKeyPath}`,
-    `p2v.os=${outDir}`,
+    ...serverKeys(sshd, { outDir }),
     "p2v.name=hostile",
     `p2v.disks=${disk}`,
     extra,

@@ -8,7 +8,8 @@ import { join } from "node:path";
 import { GiB, makeDenseImage, makeSparseImage } from "./helpers/images.ts";
 import { p2vArgs, runP2v } from "./helpers/p2v.ts";
 import { sha256File, waitFor } from "./helpers/process.ts";
-import { leftoverProcesses, startSshd, TEST_USER, type TestSshd } from "./helpers/sshd.ts";
+import { leftoverProcesses, startSshd, type TestSshd } from "./helpers/sshd.ts";
+import { serverKeys } from "./helpers/server_keys.ts";
 import { installStubVirtV2v, makeOutputDir } from "./helpers/stub_server.ts";
 
 const work = await Deno.makeTempDir({ prefix: "p2v-conv." });
@@ -17,14 +18,7 @@ const sparse = await makeSparseImage(work, "sparse.img", 4 * GiB, 24);
 const sums = { dense: await sha256File(dense), sparse: await sha256File(sparse) };
 
 function baseCmdline(sshd: TestSshd, outDir: string, extra: string): string {
-  return [
-    "p2v.server=127.0.0.1",
-    `p2v.port=${sshd.port}`,
-    `p2v.username=${TEST_USER}`,
-    `p2v.identity=file://${sshd.userKeyPath}`,
-    `p2v.os=${outDir}`,
-    extra,
-  ].join(" ");
+  return [...serverKeys(sshd, { outDir }), extra].join(" ");
 }
 
 function remoteDirOf(stdout: string): string {
