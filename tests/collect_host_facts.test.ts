@@ -52,6 +52,7 @@ Deno.test("collectHostFacts: reference machine, everything injected", async () =
       rtc: { basis: "localtime", offset: 0 },
       hostname: "p2v-host",
       arch: hostArch(),
+      firmware: { boot: "bios" },
     });
   });
 });

@@ -595,3 +595,21 @@ Deno.test("physical.xml: characters XML cannot carry are refused with a clear er
   const doc = parse(buildPhysicalXml(makeInput({ config: makeConfig({ guestname: "a\tb" }) })));
   assert.equal(one(doc, "name").textContent, "a\tb");
 });
+
+Deno.test("physical.xml: firmware in libvirt's auto-selection form, Secure Boot as a feature", () => {
+  const none = parse(buildPhysicalXml(makeInput()));
+  assert.deepEqual(attrs(one(none, "os")), {});
+  assert.equal(all(none, "firmware").length, 0);
+
+  const bios = parse(buildPhysicalXml(makeInput({ firmware: { type: "bios" } })));
+  assert.deepEqual(attrs(one(bios, "os")), { firmware: "bios" });
+  assert.equal(all(bios, "firmware").length, 0);
+
+  for (const on of [true, false]) {
+    const doc = parse(buildPhysicalXml(makeInput({ firmware: { type: "efi", secureBoot: on } })));
+    const os = one(doc, "os");
+    assert.deepEqual(attrs(os), { firmware: "efi" });
+    const feature = one(one(os, "firmware"), "feature");
+    assert.deepEqual(attrs(feature), { enabled: on ? "yes" : "no", name: "secure-boot" });
+  }
+});

@@ -190,6 +190,8 @@ MODULES=(
   # Ethernet
   e1000 e1000e igb igc ixgbe i40e tg3 bnx2 bnx2x r8169 be2net sky2 forcedeth 8139too pcnet32
   atlantic
+  # the firmware's variables, read-only (whether Secure Boot is on)
+  efivarfs
 )
 
 # --- staging tree ---------------------------------------------------------------

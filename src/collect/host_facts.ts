@@ -12,6 +12,7 @@ import { collectCpu } from "./cpu.ts";
 import { collectMemory } from "./memory.ts";
 import { collectRtc, localTzOffset, systemNow } from "./rtc.ts";
 import { collectHostname, denoHostname } from "./hostname.ts";
+import { collectFirmware } from "./firmware.ts";
 
 export interface CollectOptions {
   /** Where /sys and /proc live; a fake tree in tests. Default `/`. */
@@ -28,13 +29,14 @@ export interface CollectOptions {
 
 export async function collectHostFacts(opts: CollectOptions = {}): Promise<HostFacts> {
   const root = opts.root ?? "/";
-  const [found, interfaces, cpu, memory, rtc, hostname] = await Promise.all([
+  const [found, interfaces, cpu, memory, rtc, hostname, firmware] = await Promise.all([
     findDisks(root),
     findInterfaces(root),
     collectCpu(root, opts.run ?? runCommand),
     collectMemory(root),
     collectRtc(root, opts.now ?? systemNow, opts.tzOffset ?? localTzOffset),
     collectHostname(root, opts.hostname ?? denoHostname),
+    collectFirmware(root),
   ]);
   const facts: HostFacts = {
     disks: found.disks,
@@ -44,6 +46,7 @@ export async function collectHostFacts(opts: CollectOptions = {}): Promise<HostF
     memory,
     rtc,
     arch: hostArch(),
+    firmware,
   };
   if (found.bootMedium.length > 0) facts.bootMedium = found.bootMedium;
   if (hostname !== undefined) facts.hostname = hostname;

@@ -43,6 +43,13 @@ export interface RtcFacts {
   offset: number;
 }
 
+export interface FirmwareFacts {
+  /** How this boot was started: the machine's firmware in the mode it used for our medium. */
+  boot: "bios" | "uefi";
+  /** Secure Boot on or off, when UEFI and efivarfs tell; undefined when unknown. */
+  secureBoot?: boolean;
+}
+
 export interface HostFacts {
   /** Fixed disks to offer for conversion (not the root disk, not the boot medium). */
   disks: DiskInfo[];
@@ -61,4 +68,6 @@ export interface HostFacts {
   hostname?: string;
   /** `x86_64`, `aarch64`, … */
   arch: string;
+  /** How this machine booted; absent when not collected. */
+  firmware?: FirmwareFacts;
 }

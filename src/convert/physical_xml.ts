@@ -8,6 +8,7 @@ import { create } from "xmlbuilder2";
 import type { CpuTopology } from "../collect/types.ts";
 import type { Config } from "../config/types.ts";
 import { PROGRAM, VERSION } from "../version.ts";
+import type { GuestFirmware } from "./guest_firmware.ts";
 import { networkTarget } from "./network_target.ts";
 
 export interface PhysicalXmlDisk {
@@ -27,6 +28,8 @@ export interface PhysicalXmlInput {
   disks: PhysicalXmlDisk[];
   /** MAC address per interface name, where known. */
   macs: Record<string, string | undefined>;
+  /** Left out: virt-v2v inspects the disks to choose. */
+  firmware?: GuestFirmware;
 }
 
 /** Raised when a value cannot be represented faithfully in physical.xml. */
@@ -159,8 +162,15 @@ export function buildPhysicalXml(input: PhysicalXmlInput): string {
       throw new PhysicalXmlError(`unknown RTC basis: ${String(config.rtc.basis)}`);
   }
 
-  domain.ele("os").ele("type", { arch: checkValue("architecture", input.arch, "attribute") })
-    .txt("hvm");
+  // libvirt's firmware auto-selection form, which virt-v2v's libvirt XML input reads.
+  const os = domain.ele("os", input.firmware ? { firmware: input.firmware.type } : {});
+  os.ele("type", { arch: checkValue("architecture", input.arch, "attribute") }).txt("hvm");
+  if (input.firmware?.secureBoot !== undefined) {
+    os.ele("firmware").ele("feature", {
+      enabled: input.firmware.secureBoot ? "yes" : "no",
+      name: "secure-boot",
+    });
+  }
 
   const features = domain.ele("features");
   if (config.cpu.acpi) features.ele("acpi");

@@ -4,6 +4,7 @@
  * virt-v2v through the wrapper and stream its output, and always clean up.
  */
 import type { HostFacts } from "../collect/types.ts";
+import { hasEfiSystemPartition, withDiskReader } from "../collect/efi_partition.ts";
 import type { Config } from "../config/types.ts";
 import {
   decideIsolation,
@@ -11,6 +12,7 @@ import {
   isolationFromProbe,
 } from "../convert/isolation.ts";
 import { buildJobScript, type RelayKind, STATUS_RELAY_FAILED } from "../convert/job_script.ts";
+import { chooseGuestFirmware } from "../convert/guest_firmware.ts";
 import { buildPhysicalXml } from "../convert/physical_xml.ts";
 import {
   controlCommand,
@@ -247,12 +249,21 @@ export async function runConversion(req: ConversionRequest): Promise<ConversionO
 
     throwIfCancelled(signal);
     emit({ type: "phase", phase: "uploading", message: "Setting up the control connection ..." });
+    const firmware = chooseGuestFirmware(
+      req.facts.firmware,
+      await Promise.all(disks.map((d) => efiPartitionOn(diskSourcePath(d.name)))),
+    );
+    emit({
+      type: "debug",
+      message: `guest firmware: ${firmware.firmware?.type ?? "not stated"} (${firmware.why})`,
+    });
     const physicalXml = buildPhysicalXml({
       config,
       arch: req.facts.arch,
       hostTopology: req.facts.cpu.topology,
       disks: disks.map((d) => ({ name: d.name, remotePort: d.forward!.port })),
       macs: Object.fromEntries(req.facts.interfaces.map((i) => [i.name, i.mac])),
+      ...(firmware.firmware ? { firmware: firmware.firmware } : {}),
     });
     const t = req.timeouts;
     // Without a heartbeat for this long the server-side job gives up on us: our
@@ -387,5 +398,14 @@ export async function runConversion(req: ConversionRequest): Promise<ConversionO
       if (d.socket) await link.session.unforwardInSocket(d.socket).catch(() => {});
     }
     await Promise.all(disks.map((d) => d.export.stop().catch(() => {})));
+  }
+}
+
+/** Whether the disk holds an EFI system partition; undefined when it cannot be told. */
+async function efiPartitionOn(path: string): Promise<boolean | undefined> {
+  try {
+    return await withDiskReader(path, hasEfiSystemPartition);
+  } catch {
+    return undefined;
   }
 }

@@ -221,6 +221,22 @@ async function makeDisks(s: Suite, lane: number): Promise<Disks> {
   };
 }
 
+/** Writes a GPT holding an EFI system partition onto a source disk (and notes its new checksum). */
+async function withEfiSystemPartition(s: Suite, disk: SourceDisk): Promise<void> {
+  const sfdisk = new Deno.Command("sfdisk", {
+    args: ["--quiet", disk.path],
+    stdin: "piped",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const writer = sfdisk.stdin.getWriter();
+  await writer.write(new TextEncoder().encode("label: gpt\n,16M,U\n,,L\n"));
+  await writer.close();
+  const out = await sfdisk.output();
+  assert.ok(out.success, `sfdisk: ${new TextDecoder().decode(out.stderr)}`);
+  s.sums.set(disk.path, await sha256File(disk.path));
+}
+
 interface BootCase {
   name: string;
   fn: (s: Suite, disks: Disks) => Promise<void>;
@@ -254,6 +270,8 @@ const BOOTS: BootCase[] = [
     name:
       "USB stick, UEFI with Secure Boot: the menu's default entry; lockdown refuses nothing we do",
     fn: async (s, d) => {
+      // An installed UEFI system's disk: a GPT with an EFI system partition.
+      await withEfiSystemPartition(s, d.virtio);
       const { result, converted } = await unattendedBoot(
         s,
         "USB stick, UEFI + Secure Boot",
@@ -265,6 +283,10 @@ const BOOTS: BootCase[] = [
           // The diagnostics were gathered under lockdown too.
           assert.match(await Deno.readTextFile(join(remote, "lspci")), /Capabilities: /);
           assert.match(await Deno.readTextFile(join(remote, "dmesg")), /Kernel is locked down/);
+          // virt-v2v is told the firmware and the Secure Boot state this machine booted with.
+          const xml = await Deno.readTextFile(join(remote, "physical.xml"));
+          assert.match(xml, /<os firmware="efi">/, xml);
+          assert.match(xml, /<feature enabled="yes" name="secure-boot"\/>/, xml);
         },
       );
       assert.match(result.console, FIRMWARE_LINE.secureboot);
