@@ -1,5 +1,5 @@
 /**
- * The program's own command line (SPEC §2). Hand-rolled rather than
+ * The program's own command line (OPTIONS in docs/virt-p2v.1). Hand-rolled rather than
  * `node:util` parseArgs so that every mistake gets a one-line message with
  * the usage hint, and so that `--cmdline VALUE` and `--cmdline=VALUE` both
  * work exactly as with getopt.

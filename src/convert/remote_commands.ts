@@ -89,7 +89,7 @@ export function uploadCommand(remoteDir: string, entries: readonly UploadEntry[]
 }
 
 /**
- * The control channel's command (SPEC §8): the wrapper, then an exit with
+ * The control channel's command: the wrapper, then an exit with
  * the status virt-v2v left behind.
  */
 export function controlCommand(remoteDir: string): string {
