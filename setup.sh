@@ -110,6 +110,25 @@ install_deno() {
     fail "Deno $DENO_VERSION is in $DENO_TARGET_DIR, but 'deno' on PATH is $(command -v deno || echo missing) (${got:-no version}): put $DENO_TARGET_DIR first in PATH"
 }
 
+# The manual, so that `man virt-p2v` works. Only copied when it differs,
+# and only as root; without man-db (a minimal system) it is still put in
+# place for when man is installed later.
+MAN_DIR=/usr/local/share/man/man1
+install_manual() {
+  local target="$MAN_DIR/virt-p2v.1"
+  if [ -f "$target" ] && cmp -s docs/virt-p2v.1 "$target"; then
+    return 0
+  fi
+  need_root "installing the manual into $MAN_DIR"
+  mkdir -p "$MAN_DIR"
+  install -m 0644 docs/virt-p2v.1 "$MAN_DIR/.virt-p2v.1.new"
+  mv -f "$MAN_DIR/.virt-p2v.1.new" "$target"
+  echo "setup.sh: installed the manual as $target (man virt-p2v)"
+  if command -v mandb >/dev/null; then
+    mandb --quiet "${MAN_DIR%/man1}" >/dev/null 2>&1 || true
+  fi
+}
+
 # Fetches the npm dependencies named in deno.json / deno.lock. On failure,
 # Deno's first error line and its first cause say what went wrong.
 install_npm_dependencies() {
@@ -123,4 +142,5 @@ install_npm_dependencies() {
 install_apt_packages
 [ "$(deno_version_on_path)" = "$DENO_VERSION" ] || install_deno
 install_npm_dependencies
+install_manual
 echo "setup.sh: ready ($(deno --version | head -1))"

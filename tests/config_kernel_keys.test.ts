@@ -11,7 +11,7 @@ interface Case {
   expected: ConfigOverrides;
 }
 
-/** One example per key of SPEC §3; each is tried under the key and its alias. */
+/** One example per key of the parser; each is tried under the key and its alias. */
 const CASES: Case[] = [
   {
     key: "p2v.remote.server",

@@ -131,13 +131,56 @@ Deno.test("an identity URL that answers 404 is a clear error", async () => {
   }
 });
 
-Deno.test("a server without virt-v2v says so", async () => {
-  const empty = await server({ path: () => join(work, "empty-bin") });
-  await Deno.mkdir(join(work, "empty-bin"), { recursive: true });
+Deno.test("a server without virt-v2v says so, naming the user and the PATH searched", async () => {
+  // Not even bash on this PATH: the account's shell still answers where it looked.
+  const emptyBin = join(work, "empty-bin");
+  const empty = await server({ path: () => emptyBin });
+  await Deno.mkdir(emptyBin, { recursive: true });
   const r = await attempt({ sshd: empty });
   assertOneLineFailure(
     r,
-    /: virt-v2v is not installed on the conversion server, or it might be a too old version\.$/,
+    new RegExp(
+      `^virt-p2v: error: virt-v2v was not found on the conversion server in the PATH of user ` +
+        `"p2vtest" \\(${emptyBin}\\); install virt-v2v there, or log in as a user that has it ` +
+        `\\(p2v\\.username\\)$`,
+    ),
+  );
+  // The connection itself worked, and the console said so before the test failed.
+  assert.doesNotMatch(r.stderr, /error opening control connection/);
+  assert.match(r.stdout, /Testing the conversion server/);
+});
+
+Deno.test("virt-v2v elsewhere than in the login's PATH: the PATH searched is the login's", async () => {
+  // A server where virt-v2v sits in a directory this user's PATH lacks.
+  const userBin = join(work, "user-bin");
+  await Deno.mkdir(userBin, { recursive: true });
+  for (const tool of ["bash", "timeout", "sh"]) {
+    const from = ["/usr/bin", "/bin"].map((d) => join(d, tool));
+    for (const f of from) {
+      if (await Deno.stat(f).then(() => true, () => false)) {
+        await Deno.symlink(f, join(userBin, tool)).catch(() => {});
+        break;
+      }
+    }
+  }
+  const elsewhere = await server({ path: () => userBin });
+  await installStubVirtV2v(elsewhere);
+  const r = await attempt({ sshd: elsewhere });
+  assertOneLineFailure(
+    r,
+    new RegExp(`in the PATH of user "p2vtest" \\(${userBin}\\); install virt-v2v there`),
+  );
+  assert.doesNotMatch(r.stderr, new RegExp(elsewhere.binDir));
+});
+
+Deno.test("a virt-v2v that prints no version is named by its path", async () => {
+  const r = await attempt({ sshd: plain, stub: { versionLine: "hello from a wrapper" } });
+  assertOneLineFailure(
+    r,
+    new RegExp(
+      `^virt-p2v: error opening control connection to 127\\.0\\.0\\.1:\\d+: ` +
+        `${join(plain.binDir, "virt-v2v")} on the conversion server printed no virt-v2v version`,
+    ),
   );
 });
 

@@ -246,21 +246,20 @@ Deno.test("engine: reverse forwarding refused stops before anything is uploaded"
   }
 });
 
-Deno.test("engine: a failing test connection is the connect stage, with SPEC's prefix", async () => {
+Deno.test("engine: a failing test connection is the connect stage, with the original's prefix", async () => {
   const server = await startInProcessServer({
     exec(ctx) {
-      ctx.channel.write("bash: virt-v2v: command not found\n");
-      ctx.channel.exit(127);
+      ctx.channel.write("virt-v2v: unrecognized option '--version'\n");
+      ctx.channel.exit(1);
       ctx.channel.end();
     },
   });
-  const events: EngineEvent[] = [];
   const c = config("probe");
   const outcome = await runPipeline({
     config: c,
     facts: FACTS,
     timeouts: TIMEOUTS,
-    emit: (e) => events.push(e),
+    emit: () => {},
     signal: new AbortController().signal,
     startExport: nbdExportStarter("builtin"),
     captureDiagnostics: () => Promise.resolve({}),
@@ -271,6 +270,44 @@ Deno.test("engine: a failing test connection is the connect stage, with SPEC's p
     const error = outcomeError(outcome, c)!;
     assert.equal(error.prefix, "error opening control connection to conv.test:22: ");
     assert.match(error.message, /virt-v2v is not installed on the conversion server/);
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("engine: no virt-v2v for the user is the server stage, not a connection error", async () => {
+  const server = await startInProcessServer({
+    exec(ctx) {
+      if (ctx.command.includes("command -v virt-v2v")) {
+        ctx.channel.write("virt-v2v=\nPATH=/usr/bin:/bin\n");
+        ctx.channel.exit(0);
+      } else {
+        ctx.channel.write("bash: line 1: virt-v2v: command not found\n");
+        ctx.channel.exit(127);
+      }
+      ctx.channel.end();
+    },
+  });
+  const c = config("probe");
+  const outcome = await runPipeline({
+    config: c,
+    facts: FACTS,
+    timeouts: TIMEOUTS,
+    emit: () => {},
+    signal: new AbortController().signal,
+    startExport: nbdExportStarter("builtin"),
+    captureDiagnostics: () => Promise.resolve({}),
+    open: server.open,
+  });
+  try {
+    assert.equal(outcome.kind === "failed" && outcome.stage, "server");
+    const error = outcomeError(outcome, c)!;
+    assert.equal(error.prefix, "error: ");
+    assert.equal(
+      error.message,
+      'virt-v2v was not found on the conversion server in the PATH of user "p2v" ' +
+        "(/usr/bin:/bin); install virt-v2v there, or log in as a user that has it (p2v.username)",
+    );
   } finally {
     await server.close();
   }

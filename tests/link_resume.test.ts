@@ -1,5 +1,5 @@
 /**
- * Surviving a dropped link (SPEC §12) against a real sshd: our session's sshd
+ * Surviving a dropped link (docs/DEVELOPING.md) against a real sshd: our session's sshd
  * processes killed while bytes flow, the link black-holed for 45 s in a
  * network namespace, a server that does not come back within p2v.reconnect,
  * a cancel while reconnecting, and one of four conversions to one server cut.

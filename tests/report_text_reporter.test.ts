@@ -1,10 +1,15 @@
 import assert from "node:assert/strict";
-import { createTextReporter } from "../src/report/text_reporter.ts";
+import { createTextReporter, type TextReporterOptions } from "../src/report/text_reporter.ts";
 import { assertTerminalSafe, HOSTILE } from "./helpers/hostile_text.ts";
 
 const MiB = 1024 * 1024;
 
-function reporter(t: { now: number }, verbose = false, colours = false) {
+function reporter(
+  t: { now: number },
+  verbose = false,
+  colours = false,
+  config?: TextReporterOptions["config"],
+) {
   let out = "";
   const emit = createTextReporter({
     write: (s) => out += s,
@@ -12,6 +17,7 @@ function reporter(t: { now: number }, verbose = false, colours = false) {
     verbose,
     progressEveryMs: 10_000,
     now: () => t.now,
+    config,
   });
   return { emit, out: () => out };
 }
@@ -118,4 +124,49 @@ Deno.test("reasons, warnings, debug lines and output modes never carry escapes",
   assert.match(lines[0], /^Connection to the conversion server lost \(gone /);
   assert.match(lines[1], /^virt-p2v: warning: reconnecting failed: /);
   assert.match(lines[4], /^Output modes: local /);
+});
+
+Deno.test("the success line says where the guest went and how long the run took", () => {
+  const t = { now: 1_000_000 };
+  const r = reporter(t, false, false, {
+    guestname: "web01",
+    output: { type: "libvirt", storage: "default", misc: [] },
+    remote: { server: "conv.example.com", port: 22, hostKeys: [] },
+  });
+  r.emit({ type: "phase", phase: "connecting", message: "Connecting ..." });
+  t.now += 3_725_000;
+  r.emit({ type: "finished", remoteDir: "/tmp/virt-p2v-20261204-abcdefgh" });
+  assert.equal(
+    r.out().split("\n")[1],
+    "Conversion finished successfully in 1:02:05: " +
+      'virt-v2v wrote the guest "web01" with -o libvirt to default on conv.example.com. ' +
+      "The log is in /tmp/virt-p2v-20261204-abcdefgh on the server.",
+  );
+});
+
+Deno.test("the success line shows a hostile guest name or storage as text only", () => {
+  for (const [guestname, storage] of [[`g${PAYLOAD}`, "/var/tmp"], ["g", `/var/tmp/${PAYLOAD}`]]) {
+    const t = { now: 0 };
+    const r = reporter(t, false, true, {
+      guestname,
+      output: { type: "local", storage, misc: [] },
+      remote: { server: "conv.example.com", port: 22, hostKeys: [] },
+    });
+    t.now = 42_000;
+    r.emit({ type: "finished", remoteDir: "/tmp/virt-p2v-20261204-abcdefgh" });
+    const lines = r.out().split("\n").slice(0, -1);
+    assert.equal(lines.length, 1, r.out());
+    assertTerminalSafe(lines[0], false, "success line");
+    assert.match(
+      lines[0],
+      /^Conversion finished successfully in 0:42: virt-v2v wrote the guest "g/,
+    );
+  }
+  const r = reporter({ now: 0 }, false, true, {
+    guestname: "\x1b[2Jweb\x0701",
+    output: { type: "local", storage: "/var/\x1b]0;x\x07tmp", misc: [] },
+    remote: { server: "conv.example.com", port: 22, hostKeys: [] },
+  });
+  r.emit({ type: "finished", remoteDir: "/tmp/d" });
+  assert.match(r.out(), /the guest "web01" with -o local to \/var\/tmp on conv\.example\.com\./);
 });

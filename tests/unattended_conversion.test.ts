@@ -90,7 +90,16 @@ for (const backend of ["qemu-nbd", "builtin", "nbdkit"]) {
 
       // The output was streamed live, line by line, and the post command ran.
       assert.match(result.stdout, /^\[ {3}2\.0\] Copying disk\(s\)$/m);
-      assert.match(result.stdout, /Conversion finished successfully/);
+      // The last word says where the guest went and how long it took.
+      const success = result.stdout.split("\n").find((l) =>
+        l.startsWith("Conversion finished successfully")
+      );
+      assert.equal(
+        success,
+        `Conversion finished successfully in ${success?.match(/in (\d+:\d\d):/)?.[1]}: ` +
+          `virt-v2v wrote the guest "guest1" with -o local to ${out} on 127.0.0.1. ` +
+          `The log is in ${dir} on the server.`,
+      );
       await Deno.stat(postMarker);
       await assert.rejects(Deno.stat(join(work, `fail-ran-${backend}`)));
       assert.equal(await leftoverProcesses(sshd), "");

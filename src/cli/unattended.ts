@@ -29,6 +29,7 @@ export async function runUnattended(opts: UnattendedOptions): Promise<number> {
     write: opts.write,
     colours: opts.colours,
     verbose: opts.verbose,
+    config: opts.config,
   });
   const cancel = new AbortController();
   const onSignal = () => {

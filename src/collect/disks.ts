@@ -16,7 +16,7 @@ import {
   resolveLink,
 } from "./sysfs.ts";
 
-/** Kernel name prefixes of whole disks worth converting (SPEC §4). */
+/** Kernel name prefixes of whole disks worth converting. */
 const FIXED_PREFIXES = ["cciss!", "hd", "nvme", "sd", "ubd", "vd"];
 
 /** Guards against a malformed (or malicious) holder/slave cycle in a test tree. */

@@ -1,5 +1,5 @@
 /**
- * One call that gathers everything SPEC §4 says about the physical
+ * One call that gathers everything the conversion needs to know about the physical
  * machine. The collectors are independent and read-only, so they run
  * concurrently; each already turns missing information into "unknown".
  */

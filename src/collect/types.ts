@@ -1,4 +1,4 @@
-/** Facts read from the physical machine (SPEC §4). Read-only discovery. */
+/** Facts read from the physical machine. Read-only discovery. */
 
 export interface DiskInfo {
   /** Kernel name (`sda`, `nvme0n1`, `cciss/c0d0`). */

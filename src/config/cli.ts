@@ -1,5 +1,5 @@
 /**
- * The program's own command line (SPEC §2). Hand-rolled rather than
+ * The program's own command line (OPTIONS in docs/virt-p2v.1). Hand-rolled rather than
  * `node:util` parseArgs so that every mistake gets a one-line message with
  * the usage hint, and so that `--cmdline VALUE` and `--cmdline=VALUE` both
  * work exactly as with getopt.
@@ -55,7 +55,19 @@ export function usageText(): string {
     "  -V|--version             Display version and exit",
     "  --long-options           List the long options, one a line",
     "  --short-options          List the short options, one a line",
-    `Settings come from p2v.* keys of the kernel command line; see ${PROGRAM}(1).`,
+    "Settings come from p2v.* keys of the kernel command line (or --cmdline);",
+    "without p2v.server a dialog asks for them.",
+    "Examples:",
+    `  ${PROGRAM} --cmdline="p2v.server=conv.example.com p2v.o=local p2v.os=/var/tmp"`,
+    "      convert this machine, unattended, into /var/tmp on conv.example.com",
+    `  ${PROGRAM} --cmdline="p2v.server=conv.example.com p2v.dump_config_and_exit"`,
+    "      print the settings that would be used, and exit",
+    `  ${PROGRAM} --cmdline="p2v.username=root p2v.os=/var/tmp"`,
+    "      start the dialog with these fields filled in",
+    "PXE: APPEND initrd=p2v-initrd.img ip=dhcp p2v.server=conv.example.com \\",
+    "       p2v.identity=file:///var/tmp/id_rsa p2v.o=local p2v.os=/var/tmp",
+    `Every key, its default and more examples: man ${PROGRAM}`,
+    `(in the source tree: man ./docs/${PROGRAM}.1)`,
     "",
   ].join("\n");
 }

@@ -1,5 +1,5 @@
 /**
- * The text printed by `p2v.dump_config_and_exit` (SPEC §3). Test scripts of
+ * The text printed by `p2v.dump_config_and_exit`. Test scripts of
  * the original grep this output, so names, order and padding are fixed.
  */
 

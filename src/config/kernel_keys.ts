@@ -1,6 +1,6 @@
 /**
  * Mapping the `p2v.*` keys of a kernel command line onto ConfigOverrides
- * (SPEC §3). Only what the user wrote ends up here; host defaults are
+ * (each documented in docs/virt-p2v.1). Only what the user wrote ends up here; host defaults are
  * applied later by `resolveConfig`.
  */
 

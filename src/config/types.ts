@@ -160,7 +160,7 @@ export interface ConfigOverrides {
   reconnectSeconds?: number;
 }
 
-/** Options of the program's own command line (SPEC §2). */
+/** Options of the program's own command line (see OPTIONS in docs/virt-p2v.1). */
 export interface CliOptions {
   help: boolean;
   version: boolean;

@@ -1,6 +1,6 @@
 /**
  * `virt-p2v-job.sh`: what a conversion that can survive a dropped link runs
- * on the server (SPEC §12), detached from every SSH session in a session
+ * on the server (see "Surviving a dropped link" in docs/DEVELOPING.md), detached from every SSH session in a session
  * and process group of its own (and, where the server allows it, in a
  * network namespace of its own: see isolation.ts). For each disk it starts
  * NBD relays on the port physical.xml names, one on every address of

@@ -1,6 +1,6 @@
 /**
  * Which libvirt network a physical interface is attached to in the guest
- * (SPEC §3, "Network map lookup").
+ * (`p2v.network_map` in docs/virt-p2v.1).
  */
 
 import type { NetworkMapEntry } from "../config/types.ts";

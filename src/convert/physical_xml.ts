@@ -1,6 +1,6 @@
 /**
  * `physical.xml`: the description of the physical machine handed to
- * `virt-v2v -i libvirtxml` on the conversion server (SPEC §7). It looks like
+ * `virt-v2v -i libvirtxml` on the conversion server. It looks like
  * libvirt domain XML but only carries facts for virt-v2v.
  */
 
@@ -155,7 +155,7 @@ export function buildPhysicalXml(input: PhysicalXmlInput): string {
       }
       break;
     case "localtime":
-      // The offset is always 0 for a local-time clock (SPEC §4).
+      // A local-time clock has no offset of its own: libvirt's localtime is it.
       domain.ele("clock", { offset: "localtime" });
       break;
     default:

@@ -1,6 +1,6 @@
 /**
- * Secrets must not leave this machine in the diagnostics we upload (SPEC §6
- * step 7). The kernel copies its command line into its log twice
+ * Secrets must not leave this machine in the diagnostics we upload (FILES
+ * in docs/virt-p2v.1). The kernel copies its command line into its log twice
  * ("Command line: …", "Kernel command line: …"), so a `p2v.password=…`
  * typed into a PXE config would otherwise land in `dmesg` on the server. The
  * same goes for a password inside a URL, such as `p2v.identity=https://u:pw@…`.

@@ -42,6 +42,18 @@ export function virtV2vProbeCommand(
   return inBash(`${limit} ${opts.sudo ? "sudo -n " : ""}virt-v2v ${argv} 2>&1`);
 }
 
+/**
+ * Where the login's shell finds virt-v2v, and the PATH it searched: two
+ * lines, `virt-v2v=` (empty when not found) and `PATH=`. Asked only after
+ * `virt-v2v --version` printed no version, so the message can say which.
+ * Plain POSIX shell run by the login shell itself, not through `bash`: a
+ * PATH without virt-v2v may well lack bash too, and the login shell is
+ * started by sshd from its absolute path.
+ */
+export function locateVirtV2vCommand(): string {
+  return `printf 'virt-v2v=%s\\n' "$(command -v virt-v2v)"; printf 'PATH=%s\\n' "$PATH"`;
+}
+
 /** One file of the upload, its bytes following the previous file's on stdin. */
 export interface UploadEntry {
   name: string;
@@ -77,7 +89,7 @@ export function uploadCommand(remoteDir: string, entries: readonly UploadEntry[]
 }
 
 /**
- * The control channel's command (SPEC §8): the wrapper, then an exit with
+ * The control channel's command: the wrapper, then an exit with
  * the status virt-v2v left behind.
  */
 export function controlCommand(remoteDir: string): string {

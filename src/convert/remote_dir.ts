@@ -1,5 +1,5 @@
 /**
- * The per-conversion working directory on the server (SPEC §6 step 2) and
+ * The per-conversion working directory on the server (FILES in docs/virt-p2v.1) and
  * the names of the files in it.
  */
 import { LOWER_ALNUM, randomString } from "../system/random.ts";
@@ -10,14 +10,14 @@ export const REMOTE_DIR_RANDOM_LENGTH = 8;
 /** Pattern every name made by `makeRemoteDirName` matches. */
 export const REMOTE_DIR_PATTERN = /^\/tmp\/virt-p2v-[0-9]{8}-[a-z0-9]{8}$/;
 
-/** The script that runs virt-v2v (SPEC §8). */
+/** The script that runs virt-v2v. */
 export const WRAPPER_SCRIPT = "virt-v2v-wrapper.sh";
 /** virt-v2v's stdout and stderr. */
 export const CONVERSION_LOG = "virt-v2v-conversion-log.txt";
 /** virt-v2v's exit code, written by the wrapper. */
 export const STATUS_FILE = "status";
 
-/** A conversion that can outlive the SSH session (SPEC §12) adds these. */
+/** A conversion that can outlive the SSH session adds these (see docs/DEVELOPING.md). */
 export const JOB_SCRIPT = "virt-p2v-job.sh";
 /** The job's process id, which is also its process group and session. */
 export const JOB_PID_FILE = "job.pid";

@@ -1,6 +1,6 @@
 /**
  * Quoting of arbitrary strings for bash scripts and command lines that run
- * on the conversion server (SPEC §8). Whatever a value contains, the shell
+ * on the conversion server. Whatever a value contains, the shell
  * must see it as one literal word and never execute any part of it.
  */
 

@@ -1,4 +1,4 @@
-/** The files uploaded into the remote directory (SPEC §6 step 3). Pure. */
+/** The files uploaded into the remote directory (FILES in docs/virt-p2v.1). Pure. */
 
 import { DIAGNOSTIC_COMMANDS } from "../collect/diagnostics.ts";
 import { PROGRAM, VERSION } from "../version.ts";

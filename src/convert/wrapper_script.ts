@@ -1,6 +1,6 @@
 /**
  * `virt-v2v-wrapper.sh`, the bash script that runs virt-v2v on the
- * conversion server (SPEC §8), and the command that starts it.
+ * conversion server, and the command that starts it.
  */
 
 import type { Config } from "../config/types.ts";

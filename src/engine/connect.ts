@@ -1,5 +1,5 @@
 /**
- * Opening the one SSH session of a run and testing the server (SPEC §5).
+ * Opening the one SSH session of a run and testing the server.
  */
 import type { Config } from "../config/types.ts";
 import { describeError, UserError } from "../errors.ts";
@@ -88,7 +88,7 @@ export async function connectToServer(
     credentials: {
       username,
       privateKey,
-      // SPEC §3: the password is ignored when an identity is set.
+      // As in the original, the password is ignored when an identity is set.
       password: privateKey ? undefined : config.auth.password,
     },
     connectTimeoutMs,

@@ -1,5 +1,5 @@
 /**
- * The conversion proper (SPEC §6), on an open session: export every disk
+ * The conversion proper, on an open session: export every disk
  * over a reverse forward, upload the description and the wrapper, run
  * virt-v2v through the wrapper and stream its output, and always clean up.
  */

@@ -1,5 +1,5 @@
 /**
- * A conversion that survives a dropped link (SPEC §12): the job runs
+ * A conversion that survives a dropped link (see docs/DEVELOPING.md): the job runs
  * detached on the server; we follow its output by offset, with a heartbeat
  * its watchdog checks. When the link drops we reconnect (with backoff, for
  * up to the bound), forward the disks again at the same socket paths, and

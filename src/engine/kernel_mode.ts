@@ -1,5 +1,5 @@
 /**
- * An unattended run (SPEC §5–§6, §10): `p2v.pre`, a bounded wait for the
+ * An unattended run: `p2v.pre`, a bounded wait for the
  * network, the pipeline, then `p2v.post` after success or `p2v.fail` after
  * anything else — exactly once, and without hiding why the run failed.
  */

@@ -1,6 +1,7 @@
 /**
- * How a conversion ended, and the one line each ending gives the user
- * (SPEC §10): both views report outcomes through `outcomeError`.
+ * How a conversion ended, and the one line each ending gives the user (see
+ * EXIT STATUS in docs/virt-p2v.1): both views report outcomes through
+ * `outcomeError`.
  */
 import type { Config } from "../config/types.ts";
 import { UserError } from "../errors.ts";
@@ -9,15 +10,22 @@ export type ConversionOutcome =
   | { kind: "succeeded"; remoteDir: string; logFile: string }
   | {
     kind: "failed";
-    /** "connect": the session or the test connection failed, before any conversion work. */
-    stage: "connect" | "conversion";
+    /**
+     * "connect": the session or the test connection failed, before any
+     * conversion work; "server": the login worked but the server cannot
+     * convert (no virt-v2v for that user).
+     */
+    stage: "connect" | "server" | "conversion";
     message: string;
     remoteDir?: string;
     logFile?: string;
   }
   | { kind: "cancelled"; remoteDir?: string; logFile?: string };
 
-/** The error a finished run ends with, with SPEC's prefix; undefined for success. */
+/**
+ * The error a finished run ends with, with the prefix the original used for
+ * a connection or a conversion failure; undefined for success.
+ */
 export function outcomeError(outcome: ConversionOutcome, config: Config): UserError | undefined {
   switch (outcome.kind) {
     case "succeeded":
@@ -25,10 +33,19 @@ export function outcomeError(outcome: ConversionOutcome, config: Config): UserEr
     case "cancelled":
       return new UserError("cancelled by user", { prefix: "error during conversion: " });
     case "failed":
-      return new UserError(outcome.message, {
-        prefix: outcome.stage === "connect"
-          ? `error opening control connection to ${config.remote.server}:${config.remote.port}: `
-          : "error during conversion: ",
-      });
+      return new UserError(outcome.message, { prefix: failurePrefix(outcome.stage, config) });
+  }
+}
+
+function failurePrefix(stage: "connect" | "server" | "conversion", config: Config): string {
+  const server = `${config.remote.server}:${config.remote.port}`;
+  switch (stage) {
+    case "connect":
+      return `error opening control connection to ${server}: `;
+    // The connection worked: naming it as the failure would send the user the wrong way.
+    case "server":
+      return "error: ";
+    case "conversion":
+      return "error during conversion: ";
   }
 }

@@ -8,7 +8,7 @@ import type { HostFacts } from "../collect/types.ts";
 import type { Config } from "../config/types.ts";
 import { describeError } from "../errors.ts";
 import type { ExportStarter } from "../nbd/export.ts";
-import type { ServerCapabilities } from "../net/test_connection.ts";
+import { type ServerCapabilities, ServerUnfitError } from "../net/test_connection.ts";
 import { connectToServer, type SessionOpener } from "./connect.ts";
 import { runConversion } from "./conversion.ts";
 import type { EventSink } from "./events.ts";
@@ -67,7 +67,8 @@ async function connectAndConvert(req: PipelineRequest): Promise<ConversionOutcom
     });
   } catch (err) {
     if (signal.aborted) return { kind: "cancelled" };
-    return { kind: "failed", stage: "connect", message: describeError(err) };
+    const stage = err instanceof ServerUnfitError ? "server" : "connect";
+    return { kind: "failed", stage, message: describeError(err) };
   }
   try {
     return await runConversion({

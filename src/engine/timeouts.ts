@@ -1,5 +1,6 @@
 /**
- * Every wait of a run has a bound. Defaults follow SPEC §5; tests shorten them.
+ * Every wait of a run has a bound. The defaults are listed under
+ * "Bounded waits" in docs/DEVELOPING.md; tests shorten them.
  */
 import { ConfigError } from "../errors.ts";
 

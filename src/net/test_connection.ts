@@ -1,8 +1,8 @@
 /**
- * The "test connection" of SPEC §5: which virt-v2v the server has, what it
- * can do, and whether it lets us open reverse forwards.
+ * The test connection: which virt-v2v the server has, what it can do, and
+ * whether it lets us open reverse forwards.
  */
-import { virtV2vProbeCommand } from "../convert/remote_commands.ts";
+import { locateVirtV2vCommand, virtV2vProbeCommand } from "../convert/remote_commands.ts";
 import { describeError, UserError } from "../errors.ts";
 import { terminalText } from "../text/ansi.ts";
 import type { RemoteSession } from "./session.ts";
@@ -21,6 +21,23 @@ export interface ServerCapabilities {
 const HIDDEN_OUTPUTS = new Set(["vdsm", "rhv-upload"]);
 
 const REMOTE_COMMAND_TIMEOUT_MS = 120_000;
+
+/**
+ * The login worked, but the server cannot convert: the message says what is
+ * missing there, not that the connection failed.
+ */
+export class ServerUnfitError extends UserError {
+  constructor(message: string) {
+    super(message);
+    this.name = "ServerUnfitError";
+  }
+}
+
+/** `virt-v2v --version` printed no version line (before we know why). */
+class NoVersionError extends UserError {}
+
+/** What to do when the login has no virt-v2v. */
+const INSTALL_OR_SWITCH = "install virt-v2v there, or log in as a user that has it (p2v.username)";
 
 /**
  * virt-v2v knows about a dozen input and output modes, each a short word.
@@ -63,17 +80,85 @@ export async function probeServer(
   opts: { sudo: boolean; username: string; timeoutMs?: number },
 ): Promise<ServerCapabilities> {
   const timeoutMs = opts.timeoutMs ?? REMOTE_COMMAND_TIMEOUT_MS;
-  const version = parseVersionOutput(
-    await probe(session, "--version", { sudo: opts.sudo, timeoutMs }),
-    opts,
-  );
+  let version: string;
+  try {
+    version = parseVersionOutput(
+      await probe(session, "--version", { sudo: opts.sudo, timeoutMs }),
+      opts,
+    );
+  } catch (err) {
+    if (err instanceof NoVersionError && !opts.sudo) {
+      throw await whyNoVersion(session, opts.username, timeoutMs);
+    }
+    throw err;
+  }
   const caps = parseMachineReadable(
     await probe(session, "--machine-readable", { sudo: opts.sudo, timeoutMs }),
   );
   return { version, ...caps };
 }
 
-/** Check `virt-v2v --version` output against SPEC §5 and return the version. */
+/** The server's answer to `locateVirtV2vCommand`. */
+export interface VirtV2vLocation {
+  /** Where `command -v` found it; undefined when it did not. */
+  path?: string;
+  /** The PATH searched; undefined when the answer had none (an odd shell). */
+  searchPath?: string;
+}
+
+export function parseVirtV2vLocation(text: string): VirtV2vLocation {
+  const field = (name: string): string | undefined => {
+    const line = text.split("\n").find((l) => l.startsWith(`${name}=`));
+    return line === undefined ? undefined : terminalText(line.slice(name.length + 1)).trim();
+  };
+  const path = field("virt-v2v");
+  return { path: path === "" ? undefined : path, searchPath: field("PATH") };
+}
+
+/**
+ * The error for a `virt-v2v --version` without a version: either there is
+ * no virt-v2v in the login's PATH (said with the user and that PATH), or
+ * the one found printed something else.
+ */
+export function noVersionError(where: VirtV2vLocation, username: string): UserError {
+  if (where.path === undefined && where.searchPath === undefined) {
+    // The login shell did not answer the question (not a POSIX shell): say no more than we know.
+    return new UserError(
+      "virt-v2v is not installed on the conversion server, or it might be a too old version.",
+    );
+  }
+  if (where.path === undefined) {
+    const searched = where.searchPath === "" ? " (its PATH is empty)" : ` (${where.searchPath})`;
+    return new ServerUnfitError(
+      `virt-v2v was not found on the conversion server in the PATH of user "${username}"` +
+        `${searched}; ${INSTALL_OR_SWITCH}`,
+    );
+  }
+  return new UserError(
+    `${where.path} on the conversion server printed no virt-v2v version: it might be a too ` +
+      `old or broken virt-v2v; check "virt-v2v --version" there as user "${username}"`,
+  );
+}
+
+async function whyNoVersion(
+  session: RemoteSession,
+  username: string,
+  timeoutMs: number,
+): Promise<UserError> {
+  let where: VirtV2vLocation = {};
+  try {
+    const run = await session.exec(locateVirtV2vCommand(), {
+      what: "command -v virt-v2v",
+      timeoutMs,
+    });
+    where = parseVirtV2vLocation(run.stdout);
+  } catch {
+    // Without the answer we still know there was no version.
+  }
+  return noVersionError(where, username);
+}
+
+/** Check `virt-v2v --version` output and return the version (1.28 or later, or 2.x). */
 export function parseVersionOutput(
   text: string,
   opts: { sudo: boolean; username: string },
@@ -90,9 +175,16 @@ export function parseVersionOutput(
         "install sudo there or log in as root without p2v.sudo",
     );
   }
+  if (opts.sudo && /sudo: virt-v2v: command not found/i.test(text)) {
+    throw new ServerUnfitError(
+      `virt-v2v was not found on the conversion server by sudo for user "${opts.username}" ` +
+        `(sudo searches the secure_path of /etc/sudoers); install virt-v2v there, ` +
+        `or log in as root without p2v.sudo`,
+    );
+  }
   const match = /^virt-v2v\s+(\d+)\.(\d+)(\.\d+)?\S*/m.exec(text);
   if (!match) {
-    throw new UserError(
+    throw new NoVersionError(
       "virt-v2v is not installed on the conversion server, or it might be a too old version.",
     );
   }

@@ -4,6 +4,7 @@
  * progress line (bytes, percent, rate, ETA) at most every `progressEveryMs`,
  * and a summary (bytes, time, average rate) when the copy is over.
  */
+import type { Config } from "../config/types.ts";
 import type { EngineEvent } from "../engine/events.ts";
 import { ConversionProgress, type DiskProgress, type DiskSummary } from "../engine/progress.ts";
 import { terminalText } from "../text/ansi.ts";
@@ -17,6 +18,18 @@ export interface TextReporterOptions {
   /** Minimum time between two progress lines of one disk. */
   progressEveryMs?: number;
   now?: () => number;
+  /**
+   * The settings of the run: the success line says where the guest went.
+   * The time it took is counted from the reporter's creation.
+   */
+  config?: Pick<Config, "guestname" | "output" | "remote">;
+}
+
+/** Where virt-v2v put the guest, as the dialog's finished screen says it. */
+export function guestDestination(c: Pick<Config, "guestname" | "output" | "remote">): string {
+  return `virt-v2v wrote the guest "${c.guestname}" with -o ${c.output.type}` +
+    (c.output.storage ? ` to ${c.output.storage}` : "") +
+    (c.remote.server ? ` on ${c.remote.server}` : "");
 }
 
 function progressLine(d: DiskProgress, copying: boolean): string {
@@ -41,6 +54,7 @@ function summaryLine(s: DiskSummary, exact: boolean): string {
 
 export function createTextReporter(opts: TextReporterOptions): (event: EngineEvent) => void {
   const now = opts.now ?? Date.now;
+  const started = now();
   const every = opts.progressEveryMs ?? 10_000;
   const progress = new ConversionProgress([]);
   const lastShown = new Map<string, { at: number; bytes: number }>();
@@ -113,7 +127,11 @@ export function createTextReporter(opts: TextReporterOptions): (event: EngineEve
         if (opts.verbose) line(`virt-p2v: ${event.message}`);
         break;
       case "finished":
-        line(`Conversion finished successfully. The log is in ${event.remoteDir} on the server.`);
+        line(
+          `Conversion finished successfully in ${formatDuration((now() - started) / 1000)}` +
+            (opts.config ? `: ${guestDestination(opts.config)}` : "") +
+            `. The log is in ${event.remoteDir} on the server.`,
+        );
         break;
       case "failed":
       case "cancelled":

@@ -117,7 +117,7 @@ async function convert(
   return { result, monitor };
 }
 
-/** Every file of SPEC §6 in the remote directory, with the right contents. */
+/** Every file the conversion puts in the remote directory, with the right contents. */
 async function assertRemoteFiles(dir: string, name: string): Promise<string> {
   assert.match(dir, /^\/tmp\/virt-p2v-\d{8}-[a-z0-9]{8}$/);
   const read = (file: string) => Deno.readTextFile(join(dir, file));

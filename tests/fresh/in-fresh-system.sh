@@ -36,6 +36,8 @@ step "./setup.sh" ./setup.sh || die "./setup.sh failed on a fresh Debian 12"
 step "deno task start -- --help" deno task start -- --help ||
   die "'deno task start -- --help' failed after ./setup.sh"
 grep -q '^Usage:' "$step_log" || die "'deno task start -- --help' printed no usage: $(head -3 "$step_log")"
+cmp -s docs/virt-p2v.1 /usr/local/share/man/man1/virt-p2v.1 ||
+  die "./setup.sh did not install the manual as /usr/local/share/man/man1/virt-p2v.1"
 
 step "./setup.sh again (everything there)" ./setup.sh || die "a second ./setup.sh failed"
 if grep -q 'installing' "$step_log"; then

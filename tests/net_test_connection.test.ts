@@ -1,0 +1,63 @@
+/**
+ * What the test connection makes of virt-v2v's answers, and of where the
+ * login's shell looked for it.
+ */
+import assert from "node:assert/strict";
+import { UserError } from "../src/errors.ts";
+import {
+  noVersionError,
+  parseVersionOutput,
+  parseVirtV2vLocation,
+  ServerUnfitError,
+} from "../src/net/test_connection.ts";
+
+Deno.test("test connection: the location answer gives the path found and the PATH searched", () => {
+  assert.deepEqual(parseVirtV2vLocation("virt-v2v=/usr/bin/virt-v2v\nPATH=/usr/bin:/bin\n"), {
+    path: "/usr/bin/virt-v2v",
+    searchPath: "/usr/bin:/bin",
+  });
+  assert.deepEqual(parseVirtV2vLocation("virt-v2v=\nPATH=/opt/bin\n"), {
+    path: undefined,
+    searchPath: "/opt/bin",
+  });
+  assert.deepEqual(parseVirtV2vLocation("Unknown command: printf\n"), {
+    path: undefined,
+    searchPath: undefined,
+  });
+  // The server's text reaches the terminal as text only.
+  assert.equal(parseVirtV2vLocation("virt-v2v=\nPATH=/a\x1b[2J:/b\n").searchPath, "/a:/b");
+});
+
+Deno.test("test connection: not found names the user, the PATH and what to do", () => {
+  const err = noVersionError({ searchPath: "/usr/bin:/bin" }, "conv");
+  assert.ok(err instanceof ServerUnfitError);
+  assert.equal(
+    err.message,
+    'virt-v2v was not found on the conversion server in the PATH of user "conv" ' +
+      "(/usr/bin:/bin); install virt-v2v there, or log in as a user that has it (p2v.username)",
+  );
+  assert.match(noVersionError({ searchPath: "" }, "conv").message, /\(its PATH is empty\)/);
+});
+
+Deno.test("test connection: found but versionless, or no answer, is not 'not found'", () => {
+  const found = noVersionError({ path: "/opt/v2v/virt-v2v", searchPath: "/opt/v2v" }, "conv");
+  assert.ok(!(found instanceof ServerUnfitError));
+  assert.match(
+    found.message,
+    /^\/opt\/v2v\/virt-v2v on the conversion server printed no virt-v2v version/,
+  );
+  const unknown = noVersionError({}, "conv");
+  assert.ok(unknown instanceof UserError && !(unknown instanceof ServerUnfitError));
+  assert.match(unknown.message, /not installed on the conversion server, or it might be a too old/);
+});
+
+Deno.test("test connection: sudo that finds no virt-v2v says where sudo looks", () => {
+  assert.throws(
+    () => parseVersionOutput("sudo: virt-v2v: command not found\n", { sudo: true, username: "u" }),
+    (err: unknown) =>
+      err instanceof ServerUnfitError &&
+      /not found on the conversion server by sudo for user "u" \(sudo searches the secure_path/
+        .test(err.message),
+  );
+  assert.equal(parseVersionOutput("virt-v2v 2.4.0\n", { sudo: true, username: "u" }), "2.4.0");
+});
