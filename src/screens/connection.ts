@@ -340,6 +340,9 @@ export function aboutText(version: string): string {
     "Keys: Tab and the arrow keys move, Enter presses a button, Space ticks a " +
     "box or changes a choice, Ctrl-L redraws the screen.",
     "",
+    "Typing into a filled-in field replaces its value; press Left, Right, Home, " +
+    "End or Backspace first to edit it instead. Ctrl-U clears a field.",
+    "",
     "Compatible with the p2v.* kernel command line keys of virt-p2v 1.42.",
   ].join("\n");
 }
