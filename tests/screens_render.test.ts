@@ -14,7 +14,7 @@ import { type RunningResult, RunningScreen } from "../src/screens/running.ts";
 import { SettingsScreen } from "../src/screens/settings.ts";
 import { Display, type Size } from "../src/screens/terminal.ts";
 import { type Line, lineText, lineWidth, seg } from "../src/screens/text.ts";
-import type { LaidOutFrame } from "../src/screens/widgets.ts";
+import { type LaidOutFrame, TextField } from "../src/screens/widgets.ts";
 import { parseMachineReadable } from "../src/net/test_connection.ts";
 import { assertTerminalSafe, HOSTILE } from "./helpers/hostile_text.ts";
 import {
@@ -246,6 +246,38 @@ Deno.test("settings: the fields become the config on Start", () => {
   assert.deepEqual(c.removable, []);
   assert.deepEqual(c.interfaces, ["eno1"]);
   assert.deepEqual(c.networkMap, [{ iface: "eno1", target: "ovirtmgmt" }]);
+});
+
+Deno.test("placeholders are bracketed, painted without colour the same, and never the value", () => {
+  const m = model();
+  m.config.output.connection = undefined;
+  m.config.output.format = undefined;
+  m.config.output.misc = [];
+  const screen = new SettingsScreen(m, fakeDeps());
+  const frame = screen.layout(SIZE);
+  const text = assertFits("settings, placeholders", frame);
+  assert.match(text, /Connection \(-oc\)\s+\[<none>\s*\]/);
+  assert.match(text, /Format \(-of\)\s+\[<e\.g\. raw or q\S*>\s*\]/);
+  assert.match(text, /Options \(-oo\)\s+\[<e\.g\. OPTION=\S*>\s*\]/);
+  // NO_COLOR paints dim as nothing: the brackets alone tell a hint from a value.
+  const mono = frame.lines.map((l) => paintLine(l, "mono")).join("\n");
+  assert.match(mono, /\[<none>\s*\]/);
+  screen.name.value = "guest-1";
+  assert.ok(screen.validate());
+  screen.apply();
+  assert.equal(m.config.output.connection, undefined);
+  assert.equal(m.config.output.format, undefined);
+  assert.deepEqual(m.config.output.misc, []);
+  // A value that reads like a hint is shown as typed, without brackets.
+  screen.oc.value = "none";
+  assert.match(lineText(screen.oc.render(20, false).segs), /^\[none\s*\]$/);
+  // Focused and empty, the hint stays (the cursor on its first column); a
+  // long one is shortened inside its brackets.
+  const focused = new TextField("x", "", { placeholder: "optional: a very long hint indeed" });
+  const r = focused.render(16, true);
+  assert.equal(lineText(r.segs), "[<optional: a~>]");
+  assert.equal(r.cursor, 1);
+  assert.equal(focused.value, "");
 });
 
 Deno.test("running screen fits: phase, log dir, bars with rate and ETA, live output", () => {

@@ -109,11 +109,11 @@ export class SettingsScreen extends FormScreen<SettingsResult> {
     this.physTopo = new Checkbox("Copy host CPU topology", c.vcpu.physTopo);
     this.output = new Choice("Output to (-o)", [], c.output.type);
     this.oc = new TextField("Connection (-oc)", c.output.connection ?? "", {
-      placeholder: "(none)",
+      placeholder: "none",
     });
     this.os = new TextField("Storage (-os)", c.output.storage);
     this.of = new TextField("Format (-of)", c.output.format ?? "", {
-      placeholder: "raw, qcow2, ...",
+      placeholder: "e.g. raw or qcow2",
     });
     this.oa = new Choice(
       "Allocation (-oa)",
@@ -122,7 +122,7 @@ export class SettingsScreen extends FormScreen<SettingsResult> {
       (o) => o === "" ? "(default)" : o,
     );
     this.oo = new TextField("Options (-oo)", c.output.misc.join(","), {
-      placeholder: "OPT=VAL,...",
+      placeholder: "e.g. OPTION=VALUE,...",
     });
     this.refreshButton.enabled = !deps.fixedDisks;
     this.#buildRows(model.facts, {

@@ -42,7 +42,11 @@ export class TextField {
   enabled = true;
   /** Why the value is not acceptable, shown next to the field. */
   error: string | undefined;
-  /** Grey hint shown when the field is empty (e.g. `root`). */
+  /**
+   * What to type when the field is empty (e.g. `none`, `e.g. qcow2`). It is
+   * drawn in angle brackets, `<none>`, so that without colour (NO_COLOR, a
+   * VT100) it still cannot be taken for a value; it is never the value.
+   */
   placeholder: string | undefined;
 
   constructor(
@@ -97,8 +101,9 @@ export class TextField {
     }
     let body = shown.slice(this.#scroll, this.#scroll + inner).join("");
     let style: StyleName | undefined = focused ? "focus" : undefined;
-    if (body === "" && this.placeholder !== undefined && !focused) {
-      body = shorten(this.placeholder, inner);
+    // Shown focused too, as in a browser: the hint matters most while typing starts.
+    if (body === "" && this.placeholder !== undefined) {
+      body = `<${shorten(sanitize(this.placeholder), inner - 2)}>`;
       style = "dim";
     }
     if (!this.enabled) style = "dim";
