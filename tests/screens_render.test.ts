@@ -179,11 +179,11 @@ Deno.test("settings screen fits 80x24 with two disks, a drive and two interfaces
       "vCPUs     [8",
       "Memory    [16G",
       "Copy host CPU topology",
-      "Output to (-o)     < local",
+      "Output to (-o)   < local",
       "Connection (-oc)",
-      "Storage (-os)      [/var/tmp",
+      "Storage (-os)    [/var/tmp",
       "Format (-of)",
-      "Allocation (-oa)   < (default)",
+      "Allocation (-oa) < (default)",
       "Options (-oo)",
       "[x] sda",
       "256.0 GiB  Samsung SSD 860  serial S3Z9NB0K123456",
@@ -257,8 +257,8 @@ Deno.test("placeholders are bracketed, painted without colour the same, and neve
   const frame = screen.layout(SIZE);
   const text = assertFits("settings, placeholders", frame);
   assert.match(text, /Connection \(-oc\)\s+\[<none>\s*\]/);
-  assert.match(text, /Format \(-of\)\s+\[<e\.g\. raw or q\S*>\s*\]/);
-  assert.match(text, /Options \(-oo\)\s+\[<e\.g\. OPTION=\S*>\s*\]/);
+  assert.match(text, /Format \(-of\)\s+\[<e\.g\. raw or qcow2>\s*\]/);
+  assert.match(text, /Options \(-oo\)\s+\[<e\.g\. OPTION=VALUE,\.\.\.>\s*\]/);
   // NO_COLOR paints dim as nothing: the brackets alone tell a hint from a value.
   const mono = frame.lines.map((l) => paintLine(l, "mono")).join("\n");
   assert.match(mono, /\[<none>\s*\]/);
@@ -454,6 +454,55 @@ Deno.test("larger terminals: every screen still fits", () => {
     net.setStatus(sampleNetwork());
     assertFits("network", net.layout(size), size);
   }
+});
+
+/** Where the box `[...]` after `label` starts and ends on the screen, in columns. */
+function boxOf(text: string, label: string): { from: number; to: number } {
+  for (const row of text.split("\n")) {
+    const at = row.indexOf(label);
+    if (at < 0) continue;
+    const from = row.indexOf("[", at);
+    const to = row.indexOf("]", from);
+    if (from >= 0 && to > from) return { from, to: to + 1 };
+  }
+  throw new Error(`no field after ${label}:\n${text}`);
+}
+
+Deno.test("fields are as wide as the terminal allows, at 80 and at 132 columns", () => {
+  const m = model();
+  m.config.remote.server = "conv.example.com";
+  const wide = { width: 132, height: 43 };
+  const at80 = {
+    connection: assertFits("connection", new ConnectionScreen(m, fakeDeps()).layout(SIZE)),
+    settings: assertFits("settings", new SettingsScreen(m, fakeDeps()).layout(SIZE)),
+  };
+  const at132 = {
+    connection: assertFits("connection", new ConnectionScreen(m, fakeDeps()).layout(wide), wide),
+    settings: assertFits("settings", new SettingsScreen(m, fakeDeps()).layout(wide), wide),
+  };
+  for (const [size, screens] of [[SIZE, at80], [wide, at132]] as const) {
+    // Text fields end at the right edge, less at most one column.
+    for (const label of ["Conversion server", "User name", "SSH identity URL"]) {
+      const box = boxOf(screens.connection, label);
+      assert.ok(box.to >= size.width - 1, `${label} at ${size.width}: ends at ${box.to}`);
+    }
+    for (const label of ["Connection (-oc)", "Storage (-os)", "Format (-of)", "Options (-oo)"]) {
+      const box = boxOf(screens.settings, label);
+      assert.ok(box.to >= size.width - 1, `${label} at ${size.width}: ends at ${box.to}`);
+    }
+    // A path like /var/lib/libvirt/images fits in -os without scrolling.
+    const os = boxOf(screens.settings, "Storage (-os)");
+    assert.ok(os.to - os.from - 2 >= "/var/lib/libvirt/images".length, `-os at ${size.width}`);
+    // The port holds five digits: its box stays small.
+    const port = boxOf(screens.connection, "SSH port");
+    assert.ok(port.to - port.from <= 8, `the port box is ${port.to - port.from} wide`);
+  }
+  const os80 = boxOf(at80.settings, "Storage (-os)");
+  const os132 = boxOf(at132.settings, "Storage (-os)");
+  assert.ok(os132.to - os132.from >= os80.to - os80.from + 25, "-os grows with the terminal");
+  const name80 = boxOf(at80.settings, "Name");
+  const name132 = boxOf(at132.settings, "Name");
+  assert.ok(name132.to - name132.from > name80.to - name80.from, "so does the name");
 });
 
 Deno.test("settings screen: more vCPUs or memory than KVM supports is a warning, not an error", () => {

@@ -16,6 +16,7 @@ import { seg, type StyleName } from "./text.ts";
 import {
   Button,
   Checkbox,
+  fieldWidth,
   type Item,
   labelPart,
   type LaidOutFrame,
@@ -273,7 +274,8 @@ export class ConnectionScreen extends FormScreen<ConnectionResult> {
 
   layout(size: Size): LaidOutFrame {
     const width = size.width;
-    const boxWidth = Math.max(12, Math.min(54, width - LABEL_WIDTH - 4));
+    // Fields reach the right edge (less one column): a path or URL is long.
+    const boxWidth = Math.max(12, width - LABEL_WIDTH - 3);
     const body = new PageBuilder();
     body.blank();
     body.paragraph(
@@ -283,13 +285,17 @@ export class ConnectionScreen extends FormScreen<ConnectionResult> {
       "dim",
     );
     body.blank();
-    const field = (f: TextField, boxW = boxWidth) => {
+    const field = (f: TextField) => {
       const focused = this.ring.is(f);
-      body.add(...labelPart(f.label, LABEL_WIDTH, focused), " ", f.render(boxW, focused));
+      body.add(
+        ...labelPart(f.label, LABEL_WIDTH, focused),
+        " ",
+        f.render(fieldWidth(f, boxWidth), focused),
+      );
       if (f.error) body.add(" ".repeat(LABEL_WIDTH + 2), seg(f.error, "error"));
     };
     field(this.server);
-    field(this.port, 8);
+    field(this.port);
     field(this.user);
     field(this.password);
     field(this.identity);

@@ -13,6 +13,7 @@ import { padText, sanitize, seg, shorten, type StyleName, textWidth, wrapText } 
 import {
   Button,
   Choice,
+  fieldWidth,
   type Item,
   labelPart,
   type LaidOutFrame,
@@ -241,7 +242,8 @@ export class NetworkScreen extends FormScreen<NetworkResult> {
     }
     body.heading("Configure", width);
     const field = (f: TextField) => {
-      body.add(...labelPart(f.label, LABEL, this.ring.is(f)), " ", f.render(24, this.ring.is(f)));
+      const box = fieldWidth(f, Math.max(12, width - LABEL - 3));
+      body.add(...labelPart(f.label, LABEL, this.ring.is(f)), " ", f.render(box, this.ring.is(f)));
       if (f.error) body.add(" ".repeat(LABEL + 2), seg(f.error, "error"));
     };
     body.add(

@@ -522,6 +522,15 @@ export class Modal {
   }
 }
 
+/**
+ * The width of `field`'s box when `available` columns are free: all of them,
+ * unless the field holds few characters (a port, a number of vCPUs), whose
+ * box needs no more than its longest value and the cursor after it.
+ */
+export function fieldWidth(field: TextField, available: number): number {
+  return Math.max(3, Math.min(available, field.maxLength + 3));
+}
+
 /** `> Label     ` before a field: the focus mark and a padded label. */
 export function labelPart(label: string, width: number, focused: boolean, enabled = true): Seg[] {
   return [seg(focused ? ">" : " "), seg(padText(label, width), enabled ? undefined : "dim")];
