@@ -14,7 +14,7 @@ import { type RunningResult, RunningScreen } from "../src/screens/running.ts";
 import { SettingsScreen } from "../src/screens/settings.ts";
 import { Display, type Size } from "../src/screens/terminal.ts";
 import { type Line, lineText, lineWidth, seg } from "../src/screens/text.ts";
-import { type LaidOutFrame, TextField } from "../src/screens/widgets.ts";
+import { type LaidOutFrame, TextField, wrapHelp } from "../src/screens/widgets.ts";
 import { parseMachineReadable } from "../src/net/test_connection.ts";
 import { assertTerminalSafe, HOSTILE } from "./helpers/hostile_text.ts";
 import {
@@ -503,6 +503,69 @@ Deno.test("fields are as wide as the terminal allows, at 80 and at 132 columns",
   const name80 = boxOf(at80.settings, "Name");
   const name132 = boxOf(at132.settings, "Name");
   assert.ok(name132.to - name132.from > name80.to - name80.from, "so does the name");
+});
+
+Deno.test("every screen with text fields says Ctrl-U clears one, at 80 and 132 columns", () => {
+  for (const size of [SIZE, { width: 132, height: 43 }]) {
+    const m = model();
+    const net = new NetworkScreen(fakeDeps());
+    net.setStatus(sampleNetwork());
+    const screens = {
+      connection: new ConnectionScreen(m, fakeDeps()).layout(size),
+      settings: new SettingsScreen(m, fakeDeps()).layout(size),
+      network: net.layout(size),
+    };
+    for (const [name, frame] of Object.entries(screens)) {
+      const text = assertFits(name, frame, size);
+      const help = text.split("\n").at(-1)!;
+      assert.match(help, /Ctrl-U: clear field/, `${name} at ${size.width}: ${help}`);
+    }
+  }
+});
+
+Deno.test("key help wraps between its entries instead of being cut", () => {
+  const help = "Tab/arrows: move  Enter: press  Space: tick  Ctrl-U: clear field  Ctrl-C: quit";
+  assert.deepEqual(wrapHelp(help, 79), [help]);
+  assert.deepEqual(wrapHelp(help, 40), [
+    "Tab/arrows: move  Enter: press",
+    "Space: tick  Ctrl-U: clear field",
+    "Ctrl-C: quit",
+  ]);
+  // An entry wider than the line is word-wrapped; nothing is lost.
+  const lines = wrapHelp("Esc: back  F1: a very long explanation of a key", 20);
+  assert.ok(lines.every((l) => l.length <= 20), JSON.stringify(lines));
+  assert.equal(
+    lines.join(" ").replace(/\s+/g, " "),
+    "Esc: back F1: a very long explanation of a key",
+  );
+});
+
+Deno.test("reasons under the fields wrap at 80 columns instead of being cut", () => {
+  const m = model();
+  m.config.remote.server = "conv.example.com";
+  m.config.auth.identityUrl = undefined;
+  const connection = new ConnectionScreen(m, fakeDeps());
+  connection.start(fakeCtx({ t: 0 }));
+  connection.identity.value = "id_rsa";
+  connection.activate(connection.testButton);
+  assert.ok(connection.identity.error, "a relative key file name is refused");
+  const text = assertFits("connection, identity refused", connection.layout(SIZE));
+  const rows = text.split("\n").filter((r) => r.startsWith(" ".repeat(20)) && r.trim() !== "");
+  assert.ok(rows.length >= 2, `the reason takes two rows:\n${text}`);
+  assert.ok(
+    text.replace(/\s+/g, " ").includes(connection.identity.error),
+    `the whole reason is on the screen:\n${text}`,
+  );
+
+  const settings = new SettingsScreen(m, fakeDeps());
+  settings.interfaces[0].network.value = "";
+  assert.equal(settings.validate(), false);
+  settings.interfaces[0].network.error = "Name the target network: the libvirt or oVirt " +
+    "network this interface joins on the conversion server (e.g. default).";
+  // 80 columns, rows enough to see the interfaces without scrolling.
+  const tall = { width: 80, height: 40 };
+  const s = assertFits("settings, long reason", settings.layout(tall), tall);
+  assert.ok(s.replace(/\s+/g, " ").includes(settings.interfaces[0].network.error), s);
 });
 
 Deno.test("settings screen: more vCPUs or memory than KVM supports is a warning, not an error", () => {

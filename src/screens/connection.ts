@@ -12,7 +12,7 @@ import { FormScreen, parses } from "./form_screen.ts";
 import { isCtrl, type Key } from "./keys.ts";
 import type { DialogDeps, DialogModel } from "./model.ts";
 import type { Size } from "./terminal.ts";
-import { seg, type StyleName } from "./text.ts";
+import type { StyleName } from "./text.ts";
 import {
   Button,
   Checkbox,
@@ -292,7 +292,7 @@ export class ConnectionScreen extends FormScreen<ConnectionResult> {
         " ",
         f.render(fieldWidth(f, boxWidth), focused),
       );
-      if (f.error) body.add(" ".repeat(LABEL_WIDTH + 2), seg(f.error, "error"));
+      if (f.error) body.paragraph(f.error, width, "error", LABEL_WIDTH + 2);
     };
     field(this.server);
     field(this.port);
@@ -311,9 +311,11 @@ export class ConnectionScreen extends FormScreen<ConnectionResult> {
     }
     body.add(" ".repeat(LABEL_WIDTH + 1), this.sudo.render(this.ring.is(this.sudo)));
     if (this.password.value !== "" && this.identity.value.trim() !== "") {
-      body.add(
-        " ".repeat(LABEL_WIDTH + 2),
-        seg("(the password is not used when an identity URL is set)", "dim"),
+      body.paragraph(
+        "(the password is not used when an identity URL is set)",
+        width,
+        "dim",
+        LABEL_WIDTH + 2,
       );
     }
     body.blank();

@@ -469,7 +469,7 @@ export class SettingsScreen extends FormScreen<SettingsResult> {
 
     body.heading("Fixed hard disks (Space ticks)", width);
     this.#deviceRows(body, this.disks, width);
-    if (this.diskError) body.add("  ", seg(this.diskError, "error"));
+    if (this.diskError) body.paragraph(this.diskError, width, "error", 2);
     body.heading("Removable media", width);
     this.#deviceRows(body, this.removable, width);
     body.heading("Network interfaces", width);
@@ -487,7 +487,7 @@ export class SettingsScreen extends FormScreen<SettingsResult> {
         ...labelPart("network", 8, netFocused),
         row.network.render(fieldWidth(row.network, Math.max(10, width - used - 1)), netFocused),
       );
-      if (row.network.error) body.add("    ", seg(row.network.error, "error"));
+      if (row.network.error) body.paragraph(row.network.error, width, "error", 4);
     }
     if (this.#notice) {
       body.blank();
@@ -511,7 +511,7 @@ export class SettingsScreen extends FormScreen<SettingsResult> {
       header,
       body,
       footer,
-      help: "Tab/arrows: move  Space: tick/change  Left/Right: change -o/-oa  Esc: back",
+      help: "Tab/arrows: move  Space: tick/change  Ctrl-U: clear field  Esc: back",
       scroll: this.scroll,
       version: this.#deps.version,
     });

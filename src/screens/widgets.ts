@@ -329,7 +329,7 @@ export class PageBuilder {
     this.lines.push([seg(text, "heading"), seg("-".repeat(Math.max(0, width - textWidth(text))))]);
   }
 
-  /** Word-wrapped text, each line indented. */
+  /** Word-wrapped text, each line indented: a hint or a reason is never cut at the edge. */
   paragraph(text: string, width: number, style?: StyleName, indent = 1): void {
     for (const l of wrapText(sanitize(text), width - indent)) {
       this.lines.push([seg(" ".repeat(indent)), seg(l, style)]);
@@ -380,7 +380,9 @@ export function layoutPage(size: Size, p: PageParts): LaidOutFrame {
   const header = p.header?.lines ?? [];
   const footer = p.footer?.lines ?? [];
   for (const l of header) push(l);
-  const bodyHeight = Math.max(1, height - 2 - header.length - footer.length);
+  // The key help wraps rather than losing its end (Ctrl-U, Esc) on a narrow screen.
+  const help = wrapHelp(p.help, width - 1);
+  const bodyHeight = Math.max(1, height - 1 - help.length - header.length - footer.length);
   const body = p.body.lines;
   let offset = Math.min(p.scroll.offset, Math.max(0, body.length - bodyHeight));
   const focus = p.body.focusRow;
@@ -404,8 +406,8 @@ export function layoutPage(size: Size, p: PageParts): LaidOutFrame {
     lines[last] = overlayLine(lines[last], [seg("v more", "key")], width - 7, width);
   }
   for (const l of footer) push(l);
-  while (lines.length < height - 1) lines.push([]);
-  push([seg(" " + shorten(p.help, width - 1), "dim")]);
+  while (lines.length < height - help.length) lines.push([]);
+  for (const l of help) push([seg(" " + l, "dim")]);
 
   let cursor: { row: number; col: number } | undefined;
   if (p.body.cursor) {
@@ -424,6 +426,26 @@ export function layoutPage(size: Size, p: PageParts): LaidOutFrame {
     clipped,
     hiddenRows: Math.max(0, body.length - bodyHeight),
   };
+}
+
+/**
+ * The key help in lines of at most `width` columns, broken between its
+ * entries (separated by two spaces) so that no `Key: action` is split.
+ */
+export function wrapHelp(help: string, width: number): string[] {
+  const out: string[] = [];
+  let current = "";
+  for (const entry of help.split("  ")) {
+    if (current === "") current = entry;
+    else if (textWidth(current) + 2 + textWidth(entry) <= width) current += "  " + entry;
+    else {
+      out.push(current);
+      current = entry;
+    }
+  }
+  out.push(current);
+  // An entry wider than the screen on its own is word-wrapped.
+  return out.flatMap((l) => textWidth(l) > width ? wrapText(l, width) : [l]);
 }
 
 /** A box over the page: a message, a question, or a list of choices. */
