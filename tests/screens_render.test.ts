@@ -568,6 +568,31 @@ Deno.test("reasons under the fields wrap at 80 columns instead of being cut", ()
   assert.ok(s.replace(/\s+/g, " ").includes(settings.interfaces[0].network.error), s);
 });
 
+Deno.test("connection: a plain key path is taken as its file:// URL, as p2v.identity takes it", async () => {
+  const m = model();
+  m.config.remote.server = "conv.example.com";
+  const tested: string[] = [];
+  const screen = new ConnectionScreen(
+    m,
+    fakeDeps({
+      testConnection: (config) => {
+        tested.push(config.auth.identityUrl ?? "");
+        return Promise.reject(new Error("no server here"));
+      },
+    }),
+  );
+  screen.start(fakeCtx({ t: 0 }));
+  screen.identity.value = "/root/.ssh/id_rsa";
+  screen.activate(screen.testButton);
+  await new Promise((r) => setTimeout(r, 0));
+  assert.equal(screen.identity.error, undefined);
+  assert.deepEqual(tested, ["file:///root/.ssh/id_rsa"]);
+  assert.equal(m.config.auth.identityUrl, "file:///root/.ssh/id_rsa");
+  // The empty field's hint says a path will do.
+  screen.identity.value = "";
+  assert.match(lineText(screen.identity.render(60, false).segs), /<optional: \/path\/to\/key/);
+});
+
 Deno.test("settings screen: more vCPUs or memory than KVM supports is a warning, not an error", () => {
   const m = model();
   m.config.vcpu.cores = 200;

@@ -71,7 +71,7 @@ export class ConnectionScreen extends FormScreen<ConnectionResult> {
     this.user = new TextField("User name", c.auth.username ?? "root");
     this.password = new TextField("Password", c.auth.password ?? "", { masked: true });
     this.identity = new TextField("SSH identity URL", c.auth.identityUrl ?? "", {
-      placeholder: "file:///path or https://... (optional)",
+      placeholder: "optional: /path/to/key, or a file:// or https:// URL",
     });
     this.sudo = new Checkbox("Use sudo when running virt-v2v", c.auth.sudo);
     this.ring.set(this.server.value === "" ? this.server : this.testButton);
@@ -189,7 +189,11 @@ export class ConnectionScreen extends FormScreen<ConnectionResult> {
       fail(this.user, 'Enter a user name. If in doubt, use "root".');
     }
     if (!parses(() => parseIdentityUrl("SSH identity URL", this.identity.value.trim()))) {
-      fail(this.identity, "Give a file://, https:// or http:// URL of a private key, or nothing.");
+      fail(
+        this.identity,
+        "Give the absolute path of a private key (/root/.ssh/id_rsa), or its file://, " +
+          "https:// or http:// URL; or leave the field empty to log in with the password.",
+      );
     }
     if (bad.length > 0) this.ring.set(bad[0]);
     this.invalidate();
@@ -205,8 +209,14 @@ export class ConnectionScreen extends FormScreen<ConnectionResult> {
     const user = this.user.value.trim();
     c.auth.username = user === "" ? undefined : user;
     c.auth.password = this.password.value === "" ? undefined : this.password.value;
+    // A path becomes its file:// URL, as p2v.identity=/path does; a value that
+    // does not parse is kept as typed, for the check before a test to report.
     const identity = this.identity.value.trim();
-    c.auth.identityUrl = identity === "" ? undefined : identity;
+    let url: string | undefined = identity === "" ? undefined : identity;
+    try {
+      url = parseIdentityUrl("SSH identity URL", identity);
+    } catch { /* reported by #validate */ }
+    c.auth.identityUrl = url;
     c.auth.sudo = this.sudo.checked;
   }
 
@@ -312,7 +322,7 @@ export class ConnectionScreen extends FormScreen<ConnectionResult> {
     body.add(" ".repeat(LABEL_WIDTH + 1), this.sudo.render(this.ring.is(this.sudo)));
     if (this.password.value !== "" && this.identity.value.trim() !== "") {
       body.paragraph(
-        "(the password is not used when an identity URL is set)",
+        "(the password is not used when an identity is set)",
         width,
         "dim",
         LABEL_WIDTH + 2,
