@@ -211,6 +211,13 @@ Deno.test("kernel keys: p2v.hostkey takes SHA256 fingerprints and rejects anythi
   }
 });
 
+Deno.test("kernel keys: p2v.identity=/path is the key's file:// URL", () => {
+  assert.equal(
+    overridesFromCmdline("p2v.identity=/root/.ssh/id_rsa").overrides.identityUrl,
+    "file:///root/.ssh/id_rsa",
+  );
+});
+
 Deno.test("kernel keys: identity.file keys are not accepted from the command line", () => {
   const r = overridesFromCmdline(
     "p2v.auth.identity.file=/tmp/id p2v.auth.identity.file_needs_update=1",
@@ -285,7 +292,8 @@ const INVALID: [string, string, string][] = [
   ["p2v.rtc.basis=UTC", "p2v.rtc.basis", "is not a valid RTC basis"],
   ["p2v.rtc.offset=east", "p2v.rtc.offset", "is not a valid RTC offset"],
   ["p2v.network=em1:", "p2v.network", "is not a valid network map"],
-  ["p2v.identity=/root/.ssh/id_rsa", "p2v.identity", "is not a valid identity URL"],
+  ["p2v.identity=id_rsa", "p2v.identity", "is not a valid identity URL"],
+  ["p2v.identity=~/.ssh/id_rsa", "p2v.identity", "expected the absolute path of a private key"],
   ["p2v.server=", "p2v.server", "the value is empty"],
   ["p2v.server", "p2v.server", "the value is empty"],
   ["p2v.remote.server=", "p2v.remote.server", "the value is empty"],

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
 import { ConfigError } from "../src/errors.ts";
 import {
   formatNetworkMapEntry,
@@ -159,9 +160,19 @@ Deno.test("values: identity URLs must be file, https or http", () => {
   assert.equal(parseIdentityUrl("p2v.identity", "https://h/id"), "https://h/id");
   assert.equal(parseIdentityUrl("p2v.identity", "http://h/id"), "http://h/id");
   assert.equal(parseIdentityUrl("p2v.identity", ""), undefined);
-  for (const bad of ["/root/id", "ftp://h/id", "https://", "id_rsa"]) {
+  for (const bad of ["ftp://h/id", "https://", "id_rsa", "./id_rsa", "~/.ssh/id_rsa", "//h/id"]) {
     configError(() => parseIdentityUrl("p2v.identity", bad), "p2v.identity");
   }
+});
+
+Deno.test("values: a plain absolute path is the identity's file:// URL", () => {
+  assert.equal(parseIdentityUrl("p2v.identity", "/root/.ssh/id_rsa"), "file:///root/.ssh/id_rsa");
+  // Characters a URL would read otherwise are escaped, and read back as the same path.
+  const url = parseIdentityUrl("p2v.identity", "/keys/my key#1%.pem")!;
+  assert.equal(url, "file:///keys/my%20key%231%25.pem");
+  assert.equal(fileURLToPath(url), "/keys/my key#1%.pem");
+  const message = configError(() => parseIdentityUrl("p2v.identity", "id_rsa"), "p2v.identity");
+  assert.match(message, /absolute path/);
 });
 
 Deno.test("values: a refused identity URL is echoed with its password masked", () => {

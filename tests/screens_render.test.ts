@@ -14,7 +14,7 @@ import { type RunningResult, RunningScreen } from "../src/screens/running.ts";
 import { SettingsScreen } from "../src/screens/settings.ts";
 import { Display, type Size } from "../src/screens/terminal.ts";
 import { type Line, lineText, lineWidth, seg } from "../src/screens/text.ts";
-import type { LaidOutFrame } from "../src/screens/widgets.ts";
+import { type LaidOutFrame, TextField, wrapHelp } from "../src/screens/widgets.ts";
 import { parseMachineReadable } from "../src/net/test_connection.ts";
 import { assertTerminalSafe, HOSTILE } from "./helpers/hostile_text.ts";
 import {
@@ -179,11 +179,11 @@ Deno.test("settings screen fits 80x24 with two disks, a drive and two interfaces
       "vCPUs     [8",
       "Memory    [16G",
       "Copy host CPU topology",
-      "Output to (-o)     < local",
+      "Output to (-o)   < local",
       "Connection (-oc)",
-      "Storage (-os)      [/var/tmp",
+      "Storage (-os)    [/var/tmp",
       "Format (-of)",
-      "Allocation (-oa)   < (default)",
+      "Allocation (-oa) < (default)",
       "Options (-oo)",
       "[x] sda",
       "256.0 GiB  Samsung SSD 860  serial S3Z9NB0K123456",
@@ -246,6 +246,38 @@ Deno.test("settings: the fields become the config on Start", () => {
   assert.deepEqual(c.removable, []);
   assert.deepEqual(c.interfaces, ["eno1"]);
   assert.deepEqual(c.networkMap, [{ iface: "eno1", target: "ovirtmgmt" }]);
+});
+
+Deno.test("placeholders are bracketed, painted without colour the same, and never the value", () => {
+  const m = model();
+  m.config.output.connection = undefined;
+  m.config.output.format = undefined;
+  m.config.output.misc = [];
+  const screen = new SettingsScreen(m, fakeDeps());
+  const frame = screen.layout(SIZE);
+  const text = assertFits("settings, placeholders", frame);
+  assert.match(text, /Connection \(-oc\)\s+\[<none>\s*\]/);
+  assert.match(text, /Format \(-of\)\s+\[<e\.g\. raw or qcow2>\s*\]/);
+  assert.match(text, /Options \(-oo\)\s+\[<e\.g\. OPTION=VALUE,\.\.\.>\s*\]/);
+  // NO_COLOR paints dim as nothing: the brackets alone tell a hint from a value.
+  const mono = frame.lines.map((l) => paintLine(l, "mono")).join("\n");
+  assert.match(mono, /\[<none>\s*\]/);
+  screen.name.value = "guest-1";
+  assert.ok(screen.validate());
+  screen.apply();
+  assert.equal(m.config.output.connection, undefined);
+  assert.equal(m.config.output.format, undefined);
+  assert.deepEqual(m.config.output.misc, []);
+  // A value that reads like a hint is shown as typed, without brackets.
+  screen.oc.value = "none";
+  assert.match(lineText(screen.oc.render(20, false).segs), /^\[none\s*\]$/);
+  // Focused and empty, the hint stays (the cursor on its first column); a
+  // long one is shortened inside its brackets.
+  const focused = new TextField("x", "", { placeholder: "optional: a very long hint indeed" });
+  const r = focused.render(16, true);
+  assert.equal(lineText(r.segs), "[<optional: a~>]");
+  assert.equal(r.cursor, 1);
+  assert.equal(focused.value, "");
 });
 
 Deno.test("running screen fits: phase, log dir, bars with rate and ETA, live output", () => {
@@ -422,6 +454,143 @@ Deno.test("larger terminals: every screen still fits", () => {
     net.setStatus(sampleNetwork());
     assertFits("network", net.layout(size), size);
   }
+});
+
+/** Where the box `[...]` after `label` starts and ends on the screen, in columns. */
+function boxOf(text: string, label: string): { from: number; to: number } {
+  for (const row of text.split("\n")) {
+    const at = row.indexOf(label);
+    if (at < 0) continue;
+    const from = row.indexOf("[", at);
+    const to = row.indexOf("]", from);
+    if (from >= 0 && to > from) return { from, to: to + 1 };
+  }
+  throw new Error(`no field after ${label}:\n${text}`);
+}
+
+Deno.test("fields are as wide as the terminal allows, at 80 and at 132 columns", () => {
+  const m = model();
+  m.config.remote.server = "conv.example.com";
+  const wide = { width: 132, height: 43 };
+  const at80 = {
+    connection: assertFits("connection", new ConnectionScreen(m, fakeDeps()).layout(SIZE)),
+    settings: assertFits("settings", new SettingsScreen(m, fakeDeps()).layout(SIZE)),
+  };
+  const at132 = {
+    connection: assertFits("connection", new ConnectionScreen(m, fakeDeps()).layout(wide), wide),
+    settings: assertFits("settings", new SettingsScreen(m, fakeDeps()).layout(wide), wide),
+  };
+  for (const [size, screens] of [[SIZE, at80], [wide, at132]] as const) {
+    // Text fields end at the right edge, less at most one column.
+    for (const label of ["Conversion server", "User name", "SSH identity URL"]) {
+      const box = boxOf(screens.connection, label);
+      assert.ok(box.to >= size.width - 1, `${label} at ${size.width}: ends at ${box.to}`);
+    }
+    for (const label of ["Connection (-oc)", "Storage (-os)", "Format (-of)", "Options (-oo)"]) {
+      const box = boxOf(screens.settings, label);
+      assert.ok(box.to >= size.width - 1, `${label} at ${size.width}: ends at ${box.to}`);
+    }
+    // A path like /var/lib/libvirt/images fits in -os without scrolling.
+    const os = boxOf(screens.settings, "Storage (-os)");
+    assert.ok(os.to - os.from - 2 >= "/var/lib/libvirt/images".length, `-os at ${size.width}`);
+    // The port holds five digits: its box stays small.
+    const port = boxOf(screens.connection, "SSH port");
+    assert.ok(port.to - port.from <= 8, `the port box is ${port.to - port.from} wide`);
+  }
+  const os80 = boxOf(at80.settings, "Storage (-os)");
+  const os132 = boxOf(at132.settings, "Storage (-os)");
+  assert.ok(os132.to - os132.from >= os80.to - os80.from + 25, "-os grows with the terminal");
+  const name80 = boxOf(at80.settings, "Name");
+  const name132 = boxOf(at132.settings, "Name");
+  assert.ok(name132.to - name132.from > name80.to - name80.from, "so does the name");
+});
+
+Deno.test("every screen with text fields says Ctrl-U clears one, at 80 and 132 columns", () => {
+  for (const size of [SIZE, { width: 132, height: 43 }]) {
+    const m = model();
+    const net = new NetworkScreen(fakeDeps());
+    net.setStatus(sampleNetwork());
+    const screens = {
+      connection: new ConnectionScreen(m, fakeDeps()).layout(size),
+      settings: new SettingsScreen(m, fakeDeps()).layout(size),
+      network: net.layout(size),
+    };
+    for (const [name, frame] of Object.entries(screens)) {
+      const text = assertFits(name, frame, size);
+      const help = text.split("\n").at(-1)!;
+      assert.match(help, /Ctrl-U: clear field/, `${name} at ${size.width}: ${help}`);
+    }
+  }
+});
+
+Deno.test("key help wraps between its entries instead of being cut", () => {
+  const help = "Tab/arrows: move  Enter: press  Space: tick  Ctrl-U: clear field  Ctrl-C: quit";
+  assert.deepEqual(wrapHelp(help, 79), [help]);
+  assert.deepEqual(wrapHelp(help, 40), [
+    "Tab/arrows: move  Enter: press",
+    "Space: tick  Ctrl-U: clear field",
+    "Ctrl-C: quit",
+  ]);
+  // An entry wider than the line is word-wrapped; nothing is lost.
+  const lines = wrapHelp("Esc: back  F1: a very long explanation of a key", 20);
+  assert.ok(lines.every((l) => l.length <= 20), JSON.stringify(lines));
+  assert.equal(
+    lines.join(" ").replace(/\s+/g, " "),
+    "Esc: back F1: a very long explanation of a key",
+  );
+});
+
+Deno.test("reasons under the fields wrap at 80 columns instead of being cut", () => {
+  const m = model();
+  m.config.remote.server = "conv.example.com";
+  m.config.auth.identityUrl = undefined;
+  const connection = new ConnectionScreen(m, fakeDeps());
+  connection.start(fakeCtx({ t: 0 }));
+  connection.identity.value = "id_rsa";
+  connection.activate(connection.testButton);
+  assert.ok(connection.identity.error, "a relative key file name is refused");
+  const text = assertFits("connection, identity refused", connection.layout(SIZE));
+  const rows = text.split("\n").filter((r) => r.startsWith(" ".repeat(20)) && r.trim() !== "");
+  assert.ok(rows.length >= 2, `the reason takes two rows:\n${text}`);
+  assert.ok(
+    text.replace(/\s+/g, " ").includes(connection.identity.error),
+    `the whole reason is on the screen:\n${text}`,
+  );
+
+  const settings = new SettingsScreen(m, fakeDeps());
+  settings.interfaces[0].network.value = "";
+  assert.equal(settings.validate(), false);
+  settings.interfaces[0].network.error = "Name the target network: the libvirt or oVirt " +
+    "network this interface joins on the conversion server (e.g. default).";
+  // 80 columns, rows enough to see the interfaces without scrolling.
+  const tall = { width: 80, height: 40 };
+  const s = assertFits("settings, long reason", settings.layout(tall), tall);
+  assert.ok(s.replace(/\s+/g, " ").includes(settings.interfaces[0].network.error), s);
+});
+
+Deno.test("connection: a plain key path is taken as its file:// URL, as p2v.identity takes it", async () => {
+  const m = model();
+  m.config.remote.server = "conv.example.com";
+  const tested: string[] = [];
+  const screen = new ConnectionScreen(
+    m,
+    fakeDeps({
+      testConnection: (config) => {
+        tested.push(config.auth.identityUrl ?? "");
+        return Promise.reject(new Error("no server here"));
+      },
+    }),
+  );
+  screen.start(fakeCtx({ t: 0 }));
+  screen.identity.value = "/root/.ssh/id_rsa";
+  screen.activate(screen.testButton);
+  await new Promise((r) => setTimeout(r, 0));
+  assert.equal(screen.identity.error, undefined);
+  assert.deepEqual(tested, ["file:///root/.ssh/id_rsa"]);
+  assert.equal(m.config.auth.identityUrl, "file:///root/.ssh/id_rsa");
+  // The empty field's hint says a path will do.
+  screen.identity.value = "";
+  assert.match(lineText(screen.identity.render(60, false).segs), /<optional: \/path\/to\/key/);
 });
 
 Deno.test("settings screen: more vCPUs or memory than KVM supports is a warning, not an error", () => {

@@ -9,6 +9,7 @@
  * unattended PXE fleet a silent misreading converts the wrong thing.
  */
 
+import { pathToFileURL } from "node:url";
 import { NBD_BACKENDS, type NbdBackend } from "./nbd.ts";
 import { ConfigError } from "../errors.ts";
 import { maskUrlPasswords } from "./mask_url.ts";
@@ -277,17 +278,21 @@ export function parseHostKeys(key: string, value: string | undefined): string[] 
 
 /**
  * The identity is downloaded later; refuse now what could never be fetched.
+ * A plain absolute path (`/root/.ssh/id_rsa`) is what people type first, in
+ * the dialog and on the command line alike: it means the file:// URL of that
+ * path, and becomes one here so everything after sees only URLs.
  * The value is echoed with any password in it masked.
  */
 export function parseIdentityUrl(key: string, value: string | undefined): string | undefined {
   const url = parseOptionalString(value);
   if (url === undefined) return undefined;
+  if (url.startsWith("/") && !url.startsWith("//")) return pathToFileURL(url).href;
   if (!IDENTITY_SCHEMES.some((s) => url.startsWith(s) && url.length > s.length)) {
     throw invalid(
       key,
       maskUrlPasswords(url),
       "identity URL",
-      "a file://, https:// or http:// URL of a private key",
+      "the absolute path of a private key, or its file://, https:// or http:// URL",
     );
   }
   return url;

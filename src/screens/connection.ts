@@ -12,10 +12,11 @@ import { FormScreen, parses } from "./form_screen.ts";
 import { isCtrl, type Key } from "./keys.ts";
 import type { DialogDeps, DialogModel } from "./model.ts";
 import type { Size } from "./terminal.ts";
-import { seg, type StyleName } from "./text.ts";
+import type { StyleName } from "./text.ts";
 import {
   Button,
   Checkbox,
+  fieldWidth,
   type Item,
   labelPart,
   type LaidOutFrame,
@@ -70,7 +71,7 @@ export class ConnectionScreen extends FormScreen<ConnectionResult> {
     this.user = new TextField("User name", c.auth.username ?? "root");
     this.password = new TextField("Password", c.auth.password ?? "", { masked: true });
     this.identity = new TextField("SSH identity URL", c.auth.identityUrl ?? "", {
-      placeholder: "file:///path or https://... (optional)",
+      placeholder: "optional: /path/to/key, or a file:// or https:// URL",
     });
     this.sudo = new Checkbox("Use sudo when running virt-v2v", c.auth.sudo);
     this.ring.set(this.server.value === "" ? this.server : this.testButton);
@@ -188,7 +189,11 @@ export class ConnectionScreen extends FormScreen<ConnectionResult> {
       fail(this.user, 'Enter a user name. If in doubt, use "root".');
     }
     if (!parses(() => parseIdentityUrl("SSH identity URL", this.identity.value.trim()))) {
-      fail(this.identity, "Give a file://, https:// or http:// URL of a private key, or nothing.");
+      fail(
+        this.identity,
+        "Give the absolute path of a private key (/root/.ssh/id_rsa), or its file://, " +
+          "https:// or http:// URL; or leave the field empty to log in with the password.",
+      );
     }
     if (bad.length > 0) this.ring.set(bad[0]);
     this.invalidate();
@@ -204,8 +209,14 @@ export class ConnectionScreen extends FormScreen<ConnectionResult> {
     const user = this.user.value.trim();
     c.auth.username = user === "" ? undefined : user;
     c.auth.password = this.password.value === "" ? undefined : this.password.value;
+    // A path becomes its file:// URL, as p2v.identity=/path does; a value that
+    // does not parse is kept as typed, for the check before a test to report.
     const identity = this.identity.value.trim();
-    c.auth.identityUrl = identity === "" ? undefined : identity;
+    let url: string | undefined = identity === "" ? undefined : identity;
+    try {
+      url = parseIdentityUrl("SSH identity URL", identity);
+    } catch { /* reported by #validate */ }
+    c.auth.identityUrl = url;
     c.auth.sudo = this.sudo.checked;
   }
 
@@ -273,7 +284,8 @@ export class ConnectionScreen extends FormScreen<ConnectionResult> {
 
   layout(size: Size): LaidOutFrame {
     const width = size.width;
-    const boxWidth = Math.max(12, Math.min(54, width - LABEL_WIDTH - 4));
+    // Fields reach the right edge (less one column): a path or URL is long.
+    const boxWidth = Math.max(12, width - LABEL_WIDTH - 3);
     const body = new PageBuilder();
     body.blank();
     body.paragraph(
@@ -283,13 +295,17 @@ export class ConnectionScreen extends FormScreen<ConnectionResult> {
       "dim",
     );
     body.blank();
-    const field = (f: TextField, boxW = boxWidth) => {
+    const field = (f: TextField) => {
       const focused = this.ring.is(f);
-      body.add(...labelPart(f.label, LABEL_WIDTH, focused), " ", f.render(boxW, focused));
-      if (f.error) body.add(" ".repeat(LABEL_WIDTH + 2), seg(f.error, "error"));
+      body.add(
+        ...labelPart(f.label, LABEL_WIDTH, focused),
+        " ",
+        f.render(fieldWidth(f, boxWidth), focused),
+      );
+      if (f.error) body.paragraph(f.error, width, "error", LABEL_WIDTH + 2);
     };
     field(this.server);
-    field(this.port, 8);
+    field(this.port);
     field(this.user);
     field(this.password);
     field(this.identity);
@@ -305,9 +321,11 @@ export class ConnectionScreen extends FormScreen<ConnectionResult> {
     }
     body.add(" ".repeat(LABEL_WIDTH + 1), this.sudo.render(this.ring.is(this.sudo)));
     if (this.password.value !== "" && this.identity.value.trim() !== "") {
-      body.add(
-        " ".repeat(LABEL_WIDTH + 2),
-        seg("(the password is not used when an identity URL is set)", "dim"),
+      body.paragraph(
+        "(the password is not used when an identity is set)",
+        width,
+        "dim",
+        LABEL_WIDTH + 2,
       );
     }
     body.blank();
@@ -339,6 +357,9 @@ export function aboutText(version: string): string {
     "",
     "Keys: Tab and the arrow keys move, Enter presses a button, Space ticks a " +
     "box or changes a choice, Ctrl-L redraws the screen.",
+    "",
+    "Typing into a filled-in field replaces its value; press Left, Right, Home, " +
+    "End or Backspace first to edit it instead. Ctrl-U clears a field.",
     "",
     "Compatible with the p2v.* kernel command line keys of virt-p2v 1.42.",
   ].join("\n");

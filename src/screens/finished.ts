@@ -177,7 +177,7 @@ export class FinishedScreen extends FormScreen<FinishedAction> {
       body,
       footer,
       help: this.#canRetry()
-        ? "Tab/arrows: move  Enter: press  (Back to settings: fix a value and convert again)"
+        ? "Tab/arrows: move  Enter: press  Back to settings: fix a value, convert again"
         : "Tab/arrows: move  Enter: press",
       scroll: this.scroll,
       version: this.#deps.version,

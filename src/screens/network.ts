@@ -13,6 +13,7 @@ import { padText, sanitize, seg, shorten, type StyleName, textWidth, wrapText } 
 import {
   Button,
   Choice,
+  fieldWidth,
   type Item,
   labelPart,
   type LaidOutFrame,
@@ -241,8 +242,9 @@ export class NetworkScreen extends FormScreen<NetworkResult> {
     }
     body.heading("Configure", width);
     const field = (f: TextField) => {
-      body.add(...labelPart(f.label, LABEL, this.ring.is(f)), " ", f.render(24, this.ring.is(f)));
-      if (f.error) body.add(" ".repeat(LABEL + 2), seg(f.error, "error"));
+      const box = fieldWidth(f, Math.max(12, width - LABEL - 3));
+      body.add(...labelPart(f.label, LABEL, this.ring.is(f)), " ", f.render(box, this.ring.is(f)));
+      if (f.error) body.paragraph(f.error, width, "error", LABEL + 2);
     };
     body.add(
       ...labelPart(this.iface.label, LABEL, this.ring.is(this.iface)),
@@ -251,9 +253,11 @@ export class NetworkScreen extends FormScreen<NetworkResult> {
     );
     body.add(" ".repeat(LABEL + 2), this.dhcpButton.render(this.ring.is(this.dhcpButton)));
     if (s && !s.dhcpClient) {
-      body.add(
-        " ".repeat(LABEL + 2),
-        seg("No DHCP client: neither udhcpc nor dhclient is installed.", "warn"),
+      body.paragraph(
+        "No DHCP client: neither udhcpc nor dhclient is installed.",
+        width,
+        "warn",
+        LABEL + 2,
       );
     }
     field(this.address);
@@ -278,7 +282,7 @@ export class NetworkScreen extends FormScreen<NetworkResult> {
       title: "Network",
       body,
       footer,
-      help: "Tab/arrows: move  Enter: press  Left/Right: interface  Esc: back",
+      help: "Tab/arrows: move  Left/Right: interface  Ctrl-U: clear field  Esc: back",
       scroll: this.scroll,
       version: this.#deps.version,
     });

@@ -29,6 +29,7 @@ import {
   Button,
   Checkbox,
   Choice,
+  fieldWidth,
   type Item,
   labelPart,
   type LaidOutFrame,
@@ -73,7 +74,8 @@ interface InterfaceRow {
 }
 
 const LEFT_LABEL = 9;
-const RIGHT_LABEL = 18;
+/** The left column never gets less than this share of the width. */
+const LEFT_SHARE = 0.45;
 
 export class SettingsScreen extends FormScreen<SettingsResult> {
   readonly name: TextField;
@@ -109,11 +111,11 @@ export class SettingsScreen extends FormScreen<SettingsResult> {
     this.physTopo = new Checkbox("Copy host CPU topology", c.vcpu.physTopo);
     this.output = new Choice("Output to (-o)", [], c.output.type);
     this.oc = new TextField("Connection (-oc)", c.output.connection ?? "", {
-      placeholder: "(none)",
+      placeholder: "none",
     });
     this.os = new TextField("Storage (-os)", c.output.storage);
     this.of = new TextField("Format (-of)", c.output.format ?? "", {
-      placeholder: "raw, qcow2, ...",
+      placeholder: "e.g. raw or qcow2",
     });
     this.oa = new Choice(
       "Allocation (-oa)",
@@ -122,7 +124,7 @@ export class SettingsScreen extends FormScreen<SettingsResult> {
       (o) => o === "" ? "(default)" : o,
     );
     this.oo = new TextField("Options (-oo)", c.output.misc.join(","), {
-      placeholder: "OPT=VAL,...",
+      placeholder: "e.g. OPTION=VALUE,...",
     });
     this.refreshButton.enabled = !deps.fixedDisks;
     this.#buildRows(model.facts, {
@@ -371,9 +373,21 @@ export class SettingsScreen extends FormScreen<SettingsResult> {
 
   layout(size: Size): LaidOutFrame {
     const width = size.width;
-    const half = Math.floor(width / 2);
-    const leftBox = Math.max(8, Math.min(28, half - LEFT_LABEL - 3));
-    const rightBox = Math.max(8, width - half - RIGHT_LABEL - 2);
+    // The left column is as narrow as its lines allow, so that the output
+    // fields (-os is a path, -oc a URL) get the rest of the width.
+    const t = this.#model.facts.cpu.topology;
+    const topology = `    (${t.sockets} socket x ${t.cores} core x ${t.threads} thread)`;
+    const leftMin = Math.max(
+      textWidth(this.physTopo.render(false).segs.map((s) => s.text).join("")),
+      textWidth(topology),
+      1 + LEFT_LABEL + 1 + fieldWidth(this.memory, 99),
+    ) + 2;
+    const half = Math.min(Math.max(leftMin, Math.floor(width * LEFT_SHARE)), width - 30);
+    const rightLabel = Math.max(
+      ...[this.output, this.oc, this.os, this.of, this.oa, this.oo].map((f) => textWidth(f.label)),
+    );
+    const leftBox = Math.max(8, half - LEFT_LABEL - 4);
+    const rightBox = Math.max(8, width - half - rightLabel - 2);
 
     const header = new PageBuilder();
     const caps = this.#model.capabilities;
@@ -403,23 +417,22 @@ export class SettingsScreen extends FormScreen<SettingsResult> {
     const left = (f: TextField, boxW: number): Part[] => [
       ...labelPart(f.label, LEFT_LABEL, this.ring.is(f), f.enabled),
       " ",
-      f.render(boxW, this.ring.is(f)),
+      f.render(fieldWidth(f, boxW), this.ring.is(f)),
     ];
     const rightText = (f: TextField): Part[] => [
-      ...labelPart(f.label, RIGHT_LABEL, this.ring.is(f)),
+      ...labelPart(f.label, rightLabel, this.ring.is(f)),
       " ",
       f.render(rightBox, this.ring.is(f)),
     ];
     const rightChoice = (c: Choice): Part[] => [
-      ...labelPart(c.label, RIGHT_LABEL, this.ring.is(c)),
+      ...labelPart(c.label, rightLabel, this.ring.is(c)),
       " ",
       c.render(this.ring.is(c), rightBox),
     ];
-    const t = this.#model.facts.cpu.topology;
     const rows: [Part[], Part[], Item | undefined, Item | undefined][] = [
       [left(this.name, leftBox), rightChoice(this.output), this.name, this.output],
-      [left(this.vcpus, 8), rightText(this.oc), this.vcpus, this.oc],
-      [left(this.memory, 12), rightText(this.os), this.memory, this.os],
+      [left(this.vcpus, leftBox), rightText(this.oc), this.vcpus, this.oc],
+      [left(this.memory, leftBox), rightText(this.os), this.memory, this.os],
       [
         [this.physTopo.render(this.ring.is(this.physTopo))],
         rightText(this.of),
@@ -427,7 +440,7 @@ export class SettingsScreen extends FormScreen<SettingsResult> {
         this.of,
       ],
       [
-        [seg(`     (${t.sockets} socket x ${t.cores} core x ${t.threads} thread)`, "dim")],
+        [seg(topology, "dim")],
         rightChoice(this.oa),
         undefined,
         this.oa,
@@ -438,7 +451,9 @@ export class SettingsScreen extends FormScreen<SettingsResult> {
       body.add(...padParts(l, half), ...r);
       const lerr = messageFor(li, this.#warnings);
       const rerr = messageFor(ri, this.#warnings);
-      if (lerr || rerr) {
+      // A reason for the left field alone may run under the right column.
+      if (lerr && !rerr) body.paragraph(lerr.text, width, lerr.style, 2);
+      else if (lerr || rerr) {
         const lw = lerr ? wrapText(lerr.text, half - 3) : [];
         const rw = rerr ? wrapText(rerr.text, width - half - 3) : [];
         for (let i = 0; i < Math.max(lw.length, rw.length); i++) {
@@ -454,7 +469,7 @@ export class SettingsScreen extends FormScreen<SettingsResult> {
 
     body.heading("Fixed hard disks (Space ticks)", width);
     this.#deviceRows(body, this.disks, width);
-    if (this.diskError) body.add("  ", seg(this.diskError, "error"));
+    if (this.diskError) body.paragraph(this.diskError, width, "error", 2);
     body.heading("Removable media", width);
     this.#deviceRows(body, this.removable, width);
     body.heading("Network interfaces", width);
@@ -470,9 +485,9 @@ export class SettingsScreen extends FormScreen<SettingsResult> {
         seg(label, row.box.checked ? undefined : "dim"),
         "  ",
         ...labelPart("network", 8, netFocused),
-        row.network.render(Math.max(10, Math.min(30, width - used - 1)), netFocused),
+        row.network.render(fieldWidth(row.network, Math.max(10, width - used - 1)), netFocused),
       );
-      if (row.network.error) body.add("    ", seg(row.network.error, "error"));
+      if (row.network.error) body.paragraph(row.network.error, width, "error", 4);
     }
     if (this.#notice) {
       body.blank();
@@ -496,7 +511,7 @@ export class SettingsScreen extends FormScreen<SettingsResult> {
       header,
       body,
       footer,
-      help: "Tab/arrows: move  Space: tick/change  Left/Right: change -o/-oa  Esc: back",
+      help: "Tab/arrows: move  Space: tick/change  Ctrl-U: clear field  Esc: back",
       scroll: this.scroll,
       version: this.#deps.version,
     });

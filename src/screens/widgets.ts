@@ -6,6 +6,7 @@
  * the focused button is drawn `[>Label<]`, so a monochrome serial console
  * (or a text capture) shows where the keyboard is.
  */
+import { FieldState, type KeyResult } from "./field_state.ts";
 import type { Key } from "./keys.ts";
 import type { Frame, Size } from "./terminal.ts";
 import {
@@ -30,20 +31,22 @@ export interface Rendered {
   focused?: boolean;
 }
 
-export type KeyResult = "changed" | "handled" | false;
+export type { KeyResult };
 
 export class TextField {
   readonly kind = "text";
   label: string;
-  #chars: string[];
-  cursor: number;
+  readonly state: FieldState;
   #scroll = 0;
   readonly masked: boolean;
-  readonly maxLength: number;
   enabled = true;
   /** Why the value is not acceptable, shown next to the field. */
   error: string | undefined;
-  /** Grey hint shown when the field is empty (e.g. `root`). */
+  /**
+   * What to type when the field is empty (e.g. `none`, `e.g. qcow2`). It is
+   * drawn in angle brackets, `<none>`, so that without colour (NO_COLOR, a
+   * VT100) it still cannot be taken for a value; it is never the value.
+   */
   placeholder: string | undefined;
 
   constructor(
@@ -52,100 +55,55 @@ export class TextField {
     opts: { masked?: boolean; maxLength?: number; placeholder?: string } = {},
   ) {
     this.label = label;
-    this.#chars = Array.from(value);
-    this.cursor = this.#chars.length;
+    this.state = new FieldState(value, opts.maxLength ?? 1024);
     this.masked = opts.masked ?? false;
-    this.maxLength = opts.maxLength ?? 1024;
     this.placeholder = opts.placeholder;
   }
 
   get value(): string {
-    return this.#chars.join("");
+    return this.state.value;
   }
 
   set value(text: string) {
-    this.#chars = Array.from(text);
-    this.cursor = this.#chars.length;
+    this.state.value = text;
     this.#scroll = 0;
   }
 
+  get cursor(): number {
+    return this.state.cursor;
+  }
+
+  get maxLength(): number {
+    return this.state.maxLength;
+  }
+
+  /** Called by the focus ring when the keyboard comes to this field. */
+  focus(): void {
+    this.state.focus();
+  }
+
   key(k: Key): KeyResult {
-    const chars = this.#chars;
-    switch (k.name) {
-      case "char":
-        if (chars.length >= this.maxLength || k.ch === undefined) return "handled";
-        chars.splice(this.cursor++, 0, k.ch);
-        return "changed";
-      case "backspace":
-        if (this.cursor === 0) return "handled";
-        chars.splice(--this.cursor, 1);
-        return "changed";
-      case "delete":
-        if (this.cursor >= chars.length) return "handled";
-        chars.splice(this.cursor, 1);
-        return "changed";
-      case "left":
-        this.cursor = Math.max(0, this.cursor - 1);
-        return "handled";
-      case "right":
-        this.cursor = Math.min(chars.length, this.cursor + 1);
-        return "handled";
-      case "home":
-        this.cursor = 0;
-        return "handled";
-      case "end":
-        this.cursor = chars.length;
-        return "handled";
-      case "ctrl":
-        switch (k.ch) {
-          case "a":
-            this.cursor = 0;
-            return "handled";
-          case "e":
-            this.cursor = chars.length;
-            return "handled";
-          case "u": // clear the field, as in an installer or readline
-            if (chars.length === 0) return "handled";
-            this.#chars = [];
-            this.cursor = 0;
-            return "changed";
-          case "k":
-            if (this.cursor >= chars.length) return "handled";
-            chars.splice(this.cursor);
-            return "changed";
-          case "w": {
-            if (this.cursor === 0) return "handled";
-            let start = this.cursor;
-            while (start > 0 && chars[start - 1] === " ") start--;
-            while (start > 0 && chars[start - 1] !== " ") start--;
-            chars.splice(start, this.cursor - start);
-            this.cursor = start;
-            return "changed";
-          }
-        }
-        return false;
-      default:
-        return false;
-    }
+    return this.state.key(k);
   }
 
   /** `[value   ]` in `width` columns, scrolled so the cursor is visible. */
   render(width: number, focused: boolean): Rendered {
     const inner = Math.max(1, width - 2);
-    const shown = this.masked
-      ? this.#chars.map(() => "*")
-      : this.#chars.map((c) => sanitize(c) || "?");
+    const chars = this.state.chars;
+    const cursor = this.state.cursor;
+    const shown = this.masked ? chars.map(() => "*") : chars.map((c) => sanitize(c) || "?");
     // Unfocused, a field shows its beginning; focused, it follows the cursor.
     if (!focused) this.#scroll = 0;
-    else if (this.cursor < this.#scroll) this.#scroll = this.cursor;
-    if (focused && this.cursor - this.#scroll > inner - 1) this.#scroll = this.cursor - inner + 1;
+    else if (cursor < this.#scroll) this.#scroll = cursor;
+    if (focused && cursor - this.#scroll > inner - 1) this.#scroll = cursor - inner + 1;
     if (this.#scroll > 0 && shown.length - this.#scroll < inner - 1) {
       this.#scroll = Math.max(0, shown.length - inner + 1);
     }
     let body = shown.slice(this.#scroll, this.#scroll + inner).join("");
     let style: StyleName | undefined = focused ? "focus" : undefined;
-    if (body === "" && this.placeholder !== undefined && !focused) {
-      body = shorten(this.placeholder, inner);
+    // Shown focused too, as in a browser: the hint matters most while typing starts.
+    if (body === "" && this.placeholder !== undefined) {
+      body = `<${shorten(sanitize(this.placeholder), inner - 2)}>`;
       style = "dim";
     }
     if (!this.enabled) style = "dim";
@@ -153,7 +111,7 @@ export class TextField {
     const right = shown.length - this.#scroll > inner ? ">" : "]";
     return {
       segs: [seg(left), seg(padText(body, inner), style), seg(right)],
-      cursor: focused ? 1 + this.cursor - this.#scroll : undefined,
+      cursor: focused ? 1 + cursor - this.#scroll : undefined,
       focused,
     };
   }
@@ -305,12 +263,12 @@ export class FocusRing {
     if (this.#current && items.includes(this.#current) && this.#current.enabled) {
       return this.#current;
     }
-    this.#current = items.find((i) => i.enabled);
+    this.#enter(items.find((i) => i.enabled));
     return this.#current;
   }
 
   set(item: Item): void {
-    this.#current = item;
+    this.#enter(item);
   }
 
   is(item: Item): boolean {
@@ -322,7 +280,13 @@ export class FocusRing {
     if (enabled.length === 0) return;
     const at = this.#current ? enabled.indexOf(this.#current) : -1;
     const next = at < 0 ? 0 : (at + delta + enabled.length) % enabled.length;
-    this.#current = enabled[next];
+    this.#enter(enabled[next]);
+  }
+
+  /** Focus `item`; a text field that gets the keyboard selects its value. */
+  #enter(item: Item | undefined): void {
+    if (item instanceof TextField) item.focus();
+    this.#current = item;
   }
 }
 
@@ -365,7 +329,7 @@ export class PageBuilder {
     this.lines.push([seg(text, "heading"), seg("-".repeat(Math.max(0, width - textWidth(text))))]);
   }
 
-  /** Word-wrapped text, each line indented. */
+  /** Word-wrapped text, each line indented: a hint or a reason is never cut at the edge. */
   paragraph(text: string, width: number, style?: StyleName, indent = 1): void {
     for (const l of wrapText(sanitize(text), width - indent)) {
       this.lines.push([seg(" ".repeat(indent)), seg(l, style)]);
@@ -416,7 +380,9 @@ export function layoutPage(size: Size, p: PageParts): LaidOutFrame {
   const header = p.header?.lines ?? [];
   const footer = p.footer?.lines ?? [];
   for (const l of header) push(l);
-  const bodyHeight = Math.max(1, height - 2 - header.length - footer.length);
+  // The key help wraps rather than losing its end (Ctrl-U, Esc) on a narrow screen.
+  const help = wrapHelp(p.help, width - 1);
+  const bodyHeight = Math.max(1, height - 1 - help.length - header.length - footer.length);
   const body = p.body.lines;
   let offset = Math.min(p.scroll.offset, Math.max(0, body.length - bodyHeight));
   const focus = p.body.focusRow;
@@ -440,8 +406,8 @@ export function layoutPage(size: Size, p: PageParts): LaidOutFrame {
     lines[last] = overlayLine(lines[last], [seg("v more", "key")], width - 7, width);
   }
   for (const l of footer) push(l);
-  while (lines.length < height - 1) lines.push([]);
-  push([seg(" " + shorten(p.help, width - 1), "dim")]);
+  while (lines.length < height - help.length) lines.push([]);
+  for (const l of help) push([seg(" " + l, "dim")]);
 
   let cursor: { row: number; col: number } | undefined;
   if (p.body.cursor) {
@@ -460,6 +426,26 @@ export function layoutPage(size: Size, p: PageParts): LaidOutFrame {
     clipped,
     hiddenRows: Math.max(0, body.length - bodyHeight),
   };
+}
+
+/**
+ * The key help in lines of at most `width` columns, broken between its
+ * entries (separated by two spaces) so that no `Key: action` is split.
+ */
+export function wrapHelp(help: string, width: number): string[] {
+  const out: string[] = [];
+  let current = "";
+  for (const entry of help.split("  ")) {
+    if (current === "") current = entry;
+    else if (textWidth(current) + 2 + textWidth(entry) <= width) current += "  " + entry;
+    else {
+      out.push(current);
+      current = entry;
+    }
+  }
+  out.push(current);
+  // An entry wider than the screen on its own is word-wrapped.
+  return out.flatMap((l) => textWidth(l) > width ? wrapText(l, width) : [l]);
 }
 
 /** A box over the page: a message, a question, or a list of choices. */
@@ -556,6 +542,15 @@ export class Modal {
       }
     });
   }
+}
+
+/**
+ * The width of `field`'s box when `available` columns are free: all of them,
+ * unless the field holds few characters (a port, a number of vCPUs), whose
+ * box needs no more than its longest value and the cursor after it.
+ */
+export function fieldWidth(field: TextField, available: number): number {
+  return Math.max(3, Math.min(available, field.maxLength + 3));
 }
 
 /** `> Label     ` before a field: the focus mark and a padded label. */
