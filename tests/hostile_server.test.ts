@@ -12,10 +12,11 @@ import { HOSTILE, terminalProblems } from "./helpers/hostile_text.ts";
 import { startSshd, TEST_USER, type TestSshd } from "./helpers/sshd.ts";
 import { makeOutputDir } from "./helpers/stub_server.ts";
 import { shQuote } from "./helpers/tmux.ts";
+import { tempDir } from "./helpers/cleanup.ts";
 
 const MAIN = fileURLToPath(new URL("../main.ts", import.meta.url));
 
-const work = await Deno.makeTempDir({ prefix: "p2v-hostile." });
+const work = await tempDir({ prefix: "p2v-hostile." });
 const disk = join(work, "disk.img");
 await Deno.writeFile(disk, new Uint8Array(0));
 await Deno.truncate(disk, 16 * 1024 * 1024);

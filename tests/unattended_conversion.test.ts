@@ -10,8 +10,9 @@ import { p2vArgs, runP2v } from "./helpers/p2v.ts";
 import { sha256File, waitFor } from "./helpers/process.ts";
 import { leftoverProcesses, startSshd, TEST_USER, type TestSshd } from "./helpers/sshd.ts";
 import { installStubVirtV2v, makeOutputDir } from "./helpers/stub_server.ts";
+import { tempDir } from "./helpers/cleanup.ts";
 
-const work = await Deno.makeTempDir({ prefix: "p2v-conv." });
+const work = await tempDir({ prefix: "p2v-conv." });
 const dense = await makeDenseImage(work, "dense.img", 1 * GiB);
 const sparse = await makeSparseImage(work, "sparse.img", 4 * GiB, 24);
 const sums = { dense: await sha256File(dense), sparse: await sha256File(sparse) };
