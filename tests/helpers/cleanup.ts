@@ -5,7 +5,8 @@
  * environment (set here, inherited by every descendant; the test sshd passes
  * it on to the sessions it starts). Every temporary directory is made under
  * one root per test process (`tempDir()`), so whatever runs from there has
- * the root in its command line. Cleaning up means: kill every process that
+ * the root in its command line; TMPDIR points there, for the programs under
+ * test and every tool they run. Cleaning up means: kill every process that
  * carries the token or names the root, lazily unmount whatever is mounted
  * under the root, delete the network namespaces registered there, and remove
  * the root.
@@ -18,25 +19,31 @@
  *   started once per test process in a session of its own, waits for it to
  *   die and then cleans up the same way.
  */
-import { join } from "node:path";
+import { basename, join } from "node:path";
 
 /** Environment variable naming the test process that owns a process. */
 export const OWNER_VAR = "P2V_TEST_OWNER";
 
-const TMP = Deno.env.get("TMPDIR") || "/tmp";
-
-/** Boot-relative start time of this process: with the pid, unique on this boot. */
-function startTime(): string {
-  const stat = Deno.readTextFileSync("/proc/self/stat");
+/**
+ * The owner token of the test process `pid` (while it runs): its pid and
+ * boot-relative start time, unique on this boot.
+ */
+export function tokenOf(pid: number): string {
+  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
   // Fields after the parenthesised command name; starttime is field 22.
-  return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+  return `${pid}.${stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]}`;
 }
 
 /** The same in every test file of one process (`--parallel` runs them as threads of one). */
-export const TOKEN = `${Deno.pid}.${startTime()}`;
+export const TOKEN = tokenOf(Deno.pid);
 
 /** Every temporary file of this test process is under here. */
-export const ROOT = join(TMP, `p2v-test-run.${TOKEN}`);
+// Short: Unix socket paths under it (tmux's, NBD's) have room for about 100 bytes.
+export const ROOT = ((tmp) =>
+  // Another test file of this process has already pointed TMPDIR at it.
+  basename(tmp) === `p2v-t.${TOKEN}` ? tmp : join(tmp, `p2v-t.${TOKEN}`))(
+    Deno.env.get("TMPDIR") || "/tmp",
+  );
 
 const NETNS_DIR = join(ROOT, ".netns");
 
@@ -96,6 +103,8 @@ function install(): void {
   Deno.mkdirSync(ROOT, { recursive: true, mode: 0o755 });
   // World-traversable: the test sshd's user reads its scratch dir under here.
   Deno.chmodSync(ROOT, 0o755);
+  // What the programs under test and the tools they run put in TMPDIR goes here too.
+  Deno.env.set("TMPDIR", ROOT);
   // One reaper per process, whichever test file gets here first.
   let first = true;
   try {

@@ -37,8 +37,8 @@ export class TmuxSession {
 
   /** Start `argv` in a new pane; its exit status is written to `statusFile`. */
   static async start(opts: TmuxOptions): Promise<TmuxSession> {
-    const dir = await tempDir({ prefix: "p2v-tmux." });
-    const socket = join(dir, "tmux.sock");
+    const dir = await tempDir({ prefix: "tmux." });
+    const socket = join(dir, "s");
     const session = new TmuxSession(socket, dir);
     const script = [
       "#!/bin/sh",
