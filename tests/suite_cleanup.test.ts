@@ -2,7 +2,8 @@
  * Stopping the test suite leaves nothing behind. A real part of the suite (a
  * conversion over a real sshd with its gigabyte of images, and the dialog in
  * tmux converting over another) runs as a child `deno test`; once its
- * servers are up it gets SIGTERM, or SIGINT as from Ctrl-C. Afterwards no
+ * servers are up it gets SIGTERM, or SIGINT as from Ctrl-C, or SIGKILL,
+ * which leaves it no time to clean up (its reaper does). Afterwards no
  * process of its tree may remain (sshd and its sessions, tmux, the program,
  * the stub virt-v2v and nbdcopy) and its TMPDIR, a directory of ours, must be
  * empty.
@@ -51,7 +52,7 @@ function list(procs: Proc[]): string {
   return procs.map((p) => `${p.pid} ${p.comm}: ${p.cmdline.slice(0, 200)}`).join("\n");
 }
 
-async function stopMidRun(signal: "SIGTERM" | "SIGINT"): Promise<void> {
+async function stopMidRun(signal: "SIGTERM" | "SIGINT" | "SIGKILL"): Promise<void> {
   const base = await tempDir({ prefix: "p2v-sc." });
   // The test sshd's user walks down to its scratch dir.
   await Deno.chmod(base, 0o755);
@@ -85,8 +86,8 @@ async function stopMidRun(signal: "SIGTERM" | "SIGINT"): Promise<void> {
       "the child test process",
     );
 
-    // Its servers are up: sshd, tmux, the program in the pane, and the
-    // unattended conversion's images are being written.
+    // Its servers are up (sshd, tmux, the program in the pane), the
+    // unattended conversion's images are there, and a conversion is running.
     let seen: Proc[] = [];
     await waitFor(
       async () => {
@@ -100,16 +101,21 @@ async function stopMidRun(signal: "SIGTERM" | "SIGINT"): Promise<void> {
             if (d.name.startsWith("p2v-conv.")) images = true;
           }
         }
+        // A conversion under way on the server: the stub virt-v2v, run by the test sshd.
+        const converting = names.has("virt-v2v");
         return names.has("sshd") && [...names].some((n) => n.startsWith("tmux")) && program &&
-          images;
+          images && converting;
       },
       60_000,
-      `sshd, tmux, the program and the conversion's images in the child's tree:\n${output}`,
+      `sshd, tmux, the program, the images and a conversion in the child's tree:\n${output}`,
       200,
     ).catch((e) => {
       throw new Error(`${e.message}\nseen:\n${list(seen)}`);
     });
     assert.notEqual([...Deno.readDirSync(tmp)].length, 0);
+    console.log(
+      `${signal} with ${seen.length} processes up: ${seen.map((p) => p.comm).join(", ")}`,
+    );
 
     child.kill(signal);
     const status = await child.status;
@@ -144,3 +150,6 @@ Deno.test("SIGTERM mid-run: no process of the suite and none of its temporary fi
 
 Deno.test("SIGINT mid-run: no process of the suite and none of its temporary files remain", () =>
   stopMidRun("SIGINT"));
+
+Deno.test("SIGKILL mid-run: no process of the suite and none of its temporary files remain", () =>
+  stopMidRun("SIGKILL"));
