@@ -6,6 +6,7 @@
  */
 
 import { dirname, join } from "node:path";
+import { tempDir } from "./helpers/cleanup.ts";
 
 /** A file's text or bytes, or a symlink. */
 export type Node = string | Uint8Array | { link: string };
@@ -23,7 +24,7 @@ export async function writeTree(root: string, tree: Tree): Promise<void> {
 
 /** Run `fn` with a fresh temp root, removed afterwards whatever happens. */
 export async function withRoot<T>(tree: Tree, fn: (root: string) => Promise<T>): Promise<T> {
-  const root = await Deno.makeTempDir({ prefix: "p2v-sysroot-" });
+  const root = await tempDir({ prefix: "p2v-sysroot-" });
   try {
     await writeTree(root, tree);
     return await fn(root);

@@ -10,8 +10,9 @@ import { p2vArgs, type P2vRun, runP2v } from "./helpers/p2v.ts";
 import { freePort, sha256File } from "./helpers/process.ts";
 import { startSshd, TEST_PASSWORD, TEST_USER, type TestSshd } from "./helpers/sshd.ts";
 import { installStubVirtV2v, makeOutputDir, type StubBehaviour } from "./helpers/stub_server.ts";
+import { tempDir } from "./helpers/cleanup.ts";
 
-const work = await Deno.makeTempDir({ prefix: "p2v-connfail." });
+const work = await tempDir({ prefix: "p2v-connfail." });
 await Deno.chmod(work, 0o755);
 const disk = await makeDenseImage(work, "disk.img", 16 * MiB);
 const diskSum = await sha256File(disk);

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { followCommand } from "../src/convert/remote_commands.ts";
 import { FOLLOWER_FILE, JOB_PID_FILE, OUTPUT_FILE } from "../src/convert/remote_dir.ts";
 import { waitFor } from "./helpers/process.ts";
+import { tempDir } from "./helpers/cleanup.ts";
 
 /** A long-running process whose name (/proc/PID/comm) is `sshd`. */
 async function fakeSshd(dir: string): Promise<Deno.ChildProcess> {
@@ -37,7 +38,7 @@ function alive(pid: number): boolean {
 }
 
 async function withJob(body: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "p2v-follow." });
+  const dir = await tempDir({ prefix: "p2v-follow." });
   const job = new Deno.Command("sleep", { args: ["300"] }).spawn();
   try {
     await Deno.writeTextFile(join(dir, JOB_PID_FILE), `${job.pid}\n`);

@@ -5,6 +5,7 @@ import {
   uploadCommand,
   virtV2vProbeCommand,
 } from "../src/convert/remote_commands.ts";
+import { tempDir } from "./helpers/cleanup.ts";
 
 Deno.test("relay: qemu-nbd 4.2 and later first, else nbdkit's retry filter, and only with setsid", () => {
   assert.equal(
@@ -26,7 +27,7 @@ Deno.test("remote commands run in bash with a private umask, every value quoted"
   };
   assert.equal(await run(inBash("umask; echo \"$0\" '$HOME'")), "0077\nbash $HOME\n");
   // A hostile argument reaches virt-v2v as one literal word, and nothing runs.
-  const dir = await Deno.makeTempDir();
+  const dir = await tempDir();
   await Deno.writeTextFile(`${dir}/virt-v2v`, '#!/bin/sh\nprintf "[%s]" "$@"\n', { mode: 0o755 });
   const canary = `${dir}/canary`;
   const probe = virtV2vProbeCommand(["--version", `$(touch ${canary})`, "a'b"], {

@@ -3,6 +3,7 @@ import type { Config, OutputAllocation } from "../src/config/types.ts";
 import { controlCommand } from "../src/convert/remote_commands.ts";
 import { CONVERSION_LOG, WRAPPER_SCRIPT } from "../src/convert/remote_dir.ts";
 import { buildWrapperScript, virtV2vArguments } from "../src/convert/wrapper_script.ts";
+import { tempDir } from "./helpers/cleanup.ts";
 
 // --- fixtures ---------------------------------------------------------------
 
@@ -66,7 +67,7 @@ interface Sandbox {
 }
 
 async function makeSandbox(): Promise<Sandbox> {
-  const root = await Deno.makeTempDir({ prefix: "p2v-wrapper-" });
+  const root = await tempDir({ prefix: "p2v-wrapper-" });
   const sb: Sandbox = {
     root,
     bin: `${root}/bin`,

@@ -12,6 +12,7 @@ import {
   parseResolvConf,
 } from "../src/cli/network_tools.ts";
 import { run } from "./helpers/process.ts";
+import { tempDir } from "./helpers/cleanup.ts";
 
 const IP_LINK =
   `1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN mode DEFAULT group default qlen 1000\\    link/loopback 00:00:00:00:00:00 brd 00:00:00:00:00:00
@@ -102,7 +103,7 @@ Deno.test("network tools: a static address set for real inside a private network
   const ns = `p2vtest${Deno.pid}`;
   const add = await run("ip", ["netns", "add", ns], { check: false });
   assert.equal(add.code, 0, `ip netns add failed (the tests run as root): ${add.stderr}`);
-  const dir = await Deno.makeTempDir({ prefix: "p2v-netns." });
+  const dir = await tempDir({ prefix: "p2v-netns." });
   try {
     await run("ip", ["-n", ns, "link", "add", "v0", "type", "veth", "peer", "name", "v1"]);
     await run("ip", ["-n", ns, "link", "set", "v1", "up"]);

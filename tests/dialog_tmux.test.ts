@@ -11,11 +11,12 @@ import { sha256File, waitFor } from "./helpers/process.ts";
 import { leftoverProcesses, startSshd, TEST_USER, type TestSshd } from "./helpers/sshd.ts";
 import { installStubVirtV2v, makeOutputDir, type StubBehaviour } from "./helpers/stub_server.ts";
 import { frame, TmuxSession } from "./helpers/tmux.ts";
+import { tempDir } from "./helpers/cleanup.ts";
 
 const MAIN = fileURLToPath(new URL("../main.ts", import.meta.url));
 const REPO = fileURLToPath(new URL("..", import.meta.url));
 
-const work = await Deno.makeTempDir({ prefix: "p2v-dialog." });
+const work = await tempDir({ prefix: "p2v-dialog." });
 const diskA = await makeDenseImage(work, "a.img", 64 * MiB);
 const diskB = await makeDenseImage(work, "b.img", 16 * MiB);
 const sumA = await sha256File(diskA);

@@ -22,11 +22,12 @@ import {
   runInBash,
   startInProcessServer,
 } from "./helpers/ssh_test_server.ts";
+import { tempDir } from "./helpers/cleanup.ts";
 
 const CAPABILITIES = { version: "2.2.0", coloursOption: false, inputs: [], outputs: ["local"] };
 const TIMEOUTS: Timeouts = { ...DEFAULT_TIMEOUTS, connectMs: 10_000, cancelGraceMs: 400 };
 
-const work = await Deno.makeTempDir({ prefix: "p2v-engine." });
+const work = await tempDir({ prefix: "p2v-engine." });
 const disk = await makeDenseImage(work, "disk.img", 8 * MiB);
 const out = join(work, "out");
 await Deno.mkdir(out);

@@ -23,6 +23,7 @@ import {
   runInBash,
   startInProcessServer,
 } from "./helpers/ssh_test_server.ts";
+import { tempDir } from "./helpers/cleanup.ts";
 
 const CAPABILITIES = { version: "2.2.0", coloursOption: false, inputs: [], outputs: ["local"] };
 const TIMEOUTS: Timeouts = {
@@ -38,7 +39,7 @@ const TIMEOUTS: Timeouts = {
 };
 const DISK_BYTES = 24 * MiB;
 
-const work = await Deno.makeTempDir({ prefix: "p2v-reconnect." });
+const work = await tempDir({ prefix: "p2v-reconnect." });
 const disk = await makeDenseImage(work, "disk.img", DISK_BYTES);
 const diskSum = await sha256File(disk);
 const out = join(work, "out");
@@ -147,7 +148,7 @@ Deno.test("reconnect: every connection dropped mid-copy, the conversion resumes 
 
 Deno.test("reconnect: with nbdkit's retry filter as the relay, a drop mid-copy is survived too", async () => {
   // A qemu-nbd too old for reconnect-delay: the job falls back to nbdkit.
-  const oldQemu = await Deno.makeTempDir({ dir: work, prefix: "old-qemu." });
+  const oldQemu = await tempDir({ dir: work, prefix: "old-qemu." });
   await Deno.writeTextFile(join(oldQemu, "qemu-nbd"), "#!/bin/sh\necho 'qemu-nbd 4.1.0'\n", {
     mode: 0o755,
   });

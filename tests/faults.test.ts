@@ -12,8 +12,9 @@ import { run, sha256File, waitFor } from "./helpers/process.ts";
 import { leftoverProcesses, startSshd, TEST_PASSWORD, TEST_USER } from "./helpers/sshd.ts";
 import { whenMidCopy } from "./helpers/mid_copy.ts";
 import { installStubVirtV2v, makeOutputDir } from "./helpers/stub_server.ts";
+import { tempDir } from "./helpers/cleanup.ts";
 
-const work = await Deno.makeTempDir({ prefix: "p2v-faults." });
+const work = await tempDir({ prefix: "p2v-faults." });
 await Deno.chmod(work, 0o755);
 const DISK_BYTES = 32 * MiB;
 const disk = await makeDenseImage(work, "disk.img", DISK_BYTES);
@@ -177,7 +178,7 @@ Deno.test("Ctrl-C while bytes flow cancels the conversion and leaves nothing on 
 Deno.test("a disk that fails with EIO mid-copy: one line naming the disk and offset, nothing left", async () => {
   await freshStub();
   // A real kernel read error: a FUSE file whose second half nbdkit cannot read.
-  const mnt = await Deno.makeTempDir({ dir: work, prefix: "fuse." });
+  const mnt = await tempDir({ dir: work, prefix: "fuse." });
   const failing = join(mnt, "failing.img");
   const half = DISK_BYTES / 2;
   const fuse = new Deno.Command("nbdfuse", {

@@ -16,11 +16,12 @@ import { run, sha256File } from "./helpers/process.ts";
 import { leftoverProcesses, startSshd, TEST_USER, type TestSshd } from "./helpers/sshd.ts";
 import { serverKeys } from "./helpers/server_keys.ts";
 import { installStubVirtV2v, makeOutputDir } from "./helpers/stub_server.ts";
+import { tempDir } from "./helpers/cleanup.ts";
 
 const NEIGHBOUR = "p2vneighbour";
 const DEBIAN_HOSTS = "127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n";
 
-const work = await Deno.makeTempDir({ prefix: "p2v-neighbour." });
+const work = await tempDir({ prefix: "p2v-neighbour." });
 await Deno.chmod(work, 0o755);
 /** Where the neighbour's squatters leave a file for each port they took. */
 const squats = join(work, "squats");

@@ -13,10 +13,11 @@ import { startSshd, type TestSshd } from "./helpers/sshd.ts";
 import { serverKeys } from "./helpers/server_keys.ts";
 import { makeOutputDir } from "./helpers/stub_server.ts";
 import { shQuote } from "./helpers/tmux.ts";
+import { tempDir } from "./helpers/cleanup.ts";
 
 const MAIN = fileURLToPath(new URL("../main.ts", import.meta.url));
 
-const work = await Deno.makeTempDir({ prefix: "p2v-hostile." });
+const work = await tempDir({ prefix: "p2v-hostile." });
 const disk = join(work, "disk.img");
 await Deno.writeFile(disk, new Uint8Array(0));
 await Deno.truncate(disk, 16 * 1024 * 1024);

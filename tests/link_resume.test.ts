@@ -15,8 +15,9 @@ import { p2vArgs, type P2vRun, runP2v } from "./helpers/p2v.ts";
 import { sha256File, waitFor } from "./helpers/process.ts";
 import { leftoverProcesses, startSshd, TEST_USER, type TestSshd } from "./helpers/sshd.ts";
 import { installStubVirtV2v, makeOutputDir } from "./helpers/stub_server.ts";
+import { tempDir } from "./helpers/cleanup.ts";
 
-const work = await Deno.makeTempDir({ prefix: "p2v-resume." });
+const work = await tempDir({ prefix: "p2v-resume." });
 await Deno.chmod(work, 0o755);
 const SMALL = 48 * MiB;
 const small = await makeDenseImage(work, "small.img", SMALL);

@@ -4,9 +4,10 @@ import { join } from "node:path";
 import { chooseNbdBackend, nbdExportStarter } from "../src/nbd/backends.ts";
 import { makeDenseImage, MiB } from "./helpers/images.ts";
 import { RawNbdClient } from "./helpers/nbd_raw_client.ts";
+import { tempDir } from "./helpers/cleanup.ts";
 
 Deno.test("the built-in export tells the conversion what its clients do wrong", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "p2v-backends." });
+  const dir = await tempDir({ prefix: "p2v-backends." });
   const image = await makeDenseImage(dir, "disk.img", 1 * MiB);
   const seen: string[] = [];
   const exp = await nbdExportStarter("builtin")(image, {

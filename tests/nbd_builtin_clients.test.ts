@@ -9,8 +9,9 @@ import { join } from "node:path";
 import { GiB, makeDenseImage, makeSparseImage, MiB } from "./helpers/images.ts";
 import { withServer } from "./helpers/nbd_server.ts";
 import { run, sha256File } from "./helpers/process.ts";
+import { tempDir } from "./helpers/cleanup.ts";
 
-const work = await Deno.makeTempDir({ prefix: "p2v-nbd-clients." });
+const work = await tempDir({ prefix: "p2v-nbd-clients." });
 addEventListener("unload", () => {
   try {
     Deno.removeSync(work, { recursive: true });

@@ -9,11 +9,12 @@ import { makeLayoutImage } from "./helpers/nbd_images.ts";
 import { RawNbdClient } from "./helpers/nbd_raw_client.ts";
 import { withServer } from "./helpers/nbd_server.ts";
 import { DEFAULT_EXPORT_LIMITS } from "../src/nbd/builtin_export.ts";
+import { tempDir } from "./helpers/cleanup.ts";
 
 const MiB = 1024 * 1024;
 const CMD_READ = 0;
 
-const work = await Deno.makeTempDir({ prefix: "p2v-nbd-limits." });
+const work = await tempDir({ prefix: "p2v-nbd-limits." });
 addEventListener("unload", () => {
   try {
     Deno.removeSync(work, { recursive: true });

@@ -18,6 +18,7 @@ import {
 } from "./helpers/nbd_raw_client.ts";
 import { type ServedExport, withServer } from "./helpers/nbd_server.ts";
 import { run, sha256File } from "./helpers/process.ts";
+import { tempDir } from "./helpers/cleanup.ts";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -44,7 +45,7 @@ const DONE = 1;
 const TFLAGS = 0x1 | 0x2 | 0x4 | 0x100 | 0x400;
 const TFLAG_DF = 0x80;
 
-const work = await Deno.makeTempDir({ prefix: "p2v-nbd-proto." });
+const work = await tempDir({ prefix: "p2v-nbd-proto." });
 addEventListener("unload", () => {
   try {
     Deno.removeSync(work, { recursive: true });

@@ -14,12 +14,13 @@ import { makeLayoutImage } from "./helpers/nbd_images.ts";
 import { RawNbdClient } from "./helpers/nbd_raw_client.ts";
 import { withServer } from "./helpers/nbd_server.ts";
 import { run } from "./helpers/process.ts";
+import { tempDir } from "./helpers/cleanup.ts";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
 const HOLE = 3; // NBD_STATE_HOLE | NBD_STATE_ZERO
 
-const work = await Deno.makeTempDir({ prefix: "p2v-nbd-src." });
+const work = await tempDir({ prefix: "p2v-nbd-src." });
 addEventListener("unload", () => {
   try {
     Deno.removeSync(work, { recursive: true });

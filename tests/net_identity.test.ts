@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { UserError } from "../src/errors.ts";
 import { identityUrlWarning, loadIdentity } from "../src/net/identity.ts";
 import { run } from "./helpers/process.ts";
+import { tempDir } from "./helpers/cleanup.ts";
 
 const KEY = new TextEncoder().encode("-----BEGIN OPENSSH PRIVATE KEY-----\nnot a real key\n");
 
@@ -28,7 +29,7 @@ async function selfSigned(dir: string, name: string): Promise<{ cert: string; ke
 }
 
 async function withHttpsServer(fn: (port: number, cert: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "p2v-identity-tls." });
+  const dir = await tempDir({ prefix: "p2v-identity-tls." });
   const { cert, key } = await selfSigned(dir, "localhost");
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: 0, cert, key, onListen() {} },
@@ -110,7 +111,7 @@ async function expiredCertificate(dir: string): Promise<{ ca: string; cert: stri
 }
 
 Deno.test("identity: an expired certificate points at this machine's clock", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "p2v-identity-expired." });
+  const dir = await tempDir({ prefix: "p2v-identity-expired." });
   const { ca, cert, key } = await expiredCertificate(dir);
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: 0, cert, key, onListen() {} },

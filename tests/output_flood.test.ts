@@ -12,13 +12,14 @@ import { p2vArgs, type P2vRun, runP2v } from "./helpers/p2v.ts";
 import { sha256File } from "./helpers/process.ts";
 import { leftoverProcesses, startSshd, TEST_USER, type TestSshd } from "./helpers/sshd.ts";
 import { installStubVirtV2v, makeOutputDir } from "./helpers/stub_server.ts";
+import { tempDir } from "./helpers/cleanup.ts";
 
 /** What the README says is enough for the boot image, minus room for Deno itself. */
 const SMALL_HEAP = ["--max-semi-space-size=1", "--max-old-space-size=200"];
 const DISK_BYTES = 16 * MiB;
 const FLOOD_SOURCE = new URL("./fixtures/flood-virt-v2v", import.meta.url);
 
-const work = await Deno.makeTempDir({ prefix: "p2v-flood." });
+const work = await tempDir({ prefix: "p2v-flood." });
 await Deno.chmod(work, 0o755);
 addEventListener("unload", () => {
   try {

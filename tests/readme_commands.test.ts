@@ -12,6 +12,7 @@ import { makeDenseImage, MiB } from "./helpers/images.ts";
 import { run, sha256File } from "./helpers/process.ts";
 import { leftoverProcesses, startSshd, TEST_USER } from "./helpers/sshd.ts";
 import { installStubVirtV2v, makeOutputDir } from "./helpers/stub_server.ts";
+import { tempDir } from "./helpers/cleanup.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const README = await Deno.readTextFile(join(ROOT, "README.md"));
@@ -89,7 +90,7 @@ Deno.test("README: every options-only command line runs and exits 0", async () =
 
 Deno.test("README: every conversion command line converts, against the test sshd", async () => {
   const sshd = await startSshd();
-  const work = await Deno.makeTempDir({ prefix: "p2v-readme." });
+  const work = await tempDir({ prefix: "p2v-readme." });
   try {
     await installStubVirtV2v(sshd);
     const out = await makeOutputDir(sshd);

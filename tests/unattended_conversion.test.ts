@@ -11,8 +11,9 @@ import { sha256File, waitFor } from "./helpers/process.ts";
 import { leftoverProcesses, startSshd, type TestSshd } from "./helpers/sshd.ts";
 import { serverKeys } from "./helpers/server_keys.ts";
 import { installStubVirtV2v, makeOutputDir } from "./helpers/stub_server.ts";
+import { tempDir } from "./helpers/cleanup.ts";
 
-const work = await Deno.makeTempDir({ prefix: "p2v-conv." });
+const work = await tempDir({ prefix: "p2v-conv." });
 const dense = await makeDenseImage(work, "dense.img", 1 * GiB);
 const sparse = await makeSparseImage(work, "sparse.img", 4 * GiB, 24);
 const sums = { dense: await sha256File(dense), sparse: await sha256File(sparse) };

@@ -10,6 +10,7 @@ import {
   type BuiltinExportOptions,
   startBuiltinExport,
 } from "../../src/nbd/builtin_export.ts";
+import { tempDir } from "./cleanup.ts";
 
 export interface ServedExport {
   exp: BuiltinExport;
@@ -34,7 +35,7 @@ export async function serveOnUnixSocket(
     onClientError: (m) => clientErrors.push(m),
     onInternalError: (e) => internalErrors.push(e),
   });
-  const dir = await Deno.makeTempDir({ prefix: "p2v-nbd-test." });
+  const dir = await tempDir({ prefix: "p2v-nbd-test." });
   const socketPath = join(dir, "nbd.sock");
   const sockets = new Set<Socket>();
   const socketClosed: Promise<void>[] = [];

@@ -4,6 +4,7 @@
  * of the pair down black-holes the link (packets vanish, nothing is reset),
  * as a pulled cable or a dead switch does.
  */
+import { registerNetns, unregisterNetns } from "./cleanup.ts";
 import { run } from "./process.ts";
 
 export interface TestHost {
@@ -29,6 +30,8 @@ export async function makeTestHost(): Promise<TestHost> {
   const local = `${a}.${b}.${c}.${d + 1}`;
   const address = `${a}.${b}.${c}.${d + 2}`;
   await run("ip", ["netns", "add", netns]);
+  // Deleting the namespace deletes the pair too.
+  registerNetns(netns);
   await run("ip", ["link", "add", ours, "type", "veth", "peer", "name", theirs]);
   await run("ip", ["link", "set", theirs, "netns", netns]);
   await run("ip", ["addr", "add", `${local}/30`, "dev", ours]);
@@ -45,6 +48,7 @@ export async function makeTestHost(): Promise<TestHost> {
     async remove() {
       await run("ip", ["netns", "del", netns], { check: false });
       await run("ip", ["link", "del", ours], { check: false });
+      unregisterNetns(netns);
     },
   };
 }

@@ -1,4 +1,6 @@
 /** Small process helpers for tests: run a command, find a free port, poll a condition. */
+// Whatever these start is owned by this test process and dies with it.
+import "./cleanup.ts";
 
 export interface RunResult {
   code: number;

@@ -13,6 +13,7 @@ import ssh2 from "ssh2";
 import type { SessionOpener } from "../../src/engine/connect.ts";
 import { SshSession } from "../../src/net/ssh_session.ts";
 import { run } from "./process.ts";
+import { tempDir } from "./cleanup.ts";
 
 type ServerChannel = ssh2.ServerChannel;
 type Connection = ssh2.Connection;
@@ -56,7 +57,7 @@ export interface InProcessServer {
 }
 
 export async function startInProcessServer(opts: TestServerOptions): Promise<InProcessServer> {
-  const dir = await Deno.makeTempDir({ prefix: "p2v-inproc." });
+  const dir = await tempDir({ prefix: "p2v-inproc." });
   const socketPath = join(dir, "ssh.sock");
   // ssh-keygen, not ssh2.utils.generateKeyPairSync: under Deno about one ed25519
   // key in 150 of the latter fails to parse ("Malformed OpenSSH private key").

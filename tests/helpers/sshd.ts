@@ -4,6 +4,7 @@
  * first directory holds the test's server-side tools (a stub virt-v2v).
  */
 import { join } from "node:path";
+import { OWNER_VAR, tempDir, TOKEN } from "./cleanup.ts";
 import { freePort, run, waitFor } from "./process.ts";
 
 export const TEST_USER = "p2vtest";
@@ -72,7 +73,7 @@ export function ensureTestUser(): Promise<void> {
 
 export async function startSshd(options: SshdOptions = {}): Promise<TestSshd> {
   await ensureTestUser();
-  const dir = await Deno.makeTempDir({ prefix: "p2v-sshd." });
+  const dir = await tempDir({ prefix: "p2v-sshd." });
   await Deno.chmod(dir, 0o755);
   const binDir = join(dir, "bin");
   await Deno.mkdir(binDir, { mode: 0o755 });
@@ -108,7 +109,8 @@ export async function startSshd(options: SshdOptions = {}): Promise<TestSshd> {
     `AllowTcpForwarding ${options.allowTcpForwarding === false ? "no" : "yes"}`,
     `AllowUsers ${TEST_USER}${options.rootLogin ? " root" : ""}`,
     `PermitRootLogin ${options.rootLogin ? "prohibit-password" : "no"}`,
-    `SetEnv PATH=${remotePath}`,
+    // Sessions do not inherit the listener's environment: the owner mark is passed on.
+    `SetEnv PATH=${remotePath} ${OWNER_VAR}=${TOKEN}`,
     "Subsystem sftp internal-sftp",
     ...(options.extraConfig ?? []),
   ].join("\n") + "\n";

@@ -1,13 +1,12 @@
 /**
  * Drives a real program in a real terminal: a private tmux server (its own
- * socket, no user config) running one command in an 80×24 pane. Keys go in
+ * socket, in its own temporary directory; no user config) running one command in an 80×24 pane. Keys go in
  * with `send-keys`, the screen comes back with `capture-pane`; waits poll the
  * screen instead of sleeping.
  */
 import { join } from "node:path";
+import { tempDir } from "./cleanup.ts";
 import { run } from "./process.ts";
-
-let counter = 0;
 
 /** POSIX shell single quotes. */
 export function shQuote(s: string): string {
@@ -24,11 +23,11 @@ export interface TmuxOptions {
 }
 
 export class TmuxSession {
+  /** Path of the server's socket. */
   readonly socket: string;
   readonly statusFile: string;
   readonly #dir: string;
   #last = "";
-  #socketPath = "";
 
   private constructor(socket: string, dir: string) {
     this.socket = socket;
@@ -38,8 +37,8 @@ export class TmuxSession {
 
   /** Start `argv` in a new pane; its exit status is written to `statusFile`. */
   static async start(opts: TmuxOptions): Promise<TmuxSession> {
-    const dir = await Deno.makeTempDir({ prefix: "p2v-tmux." });
-    const socket = `p2v-test-${Deno.pid}-${++counter}`;
+    const dir = await tempDir({ prefix: "tmux." });
+    const socket = join(dir, "s");
     const session = new TmuxSession(socket, dir);
     const script = [
       "#!/bin/sh",
@@ -51,7 +50,7 @@ export class TmuxSession {
     const scriptPath = join(dir, "run.sh");
     await Deno.writeTextFile(scriptPath, script);
     await run("tmux", [
-      "-L",
+      "-S",
       socket,
       "-f",
       "/dev/null",
@@ -65,14 +64,12 @@ export class TmuxSession {
       "main",
       `sh ${shQuote(scriptPath)}`,
     ]);
-    const where = await run("tmux", ["-L", socket, "display-message", "-p", "#{socket_path}"]);
-    session.#socketPath = where.stdout.trim();
     return session;
   }
 
   /** The visible screen as text, one line per row. */
   async capture(): Promise<string> {
-    const r = await run("tmux", ["-L", this.socket, "capture-pane", "-p", "-t", "main"], {
+    const r = await run("tmux", ["-S", this.socket, "capture-pane", "-p", "-t", "main"], {
       check: false,
     });
     if (r.code === 0) this.#last = r.stdout;
@@ -87,7 +84,7 @@ export class TmuxSession {
   /** Named keys (`Enter`, `Tab`, `BTab`, `Left`, `C-u`, `Space`, …). */
   async keys(...keys: string[]): Promise<void> {
     for (const key of keys) {
-      await run("tmux", ["-L", this.socket, "send-keys", "-t", "main", key]);
+      await run("tmux", ["-S", this.socket, "send-keys", "-t", "main", key]);
       // One key per call with a breath between: like a person, and no keys
       // glued into one read that a terminal would never send together.
       await new Promise((r) => setTimeout(r, 30));
@@ -96,7 +93,7 @@ export class TmuxSession {
 
   /** Literal text, as typed. */
   async type(text: string): Promise<void> {
-    await run("tmux", ["-L", this.socket, "send-keys", "-t", "main", "-l", text]);
+    await run("tmux", ["-S", this.socket, "send-keys", "-t", "main", "-l", text]);
     await new Promise((r) => setTimeout(r, 30));
   }
 
@@ -144,9 +141,8 @@ export class TmuxSession {
   }
 
   async kill(): Promise<void> {
-    await run("tmux", ["-L", this.socket, "kill-server"], { check: false });
-    // Neither kill-server nor the server's own exit removes the socket file.
-    if (this.#socketPath) await Deno.remove(this.#socketPath).catch(() => {});
+    await run("tmux", ["-S", this.socket, "kill-server"], { check: false });
+    // Neither kill-server nor the server's own exit removes the socket file: it goes with the dir.
     await Deno.remove(this.#dir, { recursive: true }).catch(() => {});
   }
 }
