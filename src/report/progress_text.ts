@@ -33,7 +33,9 @@ export function summaryText(s: DiskSummary, exact: boolean): string {
   const what = s.copy ? "copied" : "sent";
   const bytes = exact ? ` (${s.bytes} bytes)` : "";
   const rate = s.averageRate === undefined ? "" : `, average ${formatRate(s.averageRate)}`;
-  const all = s.copy && s.sentBytes !== s.bytes ? ` (${formatBytes(s.sentBytes)} sent in all)` : "";
+  const all = s.copy && formatBytes(s.sentBytes) !== formatBytes(s.bytes)
+    ? ` (${formatBytes(s.sentBytes)} sent in all)`
+    : "";
   return `Disk ${s.name}: ${formatBytes(s.bytes)}${bytes} ${what} in ${
     spanText(s.seconds)
   }${rate}${all}`;
