@@ -22,44 +22,91 @@ function reporter(
   return { emit, out: () => out };
 }
 
-Deno.test("progress lines are throttled and carry percent and rate; a summary ends the copy", () => {
+Deno.test("progress lines are throttled; reads before the copy carry no percent", () => {
   const t = { now: 0 };
   const r = reporter(t);
-  r.emit({ type: "disk-progress", disk: "sda", bytesSent: 1 * MiB, sizeBytes: 100 * MiB });
+  const at = (bytes: number) => ({
+    type: "disk-progress" as const,
+    disk: "sda",
+    bytesSent: bytes,
+    sizeBytes: 100 * MiB,
+    dataBytes: 60 * MiB,
+  });
+  r.emit(at(1 * MiB));
   t.now = 1000;
-  r.emit({ type: "disk-progress", disk: "sda", bytesSent: 2 * MiB, sizeBytes: 100 * MiB });
+  r.emit(at(2 * MiB));
   t.now = 11_000;
-  r.emit({ type: "disk-progress", disk: "sda", bytesSent: 41 * MiB, sizeBytes: 100 * MiB });
+  r.emit(at(41 * MiB));
   t.now = 12_000;
-  r.emit({ type: "disk-progress", disk: "sda", bytesSent: 45 * MiB, sizeBytes: 100 * MiB });
+  r.emit(at(45 * MiB));
   r.emit({ type: "phase", phase: "cleaning-up", message: "Cleaning up ..." });
   assert.equal(
     r.out(),
-    "Disk sda: 1.0 MiB sent of 100.0 MiB (1%)\n" +
+    "Disk sda: 1.0 MiB read before copy\n" +
       // 39 MiB over the last 10 s window.
-      "Disk sda: 41.0 MiB sent of 100.0 MiB (41%), 3.9 MiB/s\n" +
-      // From the first byte to the last: 44 MiB in 12 s.
+      "Disk sda: 41.0 MiB read before copy, 3.9 MiB/s\n" +
+      // No copy line: all 45 MiB, from the first count to the last change.
       "Disk sda: 45.0 MiB sent in 0:12, average 3.8 MiB/s\n" +
       "Cleaning up ...\n",
   );
 });
 
-Deno.test("the disk virt-v2v copies gets an ETA, and its summary times that copy", () => {
+Deno.test("the copy counts against the disk's data, ends at 100 %, and its summary times it", () => {
   const t = { now: 0 };
   const r = reporter(t);
-  r.emit({ type: "disk-progress", disk: "sda", bytesSent: 10 * MiB, sizeBytes: 1000 * MiB });
+  const at = (bytes: number) => ({
+    type: "disk-progress" as const,
+    disk: "sda",
+    bytesSent: bytes,
+    sizeBytes: 20_000 * MiB,
+    dataBytes: 1000 * MiB,
+  });
+  r.emit(at(10 * MiB));
   t.now = 60_000;
+  r.emit(at(10 * MiB));
   r.emit({ type: "output", line: "[  60.0] Copying disk 1/1" });
-  r.emit({ type: "disk-progress", disk: "sda", bytesSent: 10 * MiB, sizeBytes: 1000 * MiB });
   t.now = 70_000;
-  r.emit({ type: "disk-progress", disk: "sda", bytesSent: 510 * MiB, sizeBytes: 1000 * MiB });
+  r.emit(at(510 * MiB));
+  t.now = 79_000;
+  r.emit(at(990 * MiB));
   t.now = 80_000;
   r.emit({ type: "output", line: "[  80.0] Creating output metadata" });
   r.emit({ type: "phase", phase: "cleaning-up", message: "Cleaning up ..." });
-  const lines = r.out().split("\n");
-  assert.equal(lines[2], "Disk sda: 510.0 MiB sent of 1000.0 MiB (51%), 50.0 MiB/s, ETA 0:10");
-  // 500 MiB in the 20 s between "Copying disk" and the next phase.
-  assert.equal(lines[4], "Disk sda: 510.0 MiB sent in 0:20, average 25.0 MiB/s");
+  assert.deepEqual(r.out().split("\n"), [
+    "Disk sda: 10.0 MiB read before copy",
+    "[  60.0] Copying disk 1/1",
+    // 500 of the disk's 1000 MiB of data, not of its 20000 MiB.
+    "Disk sda: 500.0 MiB of 1000.0 MiB copied (50%), 50.0 MiB/s, ETA 0:10",
+    // The copy is over when virt-v2v moves on: 100 % of what it read.
+    "Disk sda: 980.0 MiB of 980.0 MiB copied (100%)",
+    "[  80.0] Creating output metadata",
+    // 980 MiB in the 20 s between "Copying disk" and the next phase.
+    "Disk sda: 980.0 MiB copied in 0:20, average 49.0 MiB/s (990.0 MiB sent in all)",
+    "Cleaning up ...",
+    "",
+  ]);
+});
+
+Deno.test("a disk of unknown data says so, and a sub-second copy has a true average", () => {
+  const t = { now: 0 };
+  const r = reporter(t);
+  const at = (bytes: number) => ({ type: "disk-progress" as const, disk: "sda", bytesSent: bytes });
+  r.emit(at(0));
+  r.emit({ type: "output", line: "[   1.0] Copying disk 1/1" });
+  t.now = 300;
+  r.emit(at(8 * MiB));
+  r.emit({ type: "output", line: "[   1.3] Creating output metadata" });
+  r.emit({ type: "phase", phase: "cleaning-up", message: "Cleaning up ..." });
+  assert.deepEqual(r.out().split("\n"), [
+    "Disk sda: nothing read yet",
+    "[   1.0] Copying disk 1/1",
+    // Within the throttle: no line while copying, but the end always has one.
+    "Disk sda: 8.0 MiB of 8.0 MiB copied (100%)",
+    "[   1.3] Creating output metadata",
+    "Disk sda: 8.0 MiB copied in 0.3 s, average 26.7 MiB/s",
+    "Cleaning up ...",
+    "",
+  ]);
 });
 
 Deno.test("ANSI colours from virt-v2v are stripped unless colours are on", () => {

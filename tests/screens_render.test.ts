@@ -307,7 +307,8 @@ Deno.test("running screen fits: phase, log dir, bars with rate and ETA, live out
         type: "disk-progress",
         disk: "sda",
         bytesSent: a * 2 ** 20,
-        sizeBytes: 8 * GiB,
+        sizeBytes: 20 * GiB,
+        dataBytes: 8 * GiB,
       });
       screen.onEvent({
         type: "disk-progress",
@@ -324,9 +325,10 @@ Deno.test("running screen fits: phase, log dir, bars with rate and ETA, live out
     assert.match(text, /Elapsed 1:23/);
     assert.match(
       text,
-      /^ sda\s+\[#+\.+\]\s+25%\s+2\.0 GiB of 8\.0 GiB\s+512\.0 MiB\/s\s+ETA 0:12/m,
+      /^ sda\s+\[#+\.+\]\s+25%\s+2\.0 GiB of 8\.0 GiB copied\s+512\.0 MiB\/s\s+ETA 0:12/m,
     );
-    assert.match(text, /^ old-server-~ \[\.+\]\s+0%\s+0 B of 40\.0 GiB\s+waiting/m);
+    // No data extents (a block device) and nothing read: no percent to show.
+    assert.match(text, /^ old-server-~ \[\.+\]\s+nothing read yet\s+waiting/m);
     assert.match(text, /must wrap, not be cut off/);
     assert.match(text, /\[>Cancel conversion<\]/);
 
@@ -336,15 +338,18 @@ Deno.test("running screen fits: phase, log dir, bars with rate and ETA, live out
     screen.onEvent({ type: "reconnecting", attempt: 3, elapsedMs: 42_000 });
     let lost = assertFits("running, reconnecting", screen.layout(SIZE));
     assert.match(lost, /Phase: Connection lost — reconnecting \(attempt 3, 0:42\)/);
-    assert.match(lost, /^ sda\s+\[#+\.+\]\s+25%\s+2\.0 GiB of 8\.0 GiB/m);
+    assert.match(lost, /^ sda\s+\[#+\.+\]\s+25%\s+2\.0 GiB of 8\.0 GiB copied/m);
     assert.match(lost, /connection lost: Keepalive timeout/);
     screen.onEvent({ type: "link-resumed", attempt: 3, elapsedMs: 44_000 });
     lost = lineTextOf(screen);
     assert.match(lost, /Phase: Doing conversion \.\.\./);
     assert.match(lost, /reconnected after 0:44; the conversion goes on/);
 
+    // virt-v2v moved on: the copy of sda is over, at 100 % of what it read.
     screen.onEvent({ type: "output", line: "[  40.0] Creating output metadata" });
-    assert.doesNotMatch(lineTextOf(screen), /ETA/);
+    const copied = lineTextOf(screen);
+    assert.doesNotMatch(copied, /ETA/);
+    assert.match(copied, /^ sda\s+\[#+\]\s+100%\s+2\.0 GiB of 2\.0 GiB copied\s+done/m);
 
     screen.activate(screen.cancelButton);
     const confirm = screen.render(SIZE).lines.map(lineText).join("\n");

@@ -1,7 +1,7 @@
 /**
  * The dialog's machinery without a real terminal: key decoding, text
  * editing, the row-diffing display (checked through a tiny VT emulator),
- * the pull-based keyboard, progress maths, and the whole screen flow with
+ * the pull-based keyboard, and the whole screen flow with
  * fake engine functions.
  */
 import assert from "node:assert/strict";
@@ -10,8 +10,6 @@ import type { EventSink } from "../src/engine/events.ts";
 import { runDialog } from "../src/screens/dialog.ts";
 import { decodeKeys, type Key, Keyboard } from "../src/screens/keys.ts";
 import type { ConvertRequest, DialogModel } from "../src/screens/model.ts";
-import { DiskProgress } from "../src/engine/progress.ts";
-import { formatDuration } from "../src/text/units.ts";
 import { Display, type TerminalIo } from "../src/screens/terminal.ts";
 import { seg } from "../src/screens/text.ts";
 import { Ui } from "../src/screens/ui.ts";
@@ -226,27 +224,6 @@ Deno.test("display: repaints only changed rows, and keeps the last column", () =
   assert.match(out, /\x1b\[8;1Hrow 7 changed\x1b\[K/);
   assert.equal(term.screen.text().split("\n")[7], "row 7 changed");
   assert.equal(term.screen.text().split("\n")[5], "x".repeat(79) + "E", "last column kept");
-});
-
-Deno.test("progress: rate over a window, ETA, capped fraction", () => {
-  const d = new DiskProgress("sda", 10_000);
-  assert.equal(d.rate(), undefined);
-  d.update(0, 1000 * 2 ** 20, 0);
-  d.update(100 * 2 ** 20, undefined, 2000);
-  assert.equal(d.rate(), 50 * 2 ** 20);
-  assert.equal(d.etaSeconds(), 18);
-  assert.equal(d.fraction(), 0.1);
-  // Older samples leave the window: the rate follows the recent speed.
-  d.update(110 * 2 ** 20, undefined, 12_000);
-  d.update(120 * 2 ** 20, undefined, 22_000);
-  assert.equal(d.rate(), 1 * 2 ** 20);
-  // NBD counts can pass the size (re-reads): never 100 % before the end.
-  d.update(2000 * 2 ** 20, undefined, 23_000);
-  assert.equal(d.fraction(), 0.99);
-  d.complete = true;
-  assert.equal(d.fraction(), 1);
-  assert.equal(formatDuration(3723), "1:02:03");
-  assert.equal(formatDuration(59.6), "1:00");
 });
 
 function dialogModel(): DialogModel {

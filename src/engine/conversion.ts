@@ -30,6 +30,7 @@ import { buildRemoteFiles } from "../convert/upload_files.ts";
 import { buildWrapperScript } from "../convert/wrapper_script.ts";
 import { describeError, UserError } from "../errors.ts";
 import type { Duplex } from "node:stream";
+import { allocatedBytes } from "../nbd/allocated.ts";
 import { diskSourcePath } from "../nbd/disk_size.ts";
 import { ExportRequestCount } from "../nbd/request_counter.ts";
 import { formatBytes } from "../text/units.ts";
@@ -65,6 +66,8 @@ export interface ConversionRequest {
 interface ActiveDisk {
   name: string;
   export: DiskExport;
+  /** What virt-v2v's copy will read of it (see `allocated.ts`); undefined when unknown. */
+  dataBytes: number | undefined;
   /** What NBD clients asked of the export, through every forward. */
   requests: ExportRequestCount;
   /** The loopback port physical.xml names, forwarded straight to us… */
@@ -196,13 +199,18 @@ export async function runConversion(req: ConversionRequest): Promise<ConversionO
   const trouble = new ExportTrouble(emit);
   let remoteDir: string | undefined;
   let progressTimer: ReturnType<typeof setInterval> | undefined;
-  const reportProgress = () => {
+  const reported = new Map<string, number>();
+  const reportProgress = (changedOnly = false) => {
     for (const d of disks) {
+      const bytesSent = d.export.bytesSent;
+      if (changedOnly && reported.get(d.name) === bytesSent) continue;
+      reported.set(d.name, bytesSent);
       emit({
         type: "disk-progress",
         disk: d.name,
-        bytesSent: d.export.bytesSent,
+        bytesSent,
         sizeBytes: d.export.size,
+        dataBytes: d.dataBytes,
       });
     }
   };
@@ -224,7 +232,12 @@ export async function runConversion(req: ConversionRequest): Promise<ConversionO
       throwIfCancelled(signal);
       const path = diskSourcePath(name);
       const diskExport = await req.startExport(path, trouble.eventsFor(name, path));
-      const disk: ActiveDisk = { name, export: diskExport, requests: new ExportRequestCount() };
+      const disk: ActiveDisk = {
+        name,
+        export: diskExport,
+        requests: new ExportRequestCount(),
+        dataBytes: allocatedBytes(path),
+      };
       disks.push(disk);
       disk.forward = await session.forwardIn((ch) => serve(disk, ch));
     }
@@ -329,8 +342,13 @@ export async function runConversion(req: ConversionRequest): Promise<ConversionO
 
     throwIfCancelled(signal);
     emit({ type: "phase", phase: "converting", message: "Doing conversion ..." });
-    progressTimer = setInterval(reportProgress, req.progressIntervalMs ?? 1000);
-    const lines = new LineSplitter((line) => emit({ type: "output", line }));
+    progressTimer = setInterval(() => reportProgress(), req.progressIntervalMs ?? 1000);
+    // The counts as they stand when a line arrives: a phase line starts or
+    // ends a disk's copy, and a count up to a second old would misplace it.
+    const lines = new LineSplitter((line) => {
+      reportProgress(true);
+      emit({ type: "output", line });
+    });
     const result = resilient
       ? await runDetachedJob({
         link,

@@ -23,8 +23,17 @@ export type EngineEvent =
   | { type: "remote-dir"; path: string }
   /** One line of the remote virt-v2v output (ANSI colours kept). */
   | { type: "output"; line: string }
-  /** Bytes the NBD server has sent for one disk so far. */
-  | { type: "disk-progress"; disk: string; bytesSent: number; sizeBytes?: number }
+  /**
+   * Bytes the NBD server has sent for one disk so far; `dataBytes`: what
+   * virt-v2v's copy will read of it (its data extents), absent when unknown.
+   */
+  | {
+    type: "disk-progress";
+    disk: string;
+    bytesSent: number;
+    sizeBytes?: number;
+    dataBytes?: number;
+  }
   /** The link dropped during a conversion that can reconnect; we try for `boundMs`. */
   | { type: "link-lost"; reason: string; boundMs: number }
   /** Attempt number `attempt` to reconnect, `elapsedMs` after the loss was noticed. */

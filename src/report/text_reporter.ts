@@ -6,9 +6,10 @@
  */
 import type { Config } from "../config/types.ts";
 import type { EngineEvent } from "../engine/events.ts";
-import { ConversionProgress, type DiskProgress, type DiskSummary } from "../engine/progress.ts";
+import { ConversionProgress, type DiskProgress } from "../engine/progress.ts";
 import { terminalText } from "../text/ansi.ts";
-import { formatBytes, formatDuration, formatRate } from "../text/units.ts";
+import { formatDuration, formatRate } from "../text/units.ts";
+import { amountText, summaryText } from "./progress_text.ts";
 
 export interface TextReporterOptions {
   write: (text: string) => void;
@@ -33,23 +34,12 @@ export function guestDestination(c: Pick<Config, "guestname" | "output" | "remot
 }
 
 function progressLine(d: DiskProgress, copying: boolean): string {
-  const parts = [`Disk ${d.name}: ${formatBytes(d.bytes)} sent`];
-  if (d.sizeBytes) {
-    parts[0] += ` of ${formatBytes(d.sizeBytes)} (${Math.floor(d.fraction() * 100)}%)`;
-  }
-  const rate = d.rate();
-  if (rate !== undefined) parts.push(formatRate(rate));
-  const eta = copying ? d.etaSeconds() : undefined;
-  if (eta !== undefined) parts.push(`ETA ${formatDuration(eta)}`);
+  const s = d.status();
+  const parts = [`Disk ${d.name}: ${amountText(s)}`];
+  if (s.percent !== undefined) parts[0] += ` (${s.percent}%)`;
+  if (s.rate !== undefined) parts.push(formatRate(s.rate));
+  if (copying && s.eta !== undefined) parts.push(`ETA ${formatDuration(s.eta)}`);
   return parts.join(", ");
-}
-
-function summaryLine(s: DiskSummary, exact: boolean): string {
-  const rate = s.averageRate === undefined ? "" : `, average ${formatRate(s.averageRate)}`;
-  const bytes = exact ? ` (${s.bytes} bytes)` : "";
-  return `Disk ${s.name}: ${formatBytes(s.bytes)}${bytes} sent in ${
-    formatDuration(s.seconds)
-  }${rate}`;
 }
 
 export function createTextReporter(opts: TextReporterOptions): (event: EngineEvent) => void {
@@ -59,6 +49,8 @@ export function createTextReporter(opts: TextReporterOptions): (event: EngineEve
   const progress = new ConversionProgress([]);
   const lastShown = new Map<string, { at: number; bytes: number }>();
   let summarised = false;
+  /** Disks whose finished copy has had its line. */
+  const copiedShown = new Set<string>();
   // Reasons, output modes and virt-v2v's lines come from the server or the
   // network: every line goes through the filter, only virt-v2v's may keep colours.
   const line = (text: string, colours = false) =>
@@ -68,12 +60,11 @@ export function createTextReporter(opts: TextReporterOptions): (event: EngineEve
     progress.onEvent(event, now());
     switch (event.type) {
       case "phase":
-        // virt-v2v reads only what is in use, so a disk rarely reaches 100 %:
-        // whatever the throttle held back, the summary tells how it ended.
+        // Whatever the throttle held back, the summary tells how each disk ended.
         if (event.phase === "cleaning-up" && !summarised && progress.disks.length > 0) {
           summarised = true;
           progress.finish(false, now());
-          for (const s of progress.summaries()) line(summaryLine(s, opts.verbose));
+          for (const s of progress.summaries()) line(summaryText(s, opts.verbose));
         }
         line(event.message);
         break;
@@ -88,14 +79,19 @@ export function createTextReporter(opts: TextReporterOptions): (event: EngineEve
         line(`Remote directory: ${event.path}`);
         break;
       case "output":
+        // virt-v2v's next phase ends a disk's copy: its last line says 100 %.
+        for (const d of progress.disks) {
+          if (d.state() !== "copied" || !d.copyStart || copiedShown.has(d.name)) continue;
+          copiedShown.add(d.name);
+          line(progressLine(d, false));
+        }
         line(event.line, opts.colours);
         break;
       case "disk-progress": {
         const t = now();
         const prev = lastShown.get(event.disk);
-        const done = event.sizeBytes !== undefined && event.bytesSent >= event.sizeBytes;
         if (prev && prev.bytes === event.bytesSent) break;
-        if (prev && t - prev.at < every && !done) break;
+        if (prev && t - prev.at < every) break;
         lastShown.set(event.disk, { at: t, bytes: event.bytesSent });
         const index = progress.disks.findIndex((d) => d.name === event.disk);
         line(progressLine(progress.disks[index], index === progress.copying));

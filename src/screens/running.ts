@@ -8,6 +8,7 @@ import type { EngineEvent } from "../engine/events.ts";
 import type { ConversionOutcome } from "../engine/outcome.ts";
 import { ConversionProgress, diskLabel, type DiskProgress } from "../engine/progress.ts";
 import { describeError } from "../errors.ts";
+import { amountText } from "../report/progress_text.ts";
 import { formatBytes, formatDuration, formatRate } from "../text/units.ts";
 import { FormScreen } from "./form_screen.ts";
 import { isCtrl, type Key } from "./keys.ts";
@@ -267,32 +268,37 @@ export class RunningScreen extends FormScreen<RunningResult> {
     if (disks.length === 0) return [];
     const names = disks.map((d) => diskLabel(d.name));
     const nameW = Math.min(12, Math.max(...names.map(textWidth)));
-    const cols = disks.map((d, i) => {
-      const size = d.sizeBytes ? ` of ${formatBytes(d.sizeBytes)}` : "";
-      const rate = d.rate();
-      const eta = i === this.progress.copying ? d.etaSeconds() : undefined;
+    const statuses = disks.map((d) => d.status());
+    const cols = statuses.map((s, i) => {
+      const eta = i === this.progress.copying ? s.eta : undefined;
       return {
-        pct: `${Math.floor(d.fraction() * 100)}%`,
-        bytes: `${formatBytes(d.complete && d.sizeBytes ? d.sizeBytes : d.bytes)}${size}`,
-        rate: d.complete
+        pct: s.percent === undefined ? "" : `${s.percent}%`,
+        bytes: amountText(s),
+        rate: s.state === "copied"
           ? "done"
-          : d.bytes === 0
+          : s.state === "waiting"
           ? "waiting"
-          : rate === undefined
+          : s.rate === undefined
           ? ""
-          : formatRate(rate),
-        eta: d.complete ? "" : eta === undefined ? "" : `ETA ${formatDuration(eta)}`,
+          : formatRate(s.rate),
+        eta: eta === undefined ? "" : `ETA ${formatDuration(eta)}`,
       };
     });
-    // Fixed columns, so the bars do not change length when a rate appears.
-    const sizeW = Math.max(...disks.map((d) => textWidth(formatBytes(d.sizeBytes ?? 0))));
-    const bytesW = Math.max(sizeW * 2 + 4, ...cols.map((c) => textWidth(c.bytes)));
+    // Fixed columns, so the bars do not change length when a rate appears or the
+    // copy begins: room for "<total> of <total> copied" from the start.
+    const totalW = Math.max(
+      ...disks.map((d) => textWidth(formatBytes(d.dataBytes ?? d.sizeBytes ?? 0))),
+    );
+    const bytesW = Math.max(
+      totalW * 2 + " of  copied".length,
+      ...cols.map((c) => textWidth(c.bytes)),
+    );
     const rateW = Math.max(10, ...cols.map((c) => textWidth(c.rate)));
     const etaW = Math.max(8, ...cols.map((c) => textWidth(c.eta)));
     const fixed = 1 + nameW + 2 + 2 + 4 + 2 + bytesW + 2 + rateW + 2 + etaW;
-    const barW = Math.max(8, Math.min(40, width - fixed));
-    return disks.map((d, i) => {
-      const filled = Math.round(d.fraction() * barW);
+    const barW = Math.max(4, Math.min(40, width - fixed));
+    return statuses.map((s, i) => {
+      const filled = Math.round((s.percent ?? 0) / 100 * barW);
       const c = cols[i];
       return [
         seg(" " + padText(shorten(names[i], nameW), nameW) + " ["),
