@@ -235,7 +235,7 @@ Deno.test("p2v.pre runs before connecting; when it fails nothing else happens", 
   assert.equal(failing.code, 1);
   assert.equal(
     failing.stderr.trim(),
-    "virt-p2v: error: p2v.pre: unexpected failure of external command",
+    "virt-p2v: error: p2v.pre: unexpected failure of external command (sh exited with status 3)",
   );
   assert.doesNotMatch(failing.stdout, /Connecting to/);
 });
@@ -247,7 +247,7 @@ Deno.test("a failing p2v.post is reported after a successful conversion", async 
   // The base command line also says p2v.post=, hence a duplicate-key warning first.
   assert.equal(
     r.stderr.trim().split("\n").pop(),
-    "virt-p2v: error: p2v.post: unexpected failure of external command",
+    "virt-p2v: error: p2v.post: unexpected failure of external command (sh exited with status 4)",
   );
 });
 

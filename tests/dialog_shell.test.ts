@@ -32,3 +32,12 @@ Deno.test("the Shell action falls back to /bin/sh when $SHELL cannot be started"
   assert.equal(r.code, 0);
   assert.match(r.stdout, /^fallback (\/bin\/)?sh$/m);
 });
+
+Deno.test("a shell that dies of a signal is the end of it: no /bin/sh after it", async () => {
+  // bash reads a pipe a byte at a time, so what follows the kill is left for
+  // whatever reads the terminal next.
+  const r = await shellAction("/bin/bash", 'echo "before"\nkill -KILL $$\necho "after $0"\n');
+  assert.equal(r.code, 0);
+  assert.match(r.stdout, /^before$/m);
+  assert.doesNotMatch(r.stdout, /after/);
+});

@@ -20,7 +20,7 @@ import type { DialogDeps, DialogModel } from "../screens/model.ts";
 import { chooseColourMode } from "../screens/paint.ts";
 import { denoTerminal } from "../screens/terminal.ts";
 import { Ui } from "../screens/ui.ts";
-import { runCaptured, runOnTerminal } from "../system/run.ts";
+import { describeTerminalRun, runCaptured, runOnTerminal } from "../system/run.ts";
 import { PROGRAM, VERSION } from "../version.ts";
 import { createNetworkTools } from "./network_tools.ts";
 
@@ -64,16 +64,27 @@ async function runMachineCommand(command: string): Promise<void> {
   if (r.code !== 0) {
     const detail = r.stderr.trim().split("\n").pop() ?? "";
     throw new Error(
-      `${command} exited with status ${r.code ?? "(killed)"}${detail ? `: ${detail}` : ""}`,
+      `${command} ${
+        r.started
+          ? r.signal !== null ? `was killed by ${r.signal}` : `exited with status ${r.code}`
+          : `cannot be started: ${r.startError}`
+      }${detail ? `: ${detail}` : ""}`,
     );
   }
 }
 
 /** `$SHELL` on the terminal, or `/bin/sh` when that one cannot be started. */
 export async function runInteractiveShell(shell: string): Promise<void> {
-  if (await runOnTerminal(shell, []) !== null || shell === "/bin/sh") return;
-  if (await runOnTerminal("/bin/sh", []) === null) {
-    throw new Error(`neither ${shell} nor /bin/sh can be started`);
+  // However the user's shell ended (exit, a signal), they are done with it:
+  // only a shell that never started is replaced by /bin/sh.
+  const first = await runOnTerminal(shell, []);
+  if (first.started) return;
+  if (shell === "/bin/sh") throw new Error(describeTerminalRun(shell, first));
+  const fallback = await runOnTerminal("/bin/sh", []);
+  if (!fallback.started) {
+    throw new Error(
+      `${describeTerminalRun(shell, first)}; ${describeTerminalRun("/bin/sh", fallback)}`,
+    );
   }
 }
 

@@ -43,7 +43,7 @@ export const runTool: ToolRunner = async (cmd, args, opts) => {
     env: { LANG: "C", LC_ALL: "C" },
     stderr: true,
   });
-  if (!r.started) throw new Error("cannot be started");
+  if (!r.started) throw new Error(`${cmd} cannot be started: ${r.startError}`);
   return {
     code: r.timedOut ? 124 : r.code ?? 1,
     stdout: r.stdout,

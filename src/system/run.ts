@@ -19,8 +19,12 @@ export interface CaptureOptions {
 export interface Captured {
   /** False when the program could not be started (missing, not permitted). */
   started: boolean;
+  /** Why it could not be started, e.g. `No such file or directory`; empty when it was. */
+  startError: string;
   /** The exit status; null when it was not started or was killed by a signal. */
   code: number | null;
+  /** The signal that ended it (`SIGKILL` also when we stopped it at a bound), else null. */
+  signal: Deno.Signal | null;
   stdout: string;
   stderr: string;
   timedOut: boolean;
@@ -84,10 +88,12 @@ export async function runCaptured(
       stdout: "piped",
       stderr: opts.stderr ? "piped" : "null",
     }).spawn();
-  } catch {
+  } catch (e) {
     return {
       started: false,
+      startError: spawnErrorText(e),
       code: null,
+      signal: null,
       stdout: "",
       stderr: "",
       timedOut: false,
@@ -121,7 +127,9 @@ export async function runCaptured(
   const decoder = new TextDecoder();
   return {
     started: true,
-    code: timedOut || out.cut ? null : status?.code ?? null,
+    startError: "",
+    code: timedOut || out.cut || status?.signal ? null : status?.code ?? null,
+    signal: status?.signal ?? null,
     stdout: decoder.decode(out.bytes),
     stderr: err ? decoder.decode(err.bytes) : "",
     timedOut,
@@ -129,11 +137,32 @@ export async function runCaptured(
   };
 }
 
+/** How a program handed the terminal ended. */
+export type TerminalRun =
+  | { started: false; startError: string }
+  | { started: true; code: number; signal: Deno.Signal | null };
+
 /**
- * Run `cmd` on our terminal (stdin, stdout and stderr inherited) and return
- * its exit status; null when it could not be started or died of a signal.
+ * The reason a spawn failed, without Deno's wrapping: `Permission denied`,
+ * `No such file or directory`.
  */
-export async function runOnTerminal(cmd: string, args: readonly string[]): Promise<number | null> {
+function spawnErrorText(e: unknown): string {
+  const text = e instanceof Error ? e.message : String(e);
+  return /^Failed to spawn '[^']*': (.*?)(?: \(os error \d+\))?$/s.exec(text)?.[1] ?? text;
+}
+
+/** How a run on the terminal ended, in words: `exited with status 2`, `killed by SIGSEGV`. */
+export function describeTerminalRun(cmd: string, run: TerminalRun): string {
+  if (!run.started) return `${cmd} cannot be started: ${run.startError}`;
+  if (run.signal !== null) return `${cmd} was killed by ${run.signal}`;
+  return `${cmd} exited with status ${run.code}`;
+}
+
+/**
+ * Run `cmd` on our terminal (stdin, stdout and stderr inherited) and say how
+ * it ended: not started (and why), or its status and the signal that ended it.
+ */
+export async function runOnTerminal(cmd: string, args: readonly string[]): Promise<TerminalRun> {
   let child: Deno.ChildProcess;
   try {
     child = new Deno.Command(cmd, {
@@ -142,9 +171,9 @@ export async function runOnTerminal(cmd: string, args: readonly string[]): Promi
       stdout: "inherit",
       stderr: "inherit",
     }).spawn();
-  } catch {
-    return null;
+  } catch (e) {
+    return { started: false, startError: spawnErrorText(e) };
   }
   const status = await child.status;
-  return status.signal === null ? status.code : null;
+  return { started: true, code: status.code, signal: status.signal };
 }
