@@ -41,6 +41,7 @@ import { runDetachedJob } from "./detached_job.ts";
 import type { EventSink } from "./events.ts";
 import type { ServerLink } from "./link.ts";
 import { LineSplitter } from "./line_splitter.ts";
+import { checkOutputTarget, OutputTargetError } from "./output_check.ts";
 import type { ConversionOutcome } from "./outcome.ts";
 import { runRemoteJob } from "./remote_job.ts";
 import type { Timeouts } from "./timeouts.ts";
@@ -227,6 +228,7 @@ export async function runConversion(req: ConversionRequest): Promise<ConversionO
     if (config.disks.length === 0) {
       throw new UserError("no disks selected for conversion; set p2v.disks");
     }
+    await checkOutputTarget(session, config, emit, req.timeouts.remoteCommandMs);
     emit({ type: "phase", phase: "exporting", message: "Starting the NBD servers ..." });
     for (const name of config.disks) {
       throwIfCancelled(signal);
@@ -407,6 +409,10 @@ export async function runConversion(req: ConversionRequest): Promise<ConversionO
     return { kind: "succeeded", remoteDir, logFile: conversionLogPath(remoteDir) };
   } catch (err) {
     if (err instanceof CancelledError) return { kind: "cancelled", ...where() };
+    // Nothing was exported or written: the settings and the server disagree.
+    if (err instanceof OutputTargetError) {
+      return { kind: "failed", stage: "server", message: err.message };
+    }
     return failed(describeError(err));
   } finally {
     clearInterval(progressTimer);

@@ -1,0 +1,50 @@
+/**
+ * Before any disk is exported: does the server have where virt-v2v will
+ * write? A missing pool, network or directory ends the run here, in one
+ * line naming what the server does have; a doubt (no virsh, little space)
+ * is a warning and the run goes on.
+ */
+import type { Config } from "../config/types.ts";
+import { judgeOutputTarget, outputTarget, outputTargetCommand } from "../convert/output_target.ts";
+import { UserError } from "../errors.ts";
+import { allocatedBytes } from "../nbd/allocated.ts";
+import { diskSourcePath } from "../nbd/disk_size.ts";
+import type { RemoteSession } from "../net/session.ts";
+import type { EventSink } from "./events.ts";
+
+/** The server lacks what the output settings name: nothing has been exported yet. */
+export class OutputTargetError extends UserError {
+  constructor(message: string) {
+    super(message);
+    this.name = "OutputTargetError";
+  }
+}
+
+/** What the selected disks hold, when every one of them can tell. */
+function selectedDataBytes(config: Config): number | undefined {
+  let total = 0;
+  for (const name of config.disks) {
+    const bytes = allocatedBytes(diskSourcePath(name));
+    if (bytes === undefined) return undefined;
+    total += bytes;
+  }
+  return total;
+}
+
+export async function checkOutputTarget(
+  session: RemoteSession,
+  config: Config,
+  emit: EventSink,
+  timeoutMs: number,
+): Promise<void> {
+  const target = outputTarget(config);
+  if (target === undefined) return;
+  const command = outputTargetCommand(target, {
+    sudo: config.auth.sudo,
+    timeoutSeconds: Math.max(1, Math.ceil(timeoutMs / 1000)),
+  });
+  const r = await session.exec(command, { timeoutMs, what: "the output check" });
+  const verdict = judgeOutputTarget(target, r.stdout, selectedDataBytes(config));
+  for (const message of verdict.warnings) emit({ type: "warning", message });
+  if (verdict.error !== undefined) throw new OutputTargetError(verdict.error);
+}
