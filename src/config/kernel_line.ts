@@ -47,11 +47,11 @@ export function kernelLineText(line: KernelLine): string {
 
 /**
  * A kernel command line has no escape character: a double quote cannot be
- * inside a value, and a control character (a newline, a tab) would not
+ * inside a value, and a control character (a newline, a tab, C1) would not
  * survive a PXE configuration file or a copy from the screen.
  */
 // deno-lint-ignore no-control-regex
-const UNWRITABLE = /["\x00-\x1f\x7f]/;
+const UNWRITABLE = /["\x00-\x1f\x7f-\x9f]/;
 
 /** `value` as one word of the line, or undefined when no word reads back as it. */
 export function quoteValue(value: string): string | undefined {
