@@ -219,6 +219,17 @@ Deno.test("kernel line: what was detected is left out, what the user changed is 
   );
 });
 
+Deno.test("kernel line: a network map that sends every interface where it went anyway is left out", () => {
+  const config = configFrom("p2v.server=conv");
+  // What the settings screen writes: one entry per interface.
+  config.networkMap = [{ iface: "em1", target: "default" }, { iface: "wlp2s0", target: "default" }];
+  assert.equal(kernelLineText(kernelLine({ config, detected: detectedOn() })), "p2v.server=conv");
+  config.networkMap[1].target = "lab";
+  const { text, back } = roundTrip(config);
+  assert.equal(text, "p2v.server=conv p2v.network=em1:default,wlp2s0:lab");
+  assert.deepEqual(back, config);
+});
+
 Deno.test("kernel line: the host key the user accepted is pinned unless one is already", () => {
   const seen = "SHA256:uZ7mqkRoSViM2b9ntTNK4KN4tHdmb7VU3STJlWCOpXs";
   const other = "SHA256:AAAAqkRoSViM2b9ntTNK4KN4tHdmb7VU3STJlWCOpXs";

@@ -16,6 +16,7 @@
  * `p2v.dump_config_and_exit` (a way to run, not a setting of the conversion).
  */
 
+import { networkTarget } from "../convert/network_target.ts";
 import type { Config } from "./types.ts";
 import { maskUrlPasswords } from "./mask_url.ts";
 import { formatNetworkMapEntry, parseRtcOffset } from "./values.ts";
@@ -90,8 +91,8 @@ export function sizeValue(bytes: number): string | undefined {
   return undefined;
 }
 
-function sameList<T>(a: readonly T[], b: readonly T[], same = (x: T, y: T) => x === y): boolean {
-  return a.length === b.length && a.every((x, i) => same(x, b[i]));
+function sameList<T>(a: readonly T[], b: readonly T[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 /** Collects the words of the line in the order of the manual's list of keys. */
@@ -185,9 +186,12 @@ export function kernelLine(input: KernelLineInput): KernelLine {
   if (!sameList(c.disks, d.disks)) b.value("p2v.disks", listValue(c.disks));
   if (!sameList(c.removable, d.removable)) b.value("p2v.removable", listValue(c.removable));
   if (!sameList(c.interfaces, d.interfaces)) b.value("p2v.interfaces", listValue(c.interfaces));
-  const sameEntry = (x: { iface?: string; target: string }, y: typeof x) =>
-    x.iface === y.iface && x.target === y.target;
-  if (!sameList(c.networkMap, d.networkMap, sameEntry)) {
+  // Compared by what it does: the settings screen writes an entry for every
+  // interface even when each still goes to the default network.
+  const sameNetworks = c.interfaces.every((i) =>
+    networkTarget(c.networkMap, i) === networkTarget(d.networkMap, i)
+  );
+  if (!sameNetworks) {
     // The first colon of an entry ends the interface name when read.
     const writable = c.networkMap.every((e) =>
       e.target !== "" && (e.iface === undefined ? !e.target.includes(":") : !e.iface.includes(":"))

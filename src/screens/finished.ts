@@ -115,8 +115,7 @@ export class FinishedScreen extends FormScreen<FinishedAction> {
     if (this.#repeat.words.length === 0) return;
     body.blank();
     body.paragraph(
-      "To convert other machines the same way, unattended, boot them with these " +
-        "kernel command line keys:",
+      "To repeat this conversion unattended on other machines, boot them with:",
       width,
       undefined,
       2,
