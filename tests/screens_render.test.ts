@@ -427,6 +427,39 @@ Deno.test("finished screen: after a success, the p2v.* line that repeats it, cop
   }
 });
 
+Deno.test("finished screen: a line taller than the terminal scrolls with PgDn and PgUp", () => {
+  const dir = "/tmp/virt-p2v-20261126-ab12cd34";
+  const screen = finishedScreen(
+    {
+      outcome: { kind: "succeeded", remoteDir: dir, logFile: `${dir}/virt-v2v-conversion-log.txt` },
+      logTail: [],
+      elapsedMs: 1_000,
+      disks: [],
+    },
+    true,
+    (c) => c.output.misc = Array.from({ length: 12 }, (_, i) => `option${i}=value${i}`),
+  );
+  const short = { width: 40, height: 16 };
+  const top = assertFits("finished, scrolled to the top", screen.layout(short), short, {
+    scrolls: true,
+  });
+  assert.match(top, /v more/);
+  assert.doesNotMatch(top, /p2v\.oo=/);
+  for (let i = 0; i < 6; i++) screen.screenKey({ name: "pagedown" });
+  const bottom = assertFits("finished, scrolled down", screen.layout(short), short, {
+    scrolls: true,
+  });
+  assert.match(bottom, /\^ more/);
+  assert.doesNotMatch(bottom, /v more/);
+  assert.match(bottom, /option11=value11/);
+  for (let i = 0; i < 6; i++) screen.screenKey({ name: "pageup" });
+  assert.equal(lineTextOfFrame(screen.layout(short)), top);
+});
+
+function lineTextOfFrame(frame: LaidOutFrame): string {
+  return frame.lines.map(lineText).join("\n");
+}
+
 Deno.test("finished screens fit: success, failure with the log tail, cancel", () => {
   const dir = "/tmp/virt-p2v-20261126-ab12cd34";
   let text = finished({
