@@ -13,7 +13,7 @@ import type { DialogModel } from "../src/screens/model.ts";
 import { SettingsScreen } from "../src/screens/settings.ts";
 import { lineText } from "../src/screens/text.ts";
 import { referenceTree, withRoot } from "./collect_sysroot.ts";
-import { fakeDeps, sampleConfig, sampleFacts } from "./helpers/screens_fixtures.ts";
+import { fakeDeps, sampleConfig, sampleDetected, sampleFacts } from "./helpers/screens_fixtures.ts";
 
 const CTX = { fromProcCmdline: false, isRoot: true, randomName: () => "r4nd0m00" };
 const noLscpu: Runner = () => Promise.resolve({ ok: false, stdout: "" });
@@ -105,7 +105,11 @@ function settingsText(screen: SettingsScreen): string {
 
 Deno.test("dialog: the boot medium is not in the disk list", () => {
   const facts = bootedFromStick();
-  const model: DialogModel = { config: sampleConfig(facts), facts };
+  const model: DialogModel = {
+    config: sampleConfig(facts),
+    detected: sampleDetected(facts),
+    facts,
+  };
   const screen = new SettingsScreen(model, fakeDeps());
   assert.deepEqual(screen.disks.map((d) => [d.name, d.box.checked]), [
     ["sda", true],
@@ -118,7 +122,7 @@ Deno.test("dialog: a boot medium named by p2v.disks is listed, ticked and marked
   const facts = bootedFromStick();
   const config = sampleConfig(facts);
   config.disks = ["sda", "sdb"];
-  const screen = new SettingsScreen({ config, facts }, fakeDeps());
+  const screen = new SettingsScreen({ config, detected: sampleDetected(facts), facts }, fakeDeps());
   assert.deepEqual(screen.disks.map((d) => [d.name, d.box.checked]), [
     ["sda", true],
     ["nvme0n1", false],

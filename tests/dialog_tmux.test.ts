@@ -6,7 +6,9 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { overridesFromCmdline } from "../src/config/kernel_keys.ts";
 import { makeDenseImage, MiB } from "./helpers/images.ts";
+import { p2vArgs, runP2v } from "./helpers/p2v.ts";
 import { sha256File, waitFor } from "./helpers/process.ts";
 import { leftoverProcesses, startSshd, TEST_USER, type TestSshd } from "./helpers/sshd.ts";
 import { installStubVirtV2v, makeOutputDir, type StubBehaviour } from "./helpers/stub_server.ts";
@@ -46,6 +48,16 @@ async function startServer(behaviour: StubBehaviour): Promise<{ sshd: TestSshd; 
 
 function program(cmdline: string, extra: string[] = []): string[] {
   return [Deno.execPath(), "run", "--allow-all", "--quiet", MAIN, `--cmdline=${cmdline}`, ...extra];
+}
+
+/** The rows of the `p2v.*` line on a captured screen, from `p2v.server=` to its last row. */
+function kernelLineRows(screen: string): string[] {
+  const rows = screen.split("\n").map((r) => r.trim());
+  const first = rows.findIndex((r) => r.startsWith("p2v.server="));
+  if (first < 0) return [];
+  let last = first;
+  while (last + 1 < rows.length && rows[last + 1].startsWith("p2v.")) last++;
+  return rows.slice(first, last + 1);
 }
 
 /** The percentage on the progress line of `disk`, or undefined when not shown. */
@@ -146,8 +158,34 @@ Deno.test("dialog: fill in, wrong key then right key, untick a disk, change -o, 
     assert.equal(await sha256File(join(out, "dialog1-sda")), sumA);
     await assert.rejects(Deno.stat(join(out, "dialog1-sdb")));
 
+    // The kernel line that repeats this conversion, as copied from the screen
+    // (newlines and all): the settings typed in and chosen, the host key seen.
+    const line = kernelLineRows(screen);
+    assert.ok(line.length >= 2, `no wrapped p2v.* line on the finished screen:\n${frame(screen)}`);
+    assert.doesNotMatch(screen, /v more/, `the line does not fit at 80x24:\n${frame(screen)}`);
+    const repeat = line.join("\n");
+    const { overrides, warnings } = overridesFromCmdline(repeat);
+    assert.deepEqual(warnings, []);
+    assert.deepEqual(overrides, {
+      server: "127.0.0.1",
+      port: sshd.port,
+      hostKeys: [sshd.hostKeyFingerprint],
+      username: TEST_USER,
+      identityUrl: `file://${sshd.userKeyPath}`,
+      guestname: "dialog1",
+      disks: [diskA],
+      outputType: "qemu",
+      outputStorage: out,
+    });
+
     await tmux.keys("Enter");
     assert.equal(await tmux.exitStatus(), 0);
+
+    // Booted with that line, the next machine converts unattended.
+    await Deno.remove(join(out, "dialog1-sda"));
+    const again = await runP2v(p2vArgs(repeat));
+    assert.equal(again.code, 0, `exit ${again.code}\n${again.stdout}\n${again.stderr}`);
+    assert.equal(await sha256File(join(out, "dialog1-sda")), sumA);
   } finally {
     await tmux.kill();
     await sshd.stop();

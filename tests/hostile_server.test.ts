@@ -133,6 +133,8 @@ for (const colours of [true, false]) {
         `the colour line: ${JSON.stringify(r.text)}`,
       );
       assert.ok(lines.some((l) => l.startsWith("Conversion finished successfully")), r.text);
+      // The line that repeats a conversion is the dialog's: this run was started by one.
+      assert.ok(!lines.some((l) => /^p2v\.server=/.test(l)), r.text);
     } finally {
       await sshd.stop();
     }

@@ -5,6 +5,9 @@
  * `P2V_SHOW_SCREENS=1 deno test -A tests/screens_render.test.ts` prints them.
  */
 import assert from "node:assert/strict";
+import { kernelLine } from "../src/config/kernel_line.ts";
+import { overridesFromCmdline } from "../src/config/kernel_keys.ts";
+import type { Config } from "../src/config/types.ts";
 import { ConnectionScreen } from "../src/screens/connection.ts";
 import { FinishedScreen } from "../src/screens/finished.ts";
 import type { DialogModel } from "../src/screens/model.ts";
@@ -21,6 +24,7 @@ import {
   fakeCtx,
   fakeDeps,
   sampleConfig,
+  sampleDetected,
   sampleFacts,
   sampleNetwork,
 } from "./helpers/screens_fixtures.ts";
@@ -66,7 +70,7 @@ function assertFits(
 
 function model(): DialogModel {
   const facts = sampleFacts();
-  return { config: sampleConfig(facts), facts };
+  return { config: sampleConfig(facts), detected: sampleDetected(facts), facts };
 }
 
 Deno.test("NO_COLOR and monochrome terminals choose the mono palette", () => {
@@ -369,12 +373,96 @@ function lineTextOf(screen: RunningScreen): string {
   return screen.layout(SIZE).lines.map(lineText).join("\n");
 }
 
-function finished(result: RunningResult, iso = false): string {
+function finishedScreen(result: RunningResult, iso = false, edit = (_c: Config) => {}) {
   const m = model();
   m.config.remote.server = "conv.example.com";
   m.config.output.storage = "/var/lib/libvirt/images";
-  const screen = new FinishedScreen(result, m.config, fakeDeps({ iso }));
+  edit(m.config);
+  const repeat = kernelLine({ config: m.config, detected: m.detected });
+  return new FinishedScreen(result, m.config, fakeDeps({ iso }), repeat);
+}
+
+function finished(result: RunningResult, iso = false): string {
+  const screen = finishedScreen(result, iso);
   return assertFits(`finished, ${result.outcome.kind}${iso ? ", --iso" : ""}`, screen.layout(SIZE));
+}
+
+/** The rows of `text` from the one starting with `p2v.server=` to the last `p2v.` row after it. */
+function kernelRows(text: string): string[] {
+  const rows = text.split("\n").map((r) => r.trim());
+  const first = rows.findIndex((r) => r.startsWith("p2v.server="));
+  if (first < 0) return [];
+  let last = first;
+  while (last + 1 < rows.length && rows[last + 1].startsWith("p2v.")) last++;
+  return rows.slice(first, last + 1);
+}
+
+Deno.test("finished screen: after a success, the p2v.* line that repeats it, copyable as is", () => {
+  const dir = "/tmp/virt-p2v-20261126-ab12cd34";
+  const success: RunningResult = {
+    outcome: { kind: "succeeded", remoteDir: dir, logFile: `${dir}/virt-v2v-conversion-log.txt` },
+    logTail: [],
+    elapsedMs: 754_000,
+    disks: [],
+  };
+  for (const size of [SIZE, { width: 52, height: 40 }]) {
+    // --iso at 52 columns: the hint about Power off is a footer line of 76 columns.
+    const screen = finishedScreen(success, size.width < 80, (c) => {
+      c.auth.password = "hunter2-secret";
+      c.disks = ["nvme0n1"];
+      c.guestname = "file server";
+    });
+    const text = assertFits(`finished, line at ${size.width}`, screen.layout(size), size);
+    assert.match(
+      text.replace(/\s+/g, " "),
+      /To repeat this conversion unattended on other machines, boot them with:/,
+    );
+    const rows = kernelRows(text);
+    assert.ok(rows.length >= 2, `the line is not wrapped at ${size.width}:\n${text}`);
+    // Copied with its newlines, it reads back as the settings of this conversion.
+    const { overrides, warnings } = overridesFromCmdline(rows.join("\n"));
+    assert.deepEqual(warnings, []);
+    assert.equal(overrides.server, "conv.example.com");
+    assert.equal(overrides.guestname, "file server");
+    assert.deepEqual(overrides.disks, ["nvme0n1"]);
+    assert.equal(overrides.outputStorage, "/var/lib/libvirt/images");
+    assert.equal(overrides.identityUrl, "file:///root/.ssh/id_p2v");
+    assert.ok(!text.includes("hunter2"), "the password is on the screen");
+    assert.match(text.replace(/\s+/g, " "), /The password is not included/);
+  }
+});
+
+Deno.test("finished screen: a line taller than the terminal scrolls with PgDn and PgUp", () => {
+  const dir = "/tmp/virt-p2v-20261126-ab12cd34";
+  const screen = finishedScreen(
+    {
+      outcome: { kind: "succeeded", remoteDir: dir, logFile: `${dir}/virt-v2v-conversion-log.txt` },
+      logTail: [],
+      elapsedMs: 1_000,
+      disks: [],
+    },
+    true,
+    (c) => c.output.misc = Array.from({ length: 12 }, (_, i) => `option${i}=value${i}`),
+  );
+  const short = { width: 40, height: 16 };
+  const top = assertFits("finished, scrolled to the top", screen.layout(short), short, {
+    scrolls: true,
+  });
+  assert.match(top, /v more/);
+  assert.doesNotMatch(top, /p2v\.oo=/);
+  for (let i = 0; i < 6; i++) screen.screenKey({ name: "pagedown" });
+  const bottom = assertFits("finished, scrolled down", screen.layout(short), short, {
+    scrolls: true,
+  });
+  assert.match(bottom, /\^ more/);
+  assert.doesNotMatch(bottom, /v more/);
+  assert.match(bottom, /option11=value11/);
+  for (let i = 0; i < 6; i++) screen.screenKey({ name: "pageup" });
+  assert.equal(lineTextOfFrame(screen.layout(short)), top);
+});
+
+function lineTextOfFrame(frame: LaidOutFrame): string {
+  return frame.lines.map(lineText).join("\n");
 }
 
 Deno.test("finished screens fit: success, failure with the log tail, cancel", () => {
@@ -389,6 +477,7 @@ Deno.test("finished screens fit: success, failure with the log tail, cancel", ()
   assert.ok(text.includes(`${dir}/virt-v2v-conversion-log.txt`));
   assert.match(text, /Time taken: 12:34/);
   assert.match(text, /\[ Power off \]\s+\[ Reboot \]\s+\[>Exit<\]/);
+  assert.ok(kernelRows(text).length > 0, `no kernel line after a success:\n${text}`);
 
   const tail = Array.from({ length: 60 }, (_, i) => `log line ${i}`);
   tail.push("virt-v2v: error: inspection could not detect the source guest (or physical machine).");
@@ -412,6 +501,8 @@ Deno.test("finished screens fit: success, failure with the log tail, cancel", ()
   assert.match(text, /inspection could not detect the source guest/);
   // After a failure the focus is on trying again.
   assert.match(text, /\[>Back to settings<\]\s+\( Power off \)\s+\( Reboot \)\s+\[ Exit \]/);
+  // A failed conversion is not one to repeat on a fleet.
+  assert.deepEqual(kernelRows(text), []);
 
   text = finished({
     outcome: { kind: "cancelled", remoteDir: dir },

@@ -14,7 +14,7 @@ import { Display, type TerminalIo } from "../src/screens/terminal.ts";
 import { seg } from "../src/screens/text.ts";
 import { Ui } from "../src/screens/ui.ts";
 import { TextField } from "../src/screens/widgets.ts";
-import { fakeDeps, sampleConfig, sampleFacts } from "./helpers/screens_fixtures.ts";
+import { fakeDeps, sampleConfig, sampleDetected, sampleFacts } from "./helpers/screens_fixtures.ts";
 
 /** Enough of a VT100 to check what the display draws: cursor moves, text, erases. */
 class VirtualScreen {
@@ -228,7 +228,7 @@ Deno.test("display: repaints only changed rows, and keeps the last column", () =
 
 function dialogModel(): DialogModel {
   const facts = sampleFacts();
-  return { config: sampleConfig(facts), facts };
+  return { config: sampleConfig(facts), detected: sampleDetected(facts), facts };
 }
 
 Deno.test("dialog flow: test, next, untick a disk, change -o, run, finish", async () => {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { hardWrap, shortenStart, sliceLine } from "../src/screens/text.ts";
+import { hardWrap, shortenStart, sliceLine, wrapWords } from "../src/screens/text.ts";
 import { clipText, graphemes, textWidth } from "../src/text/width.ts";
 
 Deno.test("width: what terminals show, cluster by cluster", () => {
@@ -70,4 +70,17 @@ Deno.test("width: 1 MiB of é wraps into full lines, nothing lost", () => {
   assert.equal(rows.join(""), text);
   // Wide characters: two columns each, so 40 to a line of 80 (and 39 to one of 79).
   assert.ok(hardWrap("日".repeat(1000), 79).slice(0, -1).every((r) => r === "日".repeat(39)));
+});
+
+Deno.test("wrapWords breaks only between words, and cuts only a word wider than a line", () => {
+  const words = ["p2v.server=conv", 'p2v.pre="echo a b c"', "p2v.o=local"];
+  assert.deepEqual(wrapWords(words, 20), [
+    "p2v.server=conv",
+    'p2v.pre="echo a b c"',
+    "p2v.o=local",
+  ]);
+  assert.deepEqual(wrapWords(words, 40), ['p2v.server=conv p2v.pre="echo a b c"', "p2v.o=local"]);
+  assert.deepEqual(wrapWords(["abcdefgh", "ij"], 3), ["abc", "def", "gh", "ij"]);
+  assert.deepEqual(wrapWords(["ab", "cdefg", "h"], 4), ["ab", "cdef", "g h"]);
+  assert.deepEqual(wrapWords([], 10), []);
 });

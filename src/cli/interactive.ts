@@ -26,6 +26,8 @@ import { createNetworkTools } from "./network_tools.ts";
 
 export interface InteractiveOptions {
   config: Config;
+  /** What this machine gets with no `p2v.*` key at all. */
+  detected: Config;
   facts: HostFacts;
   cli: CliOptions;
   env: (name: string) => string | undefined;
@@ -155,6 +157,7 @@ export async function runInteractive(opts: InteractiveOptions): Promise<number> 
 
   const model: DialogModel = {
     config: structuredClone(config),
+    detected: opts.detected,
     facts: await withPathDisks(
       testDiskOnly ? { ...opts.facts, disks: [], removable: [] } : opts.facts,
       config.disks,

@@ -6,10 +6,11 @@ import { collectHostFacts } from "../collect/host_facts.ts";
 import { longOptionList, parseCli, shortOptionList, usageText } from "../config/cli.ts";
 import { dumpConfig } from "../config/dump.ts";
 import { overridesFromCmdline } from "../config/kernel_keys.ts";
-import { resolveConfig } from "../config/resolve.ts";
+import { resolveConfig, type ResolveContext } from "../config/resolve.ts";
 import { timeoutsFromEnv } from "../engine/timeouts.ts";
 import { describeError, UserError } from "../errors.ts";
 import { chooseNbdBackend, nbdExportStarter } from "../nbd/backends.ts";
+import { randomString } from "../system/random.ts";
 import { terminalText } from "../text/ansi.ts";
 import { PROGRAM, VERSION } from "../version.ts";
 import { runInteractive } from "./interactive.ts";
@@ -79,10 +80,17 @@ async function runProgram(args: string[], io: MainIo): Promise<number> {
   for (const w of warnings) io.stderr(`${PROGRAM}: warning: ${w}\n`);
 
   const facts = await collectHostFacts();
-  const config = resolveConfig(overrides, facts, {
+  // One random guest name for both resolutions below, so that the dialog
+  // can tell a name it was given from the one this machine got by default.
+  const randomName = randomString(8);
+  const resolveContext: ResolveContext = {
     testDisk: cli.testDisk,
     fromProcCmdline,
     isRoot: Deno.uid() === 0,
+    randomName: () => randomName,
+  };
+  const config = resolveConfig(overrides, facts, {
+    ...resolveContext,
     warn: (message) => io.stderr(`${PROGRAM}: warning: ${message}\n`),
   });
 
@@ -98,6 +106,9 @@ async function runProgram(args: string[], io: MainIo): Promise<number> {
   if (!config.remote.server) {
     return await runInteractive({
       config,
+      // What this machine gets with no p2v.* key: the finished screen's kernel
+      // line leaves out what still equals it.
+      detected: resolveConfig({}, facts, resolveContext),
       facts,
       cli,
       env: io.env,

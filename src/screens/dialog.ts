@@ -4,6 +4,7 @@
  * to the connection with everything kept; Back from a failed conversion
  * returns to the settings, to change something and convert again.
  */
+import { kernelLine } from "../config/kernel_line.ts";
 import type { Config } from "../config/types.ts";
 import type { ConversionOutcome } from "../engine/outcome.ts";
 import { ConnectionScreen } from "./connection.ts";
@@ -65,7 +66,8 @@ export async function runDialog(
     hooks.onRunning?.(() => running.cancel());
     const result = await ui.run(running);
     hooks.onRunning?.(undefined);
-    const action = await ui.run(new FinishedScreen(result, config, deps));
+    const repeat = kernelLine({ config, detected: model.detected, seenHostKey: model.hostKey });
+    const action = await ui.run(new FinishedScreen(result, config, deps, repeat));
     // Back from a failure: the settings again, everything as it was.
     if (action === "back") continue;
     return { kind: "converted", outcome: result.outcome, config };

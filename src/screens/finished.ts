@@ -1,8 +1,11 @@
 /**
  * Screen 4: how it ended, in plain words; where the log is; on failure the
- * last lines of the log. Power off and Reboot (boot image only) or Exit;
- * after a failure, Back to settings to fix a value and try again.
+ * last lines of the log; after a success, the kernel command line that
+ * repeats this conversion unattended on other machines. Power off and Reboot
+ * (boot image only) or Exit; after a failure, Back to settings to fix a
+ * value and try again.
  */
+import type { KernelLine } from "../config/kernel_line.ts";
 import type { Config } from "../config/types.ts";
 import { describeError } from "../errors.ts";
 import { FormScreen } from "./form_screen.ts";
@@ -11,7 +14,7 @@ import type { DialogDeps } from "./model.ts";
 import { formatDuration } from "../text/units.ts";
 import type { RunningResult } from "./running.ts";
 import type { Size } from "./terminal.ts";
-import { hardWrap, seg, type StyleName } from "./text.ts";
+import { hardWrap, sanitize, seg, type StyleName, wrapWords } from "./text.ts";
 import {
   Button,
   type Item,
@@ -23,6 +26,9 @@ import {
 
 export type FinishedAction = "exit" | "poweroff" | "reboot" | "back";
 
+/** Rows moved by PgUp/PgDn; the page is clamped to the body when laid out. */
+const PAGE_STEP = 5;
+
 export class FinishedScreen extends FormScreen<FinishedAction> {
   readonly powerOffButton = new Button("Power off");
   readonly rebootButton = new Button("Reboot");
@@ -33,12 +39,15 @@ export class FinishedScreen extends FormScreen<FinishedAction> {
   readonly #result: RunningResult;
   readonly #config: Config;
   readonly #deps: DialogDeps;
+  readonly #repeat: KernelLine;
 
-  constructor(result: RunningResult, config: Config, deps: DialogDeps) {
+  /** `repeat`: the `p2v.*` line that repeats this conversion, shown after a success. */
+  constructor(result: RunningResult, config: Config, deps: DialogDeps, repeat: KernelLine) {
     super();
     this.#result = result;
     this.#config = config;
     this.#deps = deps;
+    this.#repeat = repeat;
     this.powerOffButton.enabled = deps.iso;
     this.rebootButton.enabled = deps.iso;
     // After a failure the likely next step is to fix a setting; after a cancel, to leave.
@@ -61,6 +70,13 @@ export class FinishedScreen extends FormScreen<FinishedAction> {
     if (this.#busy) return true;
     if (isCtrl(key, "c") || key.name === "eof") {
       this.finish("exit");
+      return true;
+    }
+    // The focus stays on the buttons, so the body (a long kernel line) scrolls by page keys.
+    if (key.name === "pageup" || key.name === "pagedown") {
+      const step = key.name === "pageup" ? -PAGE_STEP : PAGE_STEP;
+      this.scroll.offset = Math.max(0, this.scroll.offset + step);
+      this.invalidate();
       return true;
     }
     return false;
@@ -89,6 +105,23 @@ export class FinishedScreen extends FormScreen<FinishedAction> {
       };
       this.invalidate();
     }
+  }
+
+  /**
+   * The line plain and undecorated, broken only between its words: copied
+   * from the screen, newlines and all, it reads back as the same settings.
+   */
+  #repeatLine(body: PageBuilder, width: number): void {
+    if (this.#repeat.words.length === 0) return;
+    body.blank();
+    body.paragraph(
+      "To repeat this conversion unattended on other machines, boot them with:",
+      width,
+      undefined,
+      2,
+    );
+    for (const row of wrapWords(this.#repeat.words, width - 2)) body.add("  ", sanitize(row));
+    for (const note of this.#repeat.notes) body.paragraph(note, width, "warn", 2);
   }
 
   layout(size: Size): LaidOutFrame {
@@ -138,6 +171,7 @@ export class FinishedScreen extends FormScreen<FinishedAction> {
       undefined,
       2,
     );
+    if (outcome.kind === "succeeded") this.#repeatLine(body, width);
 
     const footer = new PageBuilder();
     if (outcome.kind !== "succeeded" && this.#result.logTail.length > 0) {
@@ -178,7 +212,7 @@ export class FinishedScreen extends FormScreen<FinishedAction> {
       footer,
       help: this.#canRetry()
         ? "Tab/arrows: move  Enter: press  Back to settings: fix a value, convert again"
-        : "Tab/arrows: move  Enter: press",
+        : "Tab/arrows: move  Enter: press  PgUp/PgDn: scroll",
       scroll: this.scroll,
       version: this.#deps.version,
     });

@@ -12,6 +12,11 @@ import type { ServerCapabilities } from "../net/test_connection.ts";
 export interface DialogModel {
   /** The working configuration, edited by the screens (pre-filled from the command line). */
   config: Config;
+  /**
+   * What this machine gets with no `p2v.*` key at all: the kernel line shown
+   * when the conversion is finished leaves out what still equals it.
+   */
+  detected: Config;
   facts: HostFacts;
   /** From the last successful test of the current connection settings. */
   capabilities?: ServerCapabilities;

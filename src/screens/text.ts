@@ -199,6 +199,30 @@ export function wrapText(text: string, width: number): string[] {
 }
 
 /**
+ * Words (which may hold blanks of their own, such as a quoted value) joined
+ * by single blanks into lines of at most `width` columns, broken only
+ * between words: lines copied from the screen and joined with newlines read
+ * back as the same words. Only a word wider than a line is cut.
+ */
+export function wrapWords(words: readonly string[], width: number): string[] {
+  const w = Math.max(1, width);
+  const out: string[] = [];
+  let current = "";
+  for (const word of words) {
+    if (current !== "" && textWidth(current) + 1 + textWidth(word) <= w) {
+      current += " " + word;
+      continue;
+    }
+    if (current !== "") out.push(current);
+    const pieces = hardWrap(word, w);
+    out.push(...pieces.slice(0, -1));
+    current = pieces[pieces.length - 1];
+  }
+  if (current !== "") out.push(current);
+  return out;
+}
+
+/**
  * Cut text into pieces of at most `width` columns, keeping every space (for
  * log lines). One pass over the clusters: the width of what is left is never
  * measured again, so a long line costs time in proportion to its length.

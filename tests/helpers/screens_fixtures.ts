@@ -45,6 +45,11 @@ export function sampleConfig(facts = sampleFacts()): Config {
   );
 }
 
+/** What the sample machine gets with no `p2v.*` key (the dialog model's `detected`). */
+export function sampleDetected(facts = sampleFacts()): Config {
+  return resolveConfig({}, facts, { fromProcCmdline: false, isRoot: true });
+}
+
 export function fakeDeps(over: Partial<DialogDeps> = {}): DialogDeps {
   return {
     version: "2.0.0",
