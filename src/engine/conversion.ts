@@ -40,6 +40,7 @@ import type { ServerCapabilities } from "../net/test_connection.ts";
 import { runDetachedJob } from "./detached_job.ts";
 import type { EventSink } from "./events.ts";
 import type { ServerLink } from "./link.ts";
+import { LibvirtDefineWatch } from "./libvirt_define_watch.ts";
 import { LineSplitter } from "./line_splitter.ts";
 import { checkOutputTarget, OutputTargetError } from "./output_check.ts";
 import type { ConversionOutcome } from "./outcome.ts";
@@ -347,8 +348,10 @@ export async function runConversion(req: ConversionRequest): Promise<ConversionO
     progressTimer = setInterval(() => reportProgress(), req.progressIntervalMs ?? 1000);
     // The counts as they stand when a line arrives: a phase line starts or
     // ends a disk's copy, and a count up to a second old would misplace it.
+    const libvirtDefine = new LibvirtDefineWatch();
     const lines = new LineSplitter((line) => {
       reportProgress(true);
+      libvirtDefine.feed(line);
       emit({ type: "output", line });
     });
     const result = resilient
@@ -406,6 +409,8 @@ export async function runConversion(req: ConversionRequest): Promise<ConversionO
     const implausible = implausibleDisks(disks);
     if (implausible !== undefined) return failed(implausible);
     if (trouble.reason !== undefined) emit({ type: "warning", message: trouble.reason });
+    const notDefined = libvirtDefine.warning();
+    if (notDefined !== undefined) emit({ type: "warning", message: notDefined });
     return { kind: "succeeded", remoteDir, logFile: conversionLogPath(remoteDir) };
   } catch (err) {
     if (err instanceof CancelledError) return { kind: "cancelled", ...where() };

@@ -14,6 +14,7 @@ APT_PACKAGES=(
   linux-image-amd64       # the kernel supermin puts into the libguestfs appliance
   qemu-system-x86         # the appliance runs in it
   qemu-utils              # qemu-img (output format checks)
+  libvirt-daemon-system libvirt-clients # libvirtd and virsh: the -o libvirt scenario
   debootstrap e2fsprogs fdisk # the test guest: a Debian tree, mke2fs -d, sfdisk
   util-linux coreutils
 )
