@@ -301,7 +301,7 @@ Deno.test("dialog flow: test, next, untick a disk, change -o, run, finish", asyn
   await focus(term, /\[>Start conversion<\]/);
   term.press(KEY.enter);
   // -o null takes no -os: the reason shows under the field and the focus goes there.
-  await until(term, "-o null writes nothing: leave -os");
+  await until(term, "-o null writes nothing and takes no -os:");
   await until(term, />Storage \(-os\)/);
   term.press("\x15");
   await focus(term, /\[>Start conversion<\]/);

@@ -8,6 +8,7 @@ import type { HostFacts } from "../collect/types.ts";
 import { DEFAULT_NBD_PREFERENCE } from "./nbd.ts";
 import { randomString } from "../system/random.ts";
 import type { Config, ConfigOverrides } from "./types.ts";
+import { outputMeaning } from "./output_rules.ts";
 
 /** `p2v.reconnect` when not given: ten minutes, long enough for a switch to reboot. */
 export const DEFAULT_RECONNECT_SECONDS = 600;
@@ -42,6 +43,15 @@ function defaultPost(ctx: ResolveContext): string | undefined {
   return ctx.isRoot && ctx.fromProcCmdline ? "poweroff" : undefined;
 }
 
+/**
+ * `-os` when not given: `/var/tmp`, except for `-o null`, which writes
+ * nothing and which virt-v2v refuses with any `-os`. Only an `-os` the user
+ * wrote with `-o null` is an error (see output_rules.ts).
+ */
+function defaultStorage(outputType: string): string {
+  return outputMeaning(outputType) === "null" ? "" : "/var/tmp";
+}
+
 export function resolveConfig(o: ConfigOverrides, host: HostFacts, ctx: ResolveContext): Config {
   const hostDisks = ctx.testDisk !== undefined ? [ctx.testDisk] : host.disks.map((d) => d.name);
   const hostRemovable = ctx.testDisk !== undefined ? [] : host.removable.map((r) => r.name);
@@ -53,6 +63,7 @@ export function resolveConfig(o: ConfigOverrides, host: HostFacts, ctx: ResolveC
     );
   }
 
+  const outputType = o.outputType ?? "local";
   return {
     remote: { server: o.server, port: o.port ?? 22, hostKeys: o.hostKeys ?? [] },
     auth: {
@@ -86,11 +97,11 @@ export function resolveConfig(o: ConfigOverrides, host: HostFacts, ctx: ResolveC
     interfaces: [...(o.interfaces ?? host.interfaces.map((i) => i.name))],
     networkMap: (o.networkMap ?? []).map((e) => ({ ...e })),
     output: {
-      type: o.outputType ?? "local",
+      type: outputType,
       allocation: o.outputAllocation,
       connection: o.outputConnection,
       format: o.outputFormat,
-      storage: o.outputStorage ?? "/var/tmp",
+      storage: o.outputStorage ?? defaultStorage(outputType),
       misc: [...(o.outputMisc ?? [])],
     },
     pre: o.pre,

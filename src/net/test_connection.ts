@@ -3,6 +3,7 @@
  * whether it lets us open reverse forwards.
  */
 import { locateVirtV2vCommand, virtV2vProbeCommand } from "../convert/remote_commands.ts";
+import { isUsableOutput } from "../config/output_rules.ts";
 import { describeError, UserError } from "../errors.ts";
 import { terminalText } from "../text/ansi.ts";
 import type { RemoteSession } from "./session.ts";
@@ -13,12 +14,9 @@ export interface ServerCapabilities {
   /** Pass `--colours` to virt-v2v. */
   coloursOption: boolean;
   inputs: string[];
-  /** `-o` modes usable from virt-p2v (without `vdsm` and `rhv-upload`). */
+  /** `-o` modes usable from virt-p2v, by the server's names (without `vdsm`, `rhv-upload`, ...). */
   outputs: string[];
 }
-
-/** Output modes that make no sense when the source is a physical machine. */
-const HIDDEN_OUTPUTS = new Set(["vdsm", "rhv-upload"]);
 
 const REMOTE_COMMAND_TIMEOUT_MS = 120_000;
 
@@ -222,7 +220,7 @@ export function parseMachineReadable(text: string): Omit<ServerCapabilities, "ve
     if (line.startsWith("input:")) add(inputs, name(line, "input:"));
     else if (line.startsWith("output:")) {
       const output = name(line, "output:");
-      if (!HIDDEN_OUTPUTS.has(output)) add(outputs, output);
+      if (isUsableOutput(output)) add(outputs, output);
     }
   }
   return {
