@@ -283,3 +283,22 @@ Deno.test("unattended: an -o the server lacks is one line after the test, before
     await sshd.stop();
   }
 });
+
+Deno.test("dialog: a defaulted -os follows the output to -o null and back; a typed one stays", () => {
+  const facts = sampleFacts();
+  const screen = new SettingsScreen({ config: sampleConfig(facts), facts }, fakeDeps());
+  assert.equal(screen.os.value, "/var/tmp");
+  screen.output.value = "null";
+  screen.changed(screen.output);
+  assert.equal(screen.os.value, "");
+  assert.ok(screen.validate());
+  screen.output.value = "qemu";
+  screen.changed(screen.output);
+  assert.equal(screen.os.value, "/var/tmp");
+  screen.os.value = "/srv/images";
+  screen.output.value = "null";
+  screen.changed(screen.output);
+  assert.equal(screen.os.value, "/srv/images");
+  assert.equal(screen.validate(), false);
+  assert.equal(screen.os.error, "-o null writes nothing and takes no -os: leave -os empty.");
+});

@@ -102,6 +102,15 @@ export function serverOutputName(type: string, offered: readonly string[]): stri
   return offered.find((name) => outputMeaning(name) === meaning);
 }
 
+/**
+ * `-os` when the user gave none: `/var/tmp`, except for `-o null`, which
+ * writes nothing and with which virt-v2v refuses any `-os`. Only an `-os`
+ * the user wrote with `-o null` is an error.
+ */
+export function defaultOutputStorage(type: string): string {
+  return outputMeaning(type) === "null" ? "" : "/var/tmp";
+}
+
 /** A libvirt-friendly guest name that is also a safe file name on the server. */
 const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]*$/;
 

@@ -8,7 +8,7 @@ import type { HostFacts } from "../collect/types.ts";
 import { DEFAULT_NBD_PREFERENCE } from "./nbd.ts";
 import { randomString } from "../system/random.ts";
 import type { Config, ConfigOverrides } from "./types.ts";
-import { outputMeaning } from "./output_rules.ts";
+import { defaultOutputStorage } from "./output_rules.ts";
 
 /** `p2v.reconnect` when not given: ten minutes, long enough for a switch to reboot. */
 export const DEFAULT_RECONNECT_SECONDS = 600;
@@ -41,15 +41,6 @@ export function bootMediumNamed(disks: readonly string[], host: HostFacts): stri
  */
 function defaultPost(ctx: ResolveContext): string | undefined {
   return ctx.isRoot && ctx.fromProcCmdline ? "poweroff" : undefined;
-}
-
-/**
- * `-os` when not given: `/var/tmp`, except for `-o null`, which writes
- * nothing and which virt-v2v refuses with any `-os`. Only an `-os` the user
- * wrote with `-o null` is an error (see output_rules.ts).
- */
-function defaultStorage(outputType: string): string {
-  return outputMeaning(outputType) === "null" ? "" : "/var/tmp";
 }
 
 export function resolveConfig(o: ConfigOverrides, host: HostFacts, ctx: ResolveContext): Config {
@@ -101,7 +92,7 @@ export function resolveConfig(o: ConfigOverrides, host: HostFacts, ctx: ResolveC
       allocation: o.outputAllocation,
       connection: o.outputConnection,
       format: o.outputFormat,
-      storage: o.outputStorage ?? defaultStorage(outputType),
+      storage: o.outputStorage ?? defaultOutputStorage(outputType),
       misc: [...(o.outputMisc ?? [])],
     },
     pre: o.pre,

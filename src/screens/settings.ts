@@ -8,6 +8,7 @@ import { networkTarget } from "../convert/network_target.ts";
 import { parseCores, parseList, parseSize } from "../config/values.ts";
 import type { OutputAllocation } from "../config/types.ts";
 import {
+  defaultOutputStorage,
   type OutputSettings,
   serverOutputName,
   serverProblems,
@@ -101,6 +102,8 @@ export class SettingsScreen extends FormScreen<SettingsResult> {
   diskError: string | undefined;
   #notice: { text: string; style?: StyleName } | undefined;
   #warnings = new Map<Item, string>();
+  /** The output whose default -os the field was last given (see #followOutput). */
+  #storageFor: string;
   readonly #model: DialogModel;
   readonly #deps: DialogDeps;
 
@@ -137,6 +140,7 @@ export class SettingsScreen extends FormScreen<SettingsResult> {
       interfaces: new Set(c.interfaces),
     });
     this.updateCapabilities();
+    this.#storageFor = this.output.value;
     this.#syncTopology();
     this.#checkWarnings();
     this.ring.set(this.startButton);
@@ -222,6 +226,19 @@ export class SettingsScreen extends FormScreen<SettingsResult> {
     ];
   }
 
+  /**
+   * An -os still at the default of the output it was filled for follows the
+   * output: `-o null` empties it, as the unattended run drops a defaulted
+   * -os; an -os the user typed stays, and a rule says if it does not fit.
+   */
+  #followOutput(): void {
+    if (this.os.value.trim() === defaultOutputStorage(this.#storageFor)) {
+      this.os.value = defaultOutputStorage(this.output.value);
+      this.os.error = undefined;
+    }
+    this.#storageFor = this.output.value;
+  }
+
   #syncTopology(): void {
     this.vcpus.enabled = !this.physTopo.checked;
     const t = this.#model.facts.cpu.topology;
@@ -230,6 +247,7 @@ export class SettingsScreen extends FormScreen<SettingsResult> {
 
   override changed(item: Item): void {
     if (item === this.physTopo) this.#syncTopology();
+    if (item === this.output) this.#followOutput();
     if (item instanceof TextField || item instanceof Choice) item.error = undefined;
     if (this.disks.some((d) => d.box === item)) this.diskError = undefined;
     this.#notice = undefined;
