@@ -40,6 +40,7 @@ import { runDetachedJob } from "./detached_job.ts";
 import type { EventSink } from "./events.ts";
 import type { ServerLink } from "./link.ts";
 import { LineSplitter } from "./line_splitter.ts";
+import { VirtV2vErrorWatch } from "./virt_v2v_error.ts";
 import type { ConversionOutcome } from "./outcome.ts";
 import { runRemoteJob } from "./remote_job.ts";
 import type { Timeouts } from "./timeouts.ts";
@@ -330,7 +331,11 @@ export async function runConversion(req: ConversionRequest): Promise<ConversionO
     throwIfCancelled(signal);
     emit({ type: "phase", phase: "converting", message: "Doing conversion ..." });
     progressTimer = setInterval(reportProgress, req.progressIntervalMs ?? 1000);
-    const lines = new LineSplitter((line) => emit({ type: "output", line }));
+    const errorLine = new VirtV2vErrorWatch();
+    const lines = new LineSplitter((line) => {
+      errorLine.see(line);
+      emit({ type: "output", line });
+    });
     const result = resilient
       ? await runDetachedJob({
         link,
@@ -378,8 +383,9 @@ export async function runConversion(req: ConversionRequest): Promise<ConversionO
     // A read error explains a failing virt-v2v better than its status does.
     if (result.status !== 0 && trouble.reason !== undefined) return failed(trouble.reason);
     if (result.status !== 0) {
+      const why = errorLine.last === undefined ? "" : `: ${errorLine.last}`;
       return failed(
-        `virt-v2v exited with status ${result.status}; the full log is ` +
+        `virt-v2v exited with status ${result.status}${why}; the full log is ` +
           `${conversionLogPath(remoteDir)} on the conversion server`,
       );
     }
