@@ -8,6 +8,7 @@ import { describeError } from "../errors.ts";
 import { FormScreen } from "./form_screen.ts";
 import { isCtrl, type Key } from "./keys.ts";
 import type { DialogDeps } from "./model.ts";
+import { virtV2vErrorOf } from "../engine/virt_v2v_error.ts";
 import { formatDuration } from "../text/units.ts";
 import type { RunningResult } from "./running.ts";
 import type { Size } from "./terminal.ts";
@@ -21,6 +22,9 @@ import {
   type Part,
 } from "./widgets.ts";
 
+/** Rows one PgUp or PgDn moves the log pane. */
+const LOG_PAGE = 5;
+
 export type FinishedAction = "exit" | "poweroff" | "reboot" | "back";
 
 export class FinishedScreen extends FormScreen<FinishedAction> {
@@ -29,6 +33,8 @@ export class FinishedScreen extends FormScreen<FinishedAction> {
   readonly exitButton = new Button("Exit");
   readonly backButton = new Button("Back to settings");
   #status: { text: string; style?: StyleName } | undefined;
+  /** Rows the log pane is scrolled up from its end; 0 shows the newest. */
+  logScroll = 0;
   #busy = false;
   readonly #result: RunningResult;
   readonly #config: Config;
@@ -63,6 +69,13 @@ export class FinishedScreen extends FormScreen<FinishedAction> {
       this.finish("exit");
       return true;
     }
+    // The log pane is a few rows at 80x24: the cause may be further up.
+    if (key.name === "pageup" || key.name === "pagedown" || key.name === "end") {
+      const step = key.name === "pageup" ? LOG_PAGE : key.name === "pagedown" ? -LOG_PAGE : 0;
+      this.logScroll = step === 0 ? 0 : Math.max(0, this.logScroll + step);
+      this.invalidate();
+      return true;
+    }
     return false;
   }
 
@@ -88,6 +101,33 @@ export class FinishedScreen extends FormScreen<FinishedAction> {
         style: "error",
       };
       this.invalidate();
+    }
+  }
+
+  /**
+   * The last lines of the log, `height` rows of them, scrolled up by
+   * `logScroll` rows (clamped to what there is); virt-v2v's error line
+   * stands out.
+   */
+  #logPane(body: PageBuilder, width: number, height: number): void {
+    const rows: { text: string; error: boolean }[] = [];
+    const need = height + this.logScroll;
+    const tail = this.#result.logTail;
+    for (let i = tail.length - 1; i >= 0 && rows.length < need; i--) {
+      const error = virtV2vErrorOf(tail[i]) !== undefined;
+      rows.unshift(...hardWrap(tail[i], width - 3).map((text) => ({ text, error })));
+    }
+    this.logScroll = Math.min(this.logScroll, Math.max(0, rows.length - height));
+    body.blank();
+    body.heading(
+      this.logScroll > 0
+        ? `Last lines of the log (up ${this.logScroll}; PgDn/End: newest)`
+        : "Last lines of the log (PgUp: scroll up)",
+      width,
+    );
+    const end = rows.length - this.logScroll;
+    for (const r of rows.slice(Math.max(0, end - height), end)) {
+      body.add("  ", seg(r.text, r.error ? "error" : "dim"));
     }
   }
 
@@ -143,15 +183,7 @@ export class FinishedScreen extends FormScreen<FinishedAction> {
     if (outcome.kind !== "succeeded" && this.#result.logTail.length > 0) {
       // As many of the last log lines as fit between the summary and the buttons.
       const room = size.height - 2 - 3 - body.lines.length;
-      if (room >= 4) {
-        body.blank();
-        body.heading("Last lines of the log", width);
-        const rows: string[] = [];
-        for (let i = this.#result.logTail.length - 1; i >= 0 && rows.length < room - 2; i--) {
-          rows.unshift(...hardWrap(this.#result.logTail[i], width - 3));
-        }
-        for (const r of rows.slice(-(room - 2))) body.add("  ", seg(r, "dim"));
-      }
+      if (room >= 4) this.#logPane(body, width, room - 2);
     }
     footer.blank();
     const row: Part[] = [" "];
@@ -177,7 +209,7 @@ export class FinishedScreen extends FormScreen<FinishedAction> {
       body,
       footer,
       help: this.#canRetry()
-        ? "Tab/arrows: move  Enter: press  Back to settings: fix a value, convert again"
+        ? "Tab/arrows: move  Enter: press  PgUp/PgDn: log  Back to settings: fix a value"
         : "Tab/arrows: move  Enter: press",
       scroll: this.scroll,
       version: this.#deps.version,
