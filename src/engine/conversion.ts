@@ -35,7 +35,7 @@ import { ExportRequestCount } from "../nbd/request_counter.ts";
 import { formatBytes } from "../text/units.ts";
 import type { DiskExport, ExportEvents, ExportStarter } from "../nbd/export.ts";
 import type { RemoteSession, ReverseForward, SocketForward } from "../net/session.ts";
-import type { ServerCapabilities } from "../net/test_connection.ts";
+import type { ServerCapabilities } from "../convert/virt_v2v_probe.ts";
 import { runDetachedJob } from "./detached_job.ts";
 import type { EventSink } from "./events.ts";
 import type { ServerLink } from "./link.ts";

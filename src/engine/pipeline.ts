@@ -9,7 +9,7 @@ import { serverOutputName, serverProblems } from "../config/output_rules.ts";
 import type { Config } from "../config/types.ts";
 import { describeError } from "../errors.ts";
 import type { ExportStarter } from "../nbd/export.ts";
-import { type ServerCapabilities, ServerUnfitError } from "../net/test_connection.ts";
+import { type ServerCapabilities, ServerUnfitError } from "../convert/virt_v2v_probe.ts";
 import { connectToServer, type SessionOpener } from "./connect.ts";
 import { runConversion } from "./conversion.ts";
 import type { EventSink } from "./events.ts";
