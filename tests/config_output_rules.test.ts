@@ -302,3 +302,21 @@ Deno.test("dialog: a defaulted -os follows the output to -o null and back; a typ
   assert.equal(screen.validate(), false);
   assert.equal(screen.os.error, "-o null writes nothing and takes no -os: leave -os empty.");
 });
+
+Deno.test("dialog: against virt-v2v 2.13, -o local is offered as disk and ovirt-upload is not", () => {
+  const facts = sampleFacts();
+  const config = sampleConfig(facts);
+  const capabilities = {
+    version: "2.13.3",
+    coloursOption: true,
+    inputs: [],
+    outputs: OUTPUTS_2_13,
+  };
+  const screen = new SettingsScreen({ config, facts, capabilities }, fakeDeps());
+  assert.equal(screen.output.value, "disk");
+  assert.deepEqual(screen.output.options, OUTPUTS_2_13);
+  assert.ok(screen.validate());
+  screen.apply();
+  assert.equal(config.output.type, "disk");
+  assert.equal(config.output.storage, "/var/tmp");
+});
