@@ -103,6 +103,30 @@ Deno.test("rules: -o null takes no -os, -oa, -oc, -of or -oo; local and qemu nee
   assert.deepEqual(settingsProblems(settings({ type: "libvirt", storage: "" })), []);
 });
 
+Deno.test("rules: glance takes no -os, -oc or -oo; rhv and ovirt need -os and take no -oo", () => {
+  assert.deepEqual(settingsProblems(settings({ type: "glance", storage: "" })), []);
+  assert.deepEqual(
+    settingsProblems(settings({
+      type: "glance",
+      storage: "/x",
+      connection: "c",
+      format: "qcow2",
+      misc: ["a=b"],
+    })),
+    [
+      { field: "output.storage", message: "-o glance takes no -os: leave -os empty." },
+      { field: "output.connection", message: "-o glance takes no -oc: leave -oc empty." },
+      { field: "output.misc", message: "-o glance takes no -oo: leave -oo empty." },
+    ],
+  );
+  for (const type of ["rhv", "ovirt"]) {
+    assert.deepEqual(settingsProblems(settings({ type, storage: "", misc: ["x"] })), [
+      { field: "output.storage", message: `-o ${type} needs an export storage domain (-os).` },
+      { field: "output.misc", message: `-o ${type} takes no -oo: leave -oo empty.` },
+    ]);
+  }
+});
+
 Deno.test("rules: a defaulted -os is dropped with -o null, one that was written is kept", () => {
   const resolve = (cmdline: string) =>
     resolveConfig(overridesFromCmdline(cmdline).overrides, sampleFacts(), {
@@ -110,6 +134,7 @@ Deno.test("rules: a defaulted -os is dropped with -o null, one that was written 
       isRoot: false,
     });
   assert.equal(resolve("p2v.o=null").output.storage, "");
+  assert.equal(resolve("p2v.o=glance").output.storage, "");
   assert.equal(resolve("p2v.o=local").output.storage, "/var/tmp");
   assert.equal(resolve("p2v.o=null p2v.os=/var/tmp").output.storage, "/var/tmp");
 });

@@ -76,8 +76,25 @@ const MEANINGS: Record<string, OutputMeaning> = {
  */
 const UNUSABLE: ReadonlySet<OutputMeaning> = new Set(["vdsm", "ovirt-upload"]);
 
-/** Outputs that write files into the directory `-os` names. */
-const NEEDS_DIRECTORY: ReadonlySet<OutputMeaning> = new Set(["disk", "qemu"]);
+/**
+ * Outputs that need `-os`: a directory for the files (`disk`, `qemu`), the
+ * export storage domain (`ovirt`, "-o rhv: -os option was not specified").
+ */
+const NEEDS_STORAGE: ReadonlySet<OutputMeaning> = new Set(["disk", "qemu", "ovirt"]);
+
+/** The `-o*` options the user can set, each with the field it is kept in. */
+type OutputFlag = "-os" | "-oa" | "-oc" | "-of" | "-oo";
+
+/**
+ * What virt-v2v 2.x refuses with each output ("-os option cannot be used in
+ * this output mode", "no -oo (output options) are allowed here"), from its
+ * output/output_*.ml.
+ */
+const REFUSED_FLAGS: Partial<Record<OutputMeaning, readonly OutputFlag[]>> = {
+  null: ["-os", "-oa", "-oc", "-of", "-oo"],
+  glance: ["-os", "-oc", "-oo"],
+  ovirt: ["-oo"],
+};
 
 /** The meaning of an `-o` name, or undefined for a name no virt-v2v knows. */
 export function outputMeaning(name: string): OutputMeaning | undefined {
@@ -103,12 +120,13 @@ export function serverOutputName(type: string, offered: readonly string[]): stri
 }
 
 /**
- * `-os` when the user gave none: `/var/tmp`, except for `-o null`, which
- * writes nothing and with which virt-v2v refuses any `-os`. Only an `-os`
- * the user wrote with `-o null` is an error.
+ * `-os` when the user gave none: `/var/tmp`, except for an output with
+ * which virt-v2v refuses any `-os` (`-o null`, `-o glance`). Only an `-os`
+ * the user wrote with such an output is an error.
  */
 export function defaultOutputStorage(type: string): string {
-  return outputMeaning(type) === "null" ? "" : "/var/tmp";
+  const meaning = outputMeaning(type);
+  return meaning !== undefined && REFUSED_FLAGS[meaning]?.includes("-os") ? "" : "/var/tmp";
 }
 
 /** A libvirt-friendly guest name that is also a safe file name on the server. */
@@ -142,22 +160,26 @@ export function settingsProblems(s: OutputSettings): SettingProblem[] {
     add("output.type", `-o ${type} cannot take a physical machine; choose another output mode.`);
   }
   const storage = out.storage;
-  if (meaning !== undefined && NEEDS_DIRECTORY.has(meaning) && storage === "") {
-    add("output.storage", `-o ${type} needs a directory on the server (-os).`);
+  if (meaning !== undefined && NEEDS_STORAGE.has(meaning) && storage === "") {
+    const what = meaning === "ovirt" ? "an export storage domain" : "a directory on the server";
+    add("output.storage", `-o ${type} needs ${what} (-os).`);
   }
-  if (meaning === "null") {
-    // virt-v2v 2.x: "-os option cannot be used in this output mode", and so for -oa/-oc/-of/-oo.
-    const refuse = (field: SettingField, flag: string, given: boolean) => {
-      if (given) add(field, `-o null writes nothing and takes no ${flag}: leave ${flag} empty.`);
-    };
-    refuse("output.storage", "-os", storage !== "");
-    refuse("output.allocation", "-oa", out.allocation !== undefined);
-    refuse("output.connection", "-oc", (out.connection ?? "") !== "");
-    refuse("output.format", "-of", (out.format ?? "") !== "");
-    refuse("output.misc", "-oo", out.misc.length > 0);
+  const given: Record<OutputFlag, [SettingField, boolean]> = {
+    "-os": ["output.storage", storage !== ""],
+    "-oa": ["output.allocation", out.allocation !== undefined],
+    "-oc": ["output.connection", (out.connection ?? "") !== ""],
+    "-of": ["output.format", (out.format ?? "") !== ""],
+    "-oo": ["output.misc", out.misc.length > 0],
+  };
+  const refused = meaning === undefined ? [] : REFUSED_FLAGS[meaning] ?? [];
+  // -o null's reason says why: a user may not expect that it writes nothing.
+  const mode = meaning === "null" ? "-o null writes nothing and" : `-o ${type}`;
+  for (const flag of refused) {
+    const [field, isGiven] = given[flag];
+    if (isGiven) add(field, `${mode} takes no ${flag}: leave ${flag} empty.`);
   }
   const bad = out.misc.find((item) => !OUTPUT_OPTION.test(item));
-  if (bad !== undefined && meaning !== "null") {
+  if (bad !== undefined && !refused.includes("-oo")) {
     add(
       "output.misc",
       `-oo item "${bad}": each item is OPTION or OPTION=VALUE; separate items with commas.`,
