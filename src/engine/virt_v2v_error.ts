@@ -26,6 +26,8 @@ function bounded(reason: string): string {
 
 /** The reason on a `virt-v2v: error: …` line (colours and controls gone), or undefined. */
 export function virtV2vErrorOf(line: string): string | undefined {
+  // Every line of the output passes here, floods included: most are passed over cheaply.
+  if (!line.includes("error:")) return undefined;
   const text = plain(line);
   if (!ERROR_PREFIX.test(text)) return undefined;
   const reason = text.replace(ERROR_PREFIX, "").trim();
