@@ -69,10 +69,10 @@ const MEANINGS: Record<string, OutputMeaning> = {
 };
 
 /**
- * Outputs a physical machine cannot be converted to: `vdsm` is driven by
- * oVirt's own VDSM with disk and VM ids only it knows, and `ovirt-upload`
- * needs a local copy of the disks and the oVirt SDK on the server, which a
- * stream over our SSH session does not give.
+ * Outputs virt-p2v cannot drive, hidden and refused as the original hid
+ * them: `vdsm` is meant to be run by oVirt's VDSM, with image and VM ids it
+ * chooses, and `ovirt-upload` needs a password file (`-op`) and oVirt
+ * options that no setting of ours can give.
  */
 const UNUSABLE: ReadonlySet<OutputMeaning> = new Set(["vdsm", "ovirt-upload"]);
 
@@ -157,7 +157,7 @@ export function settingsProblems(s: OutputSettings): SettingProblem[] {
   const meaning = outputMeaning(type);
   if (type === "") add("output.type", "Choose an output mode (-o), e.g. local.");
   else if (!isUsableOutput(type)) {
-    add("output.type", `-o ${type} cannot take a physical machine; choose another output mode.`);
+    add("output.type", `-o ${type} is not supported by virt-p2v; choose another output mode.`);
   }
   const storage = out.storage;
   if (meaning !== undefined && NEEDS_STORAGE.has(meaning) && storage === "") {
