@@ -417,6 +417,38 @@ Deno.test("finished screens fit: success, failure with the log tail, cancel", ()
   assert.match(text, /The conversion was cancelled\./);
 });
 
+Deno.test("running screen at 80x24: the log pane scrolls back, holds still, and follows again", () => {
+  const m = model();
+  m.config.remote.server = "conv.example.com";
+  const screen = new RunningScreen({ config: m.config }, fakeDeps());
+  screen.start(fakeCtx({ t: 0 }));
+  try {
+    for (let i = 0; i < 100; i++) screen.onEvent({ type: "output", line: `output line ${i}` });
+    const shown = () => {
+      const text = assertFits("running, log", screen.layout(SIZE));
+      return text.split("\n").flatMap((l) => /^ output line (\d+)$/.exec(l)?.[1] ?? []).map(Number);
+    };
+    let rows = shown();
+    assert.equal(rows.at(-1), 99, "the newest line is shown");
+    assert.ok(rows.length >= 6, `only ${rows.length} log rows at 80x24`);
+    assert.ok(screen.screenKey({ name: "pageup" }));
+    rows = shown();
+    assert.equal(rows.at(-1), 89);
+    assert.match(lineTextOf(screen), /scrolled up 10 lines; End follows/);
+    // New output does not move what the user is reading.
+    screen.onEvent({ type: "output", line: "output line 100" });
+    assert.equal(shown().at(-1), 89);
+    assert.ok(screen.screenKey({ name: "pagedown" }));
+    assert.equal(shown().at(-1), 99);
+    for (let i = 0; i < 30; i++) screen.screenKey({ name: "pageup" });
+    assert.equal(shown()[0], 0, "it stops at the oldest line");
+    assert.ok(screen.screenKey({ name: "end" }));
+    assert.equal(shown().at(-1), 100);
+  } finally {
+    screen.stop();
+  }
+});
+
 Deno.test("finished screen at 80x24: virt-v2v's error in the reason, the log pane scrolls", () => {
   const dir = "/tmp/virt-p2v-20261126-ab12cd34";
   const tail = Array.from({ length: 40 }, (_, i) => `log line ${i}`);
