@@ -275,6 +275,54 @@ Deno.test("dialog: shell and back, cancel mid-copy, nothing left on the server, 
   }
 });
 
+Deno.test("dialog: a failed conversion names virt-v2v's error at 80x24, the log scrolls", async () => {
+  const { sshd, out } = await startServer({ exitCode: 3 });
+  const tmux = await TmuxSession.start({
+    argv: program(
+      `p2v.port=${sshd.port} p2v.username=${TEST_USER} p2v.identity=file://${sshd.userKeyPath} ` +
+        `p2v.disks=${diskB} p2v.name=dialog3 p2v.os=${out}`,
+    ),
+    cwd: REPO,
+    env: { TERM: "linux", VIRT_P2V_TIMEOUTS: '{"connectMs":15000}' },
+  });
+  try {
+    await tmux.waitFor(/^>Conversion server\s+\[/m);
+    await tmux.type("127.0.0.1");
+    await tmux.focus(/\[>Test connection<\]/);
+    await tmux.keys("Enter");
+    await tmux.waitFor("Connected to the conversion server");
+    await tmux.keys("Enter");
+    await tmux.waitFor("Conversion settings");
+    await tmux.focus(/\[>Start conversion<\]/);
+    await tmux.keys("Enter");
+
+    let screen = await tmux.waitFor("The conversion FAILED.", 90_000);
+    // The cause, not only the status, without scrolling anything.
+    assert.match(
+      screen.replace(/\s+/g, " "),
+      /virt-v2v exited with status 3: stub conversion failure requested; the full log is/,
+      frame(screen),
+    );
+    screen = await tmux.waitFor(/Last lines of the log \(PgUp: scroll up\)/);
+    assert.doesNotMatch(screen, /\*\*\* virt-v2v command failed \*\*\*/, frame(screen));
+    // The wrapper's banner is further up the log: PgUp brings it into the pane.
+    for (let i = 0; i < 12 && !/\*\*\* virt-v2v command failed/.test(screen); i++) {
+      await tmux.keys("PageUp");
+      screen = await tmux.waitFor(/Last lines of the log \(up \d+/);
+    }
+    assert.match(screen, /\*\*\* virt-v2v command failed \*\*\*/, frame(screen));
+    await tmux.keys("End");
+    await tmux.waitFor(/Last lines of the log \(PgUp: scroll up\)/);
+
+    await tmux.focus(/\[>Exit<\]/);
+    await tmux.keys("Enter");
+    assert.equal(await tmux.exitStatus(), 1, "a failed conversion exits 1");
+  } finally {
+    await tmux.kill();
+    await sshd.stop();
+  }
+});
+
 addEventListener("unload", () => {
   Deno.removeSync(work, { recursive: true });
 });

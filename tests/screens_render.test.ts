@@ -16,9 +16,9 @@ import { chooseColourMode, paintLine } from "../src/screens/paint.ts";
 import { type RunningResult, RunningScreen } from "../src/screens/running.ts";
 import { SettingsScreen } from "../src/screens/settings.ts";
 import { Display, type Size } from "../src/screens/terminal.ts";
-import { type Line, lineText, lineWidth, seg } from "../src/screens/text.ts";
+import { type Line, lineText, lineWidth, sanitize, seg } from "../src/screens/text.ts";
 import { type LaidOutFrame, TextField, wrapHelp } from "../src/screens/widgets.ts";
-import { parseMachineReadable } from "../src/net/test_connection.ts";
+import { parseMachineReadable } from "../src/convert/virt_v2v_probe.ts";
 import { assertTerminalSafe, HOSTILE } from "./helpers/hostile_text.ts";
 import {
   fakeCtx,
@@ -211,16 +211,16 @@ Deno.test("settings screen: reasons next to the fields, and they fit", () => {
   screen.name.value = "my guest/1";
   screen.vcpus.value = "0";
   screen.memory.value = "2048";
-  screen.oo.value = "json-disks-pattern";
+  screen.oo.value = "compressed,=x";
   for (const d of screen.disks) d.box.checked = false;
   assert.equal(screen.validate(), false);
   // Eight reasons push the last section down: it scrolls (marked "v more").
   const text = assertFits("settings, invalid", screen.layout(SIZE), SIZE, { scrolls: true });
   assert.match(text, /v more/);
-  assert.match(text, /Use letters, digits and \. _ \+ - only/);
+  assert.match(text, /use letters, digits and \. _ \+ - only/);
   assert.match(text, /A whole number, 1 or more\./);
   assert.match(text, /A size with a unit, like 2048M or 4G\./);
-  assert.match(text, /Each item is OPTION=VALUE/);
+  assert.match(text, /-oo item "=x": each item is OPTION or\s+OPTION=VALUE/);
   assert.match(text, /Tick at least one fixed disk/);
 });
 
@@ -511,6 +511,97 @@ Deno.test("finished screens fit: success, failure with the log tail, cancel", ()
     disks: [],
   });
   assert.match(text, /The conversion was cancelled\./);
+});
+
+Deno.test("running screen at 80x24: the log pane scrolls back, holds still, and follows again", () => {
+  const m = model();
+  m.config.remote.server = "conv.example.com";
+  const screen = new RunningScreen({ config: m.config }, fakeDeps());
+  screen.start(fakeCtx({ t: 0 }));
+  try {
+    for (let i = 0; i < 100; i++) screen.onEvent({ type: "output", line: `output line ${i}` });
+    const shown = () => {
+      const text = assertFits("running, log", screen.layout(SIZE));
+      return text.split("\n").flatMap((l) => /^ output line (\d+)$/.exec(l)?.[1] ?? []).map(Number);
+    };
+    let rows = shown();
+    assert.equal(rows.at(-1), 99, "the newest line is shown");
+    assert.ok(rows.length >= 6, `only ${rows.length} log rows at 80x24`);
+    assert.ok(screen.screenKey({ name: "pageup" }));
+    rows = shown();
+    assert.equal(rows.at(-1), 89);
+    assert.match(lineTextOf(screen), /scrolled up 10 lines; End follows/);
+    // New output does not move what the user is reading.
+    screen.onEvent({ type: "output", line: "output line 100" });
+    assert.equal(shown().at(-1), 89);
+    assert.ok(screen.screenKey({ name: "pagedown" }));
+    assert.equal(shown().at(-1), 99);
+    for (let i = 0; i < 30; i++) screen.screenKey({ name: "pageup" });
+    assert.equal(shown()[0], 0, "it stops at the oldest line");
+    assert.ok(screen.screenKey({ name: "end" }));
+    assert.equal(shown().at(-1), 100);
+  } finally {
+    screen.stop();
+  }
+});
+
+Deno.test("finished screen at 80x24: virt-v2v's error in the reason, the log pane scrolls", () => {
+  const dir = "/tmp/virt-p2v-20261126-ab12cd34";
+  const tail = Array.from({ length: 40 }, (_, i) => `log line ${i}`);
+  // As the running screen keeps it: sanitised, colours gone.
+  tail.push(sanitize("\x1b[1;31mvirt-v2v: error: cannot find libvirt pool 'default'\x1b[0m"));
+  tail.push(...Array.from({ length: 30 }, (_, i) => `after ${i}`));
+  const m = model();
+  m.config.remote.server = "conv.example.com";
+  const screen = new FinishedScreen(
+    {
+      outcome: {
+        kind: "failed",
+        stage: "conversion",
+        remoteDir: dir,
+        logFile: `${dir}/virt-v2v-conversion-log.txt`,
+        message: `virt-v2v exited with status 1: cannot find libvirt pool 'default'; the full ` +
+          `log is ${dir}/virt-v2v-conversion-log.txt on the conversion server`,
+      },
+      logTail: tail,
+      elapsedMs: 61_000,
+      disks: [],
+    },
+    m.config,
+    fakeDeps(),
+    { words: [], notes: [] },
+  );
+  const show = () => assertFits("finished, failed, scrolled", screen.layout(SIZE));
+  let text = show();
+  // The cause is on screen at once, in the reason, though the pane shows the newest lines.
+  assert.match(text, /status 1: cannot find libvirt pool 'default'; the full/);
+  assert.match(text, /after 29/);
+  assert.match(text, /Last lines of the log \(PgUp: scroll up\)/);
+  const rows = (t: string) => t.split("\n").filter((l) => /^ {2}(after|log line) \d+$/.test(l));
+  const pane = rows(text).length;
+  assert.ok(pane >= 4, `the pane shows ${pane} rows:\n${text}`);
+  // PgUp until the error line itself is in the pane, coloured as an error.
+  let presses = 0;
+  while (!/^ {2}virt-v2v: error: cannot find/m.test(text) && presses < 20) {
+    assert.ok(screen.screenKey({ name: "pageup" }));
+    text = show();
+    presses++;
+  }
+  assert.match(text, /^ {2}virt-v2v: error: cannot find libvirt pool 'default'$/m);
+  assert.match(text, /Last lines of the log \(up \d+; PgDn\/End: newest\)/);
+  const errorLine = screen.layout(SIZE).lines.find((l) => lineText(l).includes("virt-v2v: error"))!;
+  assert.ok(errorLine.some((s) => s.style === "error" && s.text.includes("cannot find")));
+  // It stops at the oldest line, and End goes back to the newest.
+  for (let i = 0; i < 40; i++) screen.screenKey({ name: "pageup" });
+  text = show();
+  assert.match(text, /^ {2}log line 0$/m);
+  assert.doesNotMatch(text, /after 29/);
+  screen.screenKey({ name: "end" });
+  text = show();
+  assert.match(text, /after 29/);
+  screen.screenKey({ name: "pageup" });
+  screen.screenKey({ name: "pagedown" });
+  assert.match(show(), /after 29/);
 });
 
 Deno.test("network screen fits, and says plainly what is missing", () => {

@@ -5,6 +5,7 @@
 import { collectHostFacts } from "../collect/host_facts.ts";
 import { longOptionList, parseCli, shortOptionList, usageText } from "../config/cli.ts";
 import { dumpConfig } from "../config/dump.ts";
+import { settingsProblems } from "../config/output_rules.ts";
 import { overridesFromCmdline } from "../config/kernel_keys.ts";
 import { resolveConfig, type ResolveContext } from "../config/resolve.ts";
 import { timeoutsFromEnv } from "../engine/timeouts.ts";
@@ -96,6 +97,9 @@ async function runProgram(args: string[], io: MainIo): Promise<number> {
 
   if (config.dumpConfigAndExit) {
     io.stdout(dumpConfig(config));
+    // The dump shows what was read; settings a conversion would refuse still fail it.
+    const problem = settingsProblems(config)[0];
+    if (problem) throw new UserError(problem.message);
     return 0;
   }
 

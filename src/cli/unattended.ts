@@ -4,10 +4,12 @@
  */
 import { captureDiagnostics } from "../collect/diagnostics.ts";
 import type { HostFacts } from "../collect/types.ts";
+import { settingsProblems } from "../config/output_rules.ts";
 import type { Config } from "../config/types.ts";
 import { runKernelMode } from "../engine/kernel_mode.ts";
 import { outcomeError } from "../engine/outcome.ts";
 import type { Timeouts } from "../engine/timeouts.ts";
+import { UserError } from "../errors.ts";
 import type { ExportStarter } from "../nbd/export.ts";
 import { createTextReporter } from "../report/text_reporter.ts";
 import { PROGRAM } from "../version.ts";
@@ -23,8 +25,14 @@ export interface UnattendedOptions {
   verbose: boolean;
 }
 
-/** Returns 0 after a successful conversion; throws the run's UserError otherwise. */
+/**
+ * Returns 0 after a successful conversion; throws the run's UserError otherwise.
+ * Settings that break a rule needing no server fail here, before any hook
+ * runs or anything is connected.
+ */
 export async function runUnattended(opts: UnattendedOptions): Promise<number> {
+  const problem = settingsProblems(opts.config)[0];
+  if (problem) throw new UserError(problem.message);
   const emit = createTextReporter({
     write: opts.write,
     colours: opts.colours,

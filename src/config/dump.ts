@@ -72,7 +72,8 @@ export function dumpConfig(config: Config): string {
     line("output.allocation", config.output.allocation ?? "none"),
     line("output.connection", optional(config.output.connection)),
     line("output.format", optional(config.output.format)),
-    line("output.storage", config.output.storage),
+    // Empty for `-o null`, which takes no -os.
+    line("output.storage", config.output.storage === "" ? NONE : config.output.storage),
     line("output.misc", list(config.output.misc)),
     // Our extensions, after every line the original prints.
     line("remote.hostkey", list(config.remote.hostKeys)),

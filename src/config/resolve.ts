@@ -8,6 +8,7 @@ import type { HostFacts } from "../collect/types.ts";
 import { DEFAULT_NBD_PREFERENCE } from "./nbd.ts";
 import { randomString } from "../system/random.ts";
 import type { Config, ConfigOverrides } from "./types.ts";
+import { defaultOutputStorage } from "./output_rules.ts";
 
 /** `p2v.reconnect` when not given: ten minutes, long enough for a switch to reboot. */
 export const DEFAULT_RECONNECT_SECONDS = 600;
@@ -53,6 +54,7 @@ export function resolveConfig(o: ConfigOverrides, host: HostFacts, ctx: ResolveC
     );
   }
 
+  const outputType = o.outputType ?? "local";
   return {
     remote: { server: o.server, port: o.port ?? 22, hostKeys: o.hostKeys ?? [] },
     auth: {
@@ -86,11 +88,11 @@ export function resolveConfig(o: ConfigOverrides, host: HostFacts, ctx: ResolveC
     interfaces: [...(o.interfaces ?? host.interfaces.map((i) => i.name))],
     networkMap: (o.networkMap ?? []).map((e) => ({ ...e })),
     output: {
-      type: o.outputType ?? "local",
+      type: outputType,
       allocation: o.outputAllocation,
       connection: o.outputConnection,
       format: o.outputFormat,
-      storage: o.outputStorage ?? "/var/tmp",
+      storage: o.outputStorage ?? defaultOutputStorage(outputType),
       misc: [...(o.outputMisc ?? [])],
     },
     pre: o.pre,

@@ -11,11 +11,8 @@ import {
   SshError,
   SshSession,
 } from "../net/ssh_session.ts";
-import {
-  checkReverseForwarding,
-  probeServer,
-  type ServerCapabilities,
-} from "../net/test_connection.ts";
+import { probeServer, type ServerCapabilities } from "../convert/virt_v2v_probe.ts";
+import { checkReverseForwarding } from "../net/test_connection.ts";
 import type { EventSink } from "./events.ts";
 import { HostKeyChangedError, ServerLink } from "./link.ts";
 import type { Timeouts } from "./timeouts.ts";

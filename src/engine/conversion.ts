@@ -36,13 +36,14 @@ import { ExportRequestCount } from "../nbd/request_counter.ts";
 import { formatBytes } from "../text/units.ts";
 import type { DiskExport, ExportEvents, ExportStarter } from "../nbd/export.ts";
 import type { RemoteSession, ReverseForward, SocketForward } from "../net/session.ts";
-import type { ServerCapabilities } from "../net/test_connection.ts";
+import type { ServerCapabilities } from "../convert/virt_v2v_probe.ts";
 import { runDetachedJob } from "./detached_job.ts";
 import type { EventSink } from "./events.ts";
 import type { ServerLink } from "./link.ts";
 import { LibvirtDefineWatch } from "./libvirt_define_watch.ts";
 import { LineSplitter } from "./line_splitter.ts";
 import { checkOutputTarget, OutputTargetError } from "./output_check.ts";
+import { VirtV2vErrorWatch } from "./virt_v2v_error.ts";
 import type { ConversionOutcome } from "./outcome.ts";
 import { runRemoteJob } from "./remote_job.ts";
 import type { Timeouts } from "./timeouts.ts";
@@ -349,9 +350,11 @@ export async function runConversion(req: ConversionRequest): Promise<ConversionO
     // The counts as they stand when a line arrives: a phase line starts or
     // ends a disk's copy, and a count up to a second old would misplace it.
     const libvirtDefine = new LibvirtDefineWatch();
+    const errorLine = new VirtV2vErrorWatch();
     const lines = new LineSplitter((line) => {
       reportProgress(true);
       libvirtDefine.feed(line);
+      errorLine.see(line);
       emit({ type: "output", line });
     });
     const result = resilient
@@ -401,8 +404,9 @@ export async function runConversion(req: ConversionRequest): Promise<ConversionO
     // A read error explains a failing virt-v2v better than its status does.
     if (result.status !== 0 && trouble.reason !== undefined) return failed(trouble.reason);
     if (result.status !== 0) {
+      const why = errorLine.last === undefined ? "" : `: ${errorLine.last}`;
       return failed(
-        `virt-v2v exited with status ${result.status}; the full log is ` +
+        `virt-v2v exited with status ${result.status}${why}; the full log is ` +
           `${conversionLogPath(remoteDir)} on the conversion server`,
       );
     }

@@ -5,10 +5,11 @@
  * (`kernel_mode.ts`); the dialog calls it from its Running screen.
  */
 import type { HostFacts } from "../collect/types.ts";
+import { serverOutputName, serverProblems } from "../config/output_rules.ts";
 import type { Config } from "../config/types.ts";
 import { describeError } from "../errors.ts";
 import type { ExportStarter } from "../nbd/export.ts";
-import { type ServerCapabilities, ServerUnfitError } from "../net/test_connection.ts";
+import { type ServerCapabilities, ServerUnfitError } from "../convert/virt_v2v_probe.ts";
 import { connectToServer, type SessionOpener } from "./connect.ts";
 import { runConversion } from "./conversion.ts";
 import type { EventSink } from "./events.ts";
@@ -70,12 +71,19 @@ async function connectAndConvert(req: PipelineRequest): Promise<ConversionOutcom
     const stage = err instanceof ServerUnfitError ? "server" : "connect";
     return { kind: "failed", stage, message: describeError(err) };
   }
+  const capabilities = req.capabilities ?? connected.capabilities;
+  // The rule that needs the server's list of outputs, checked as soon as that list is known.
+  const problem = serverProblems(config.output, capabilities.outputs)[0];
+  if (problem) {
+    connected.link.close();
+    return { kind: "failed", stage: "server", message: problem.message };
+  }
   try {
     return await runConversion({
-      config,
+      config: withServerOutputName(config, capabilities.outputs),
       facts: req.facts,
       link: connected.link,
-      capabilities: req.capabilities ?? connected.capabilities,
+      capabilities,
       diagnostics: await diagnostics,
       startExport: req.startExport,
       emit,
@@ -85,4 +93,13 @@ async function connectAndConvert(req: PipelineRequest): Promise<ConversionOutcom
   } finally {
     connected.link.close();
   }
+}
+
+/**
+ * The config with `-o` as this server spells it: `-o disk` for a virt-v2v
+ * 2.2 is `-o local`, which every release reads.
+ */
+function withServerOutputName(config: Config, offered: readonly string[]): Config {
+  const type = serverOutputName(config.output.type, offered) ?? config.output.type;
+  return type === config.output.type ? config : { ...config, output: { ...config.output, type } };
 }

@@ -6,6 +6,7 @@
  * value and try again.
  */
 import type { KernelLine } from "../config/kernel_line.ts";
+import { virtV2vErrorOf } from "../engine/virt_v2v_error.ts";
 import type { Config } from "../config/types.ts";
 import { describeError } from "../errors.ts";
 import { FormScreen } from "./form_screen.ts";
@@ -29,6 +30,9 @@ export type FinishedAction = "exit" | "poweroff" | "reboot" | "back";
 /** Rows moved by PgUp/PgDn; the page is clamped to the body when laid out. */
 const PAGE_STEP = 5;
 
+/** Rows one PgUp or PgDn moves the log pane. */
+const LOG_PAGE = 5;
+
 export class FinishedScreen extends FormScreen<FinishedAction> {
   readonly powerOffButton = new Button("Power off");
   readonly rebootButton = new Button("Reboot");
@@ -40,6 +44,8 @@ export class FinishedScreen extends FormScreen<FinishedAction> {
   readonly #config: Config;
   readonly #deps: DialogDeps;
   readonly #repeat: KernelLine;
+  /** Rows the log pane is scrolled up from its end; 0 shows the newest. */
+  logScroll = 0;
 
   /** `repeat`: the `p2v.*` line that repeats this conversion, shown after a success. */
   constructor(result: RunningResult, config: Config, deps: DialogDeps, repeat: KernelLine) {
@@ -72,7 +78,16 @@ export class FinishedScreen extends FormScreen<FinishedAction> {
       this.finish("exit");
       return true;
     }
-    // The focus stays on the buttons, so the body (a long kernel line) scrolls by page keys.
+    // After a failure the log pane is a few rows at 80x24: the cause may be further up.
+    const failed = this.#result.outcome.kind !== "succeeded";
+    if (failed && (key.name === "pageup" || key.name === "pagedown" || key.name === "end")) {
+      const step = key.name === "pageup" ? LOG_PAGE : key.name === "pagedown" ? -LOG_PAGE : 0;
+      this.logScroll = step === 0 ? 0 : Math.max(0, this.logScroll + step);
+      this.invalidate();
+      return true;
+    }
+    // After a success the focus stays on the buttons, so the body (a long
+    // kernel line) scrolls by page keys.
     if (key.name === "pageup" || key.name === "pagedown") {
       const step = key.name === "pageup" ? -PAGE_STEP : PAGE_STEP;
       this.scroll.offset = Math.max(0, this.scroll.offset + step);
@@ -122,6 +137,33 @@ export class FinishedScreen extends FormScreen<FinishedAction> {
     );
     for (const row of wrapWords(this.#repeat.words, width - 2)) body.add("  ", sanitize(row));
     for (const note of this.#repeat.notes) body.paragraph(note, width, "warn", 2);
+  }
+
+  /**
+   * The last lines of the log, `height` rows of them, scrolled up by
+   * `logScroll` rows (clamped to what there is); virt-v2v's error line
+   * stands out.
+   */
+  #logPane(body: PageBuilder, width: number, height: number): void {
+    const rows: { text: string; error: boolean }[] = [];
+    const need = height + this.logScroll;
+    const tail = this.#result.logTail;
+    for (let i = tail.length - 1; i >= 0 && rows.length < need; i--) {
+      const error = virtV2vErrorOf(tail[i]) !== undefined;
+      rows.unshift(...hardWrap(tail[i], width - 3).map((text) => ({ text, error })));
+    }
+    this.logScroll = Math.min(this.logScroll, Math.max(0, rows.length - height));
+    body.blank();
+    body.heading(
+      this.logScroll > 0
+        ? `Last lines of the log (up ${this.logScroll}; PgDn/End: newest)`
+        : "Last lines of the log (PgUp: scroll up)",
+      width,
+    );
+    const end = rows.length - this.logScroll;
+    for (const r of rows.slice(Math.max(0, end - height), end)) {
+      body.add("  ", seg(r.text, r.error ? "error" : "dim"));
+    }
   }
 
   layout(size: Size): LaidOutFrame {
@@ -177,15 +219,7 @@ export class FinishedScreen extends FormScreen<FinishedAction> {
     if (outcome.kind !== "succeeded" && this.#result.logTail.length > 0) {
       // As many of the last log lines as fit between the summary and the buttons.
       const room = size.height - 2 - 3 - body.lines.length;
-      if (room >= 4) {
-        body.blank();
-        body.heading("Last lines of the log", width);
-        const rows: string[] = [];
-        for (let i = this.#result.logTail.length - 1; i >= 0 && rows.length < room - 2; i--) {
-          rows.unshift(...hardWrap(this.#result.logTail[i], width - 3));
-        }
-        for (const r of rows.slice(-(room - 2))) body.add("  ", seg(r, "dim"));
-      }
+      if (room >= 4) this.#logPane(body, width, room - 2);
     }
     footer.blank();
     const row: Part[] = [" "];
@@ -211,7 +245,7 @@ export class FinishedScreen extends FormScreen<FinishedAction> {
       body,
       footer,
       help: this.#canRetry()
-        ? "Tab/arrows: move  Enter: press  Back to settings: fix a value, convert again"
+        ? "Tab/arrows: move  Enter: press  PgUp/PgDn: log  Back to settings: fix a value"
         : "Tab/arrows: move  Enter: press  PgUp/PgDn: scroll",
       scroll: this.scroll,
       version: this.#deps.version,

@@ -7,6 +7,14 @@ import type { HostFacts } from "../collect/types.ts";
 import { networkTarget } from "../convert/network_target.ts";
 import { parseCores, parseList, parseSize } from "../config/values.ts";
 import type { OutputAllocation } from "../config/types.ts";
+import {
+  defaultOutputStorage,
+  type OutputSettings,
+  serverOutputName,
+  serverProblems,
+  type SettingField,
+  settingsProblems,
+} from "../config/output_rules.ts";
 import { describeError } from "../errors.ts";
 import { formatBytes } from "../text/units.ts";
 import { FormScreen, parses } from "./form_screen.ts";
@@ -57,9 +65,6 @@ const FALLBACK_OUTPUTS = [
   "kubevirt",
 ];
 
-/** A libvirt-friendly guest name that is also a safe file name on the server. */
-const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]*$/;
-
 interface DiskRow {
   name: string;
   info: string;
@@ -97,6 +102,8 @@ export class SettingsScreen extends FormScreen<SettingsResult> {
   diskError: string | undefined;
   #notice: { text: string; style?: StyleName } | undefined;
   #warnings = new Map<Item, string>();
+  /** The output whose default -os the field was last given (see #followOutput). */
+  #storageFor: string;
   readonly #model: DialogModel;
   readonly #deps: DialogDeps;
 
@@ -133,6 +140,7 @@ export class SettingsScreen extends FormScreen<SettingsResult> {
       interfaces: new Set(c.interfaces),
     });
     this.updateCapabilities();
+    this.#storageFor = this.output.value;
     this.#syncTopology();
     this.#checkWarnings();
     this.ring.set(this.startButton);
@@ -142,9 +150,11 @@ export class SettingsScreen extends FormScreen<SettingsResult> {
   updateCapabilities(): void {
     const outputs = this.#model.capabilities?.outputs ?? [];
     const list = outputs.length > 0 ? [...outputs] : [...FALLBACK_OUTPUTS];
-    const current = this.output.options.length > 1
+    const chosen = this.output.options.length > 1
       ? this.output.value
       : this.#model.config.output.type;
+    // `local` on a server that calls it `disk` (or the other way round) is that server's name.
+    const current = serverOutputName(chosen, list) ?? chosen;
     if (!list.includes(current)) list.push(current);
     this.output.options = list;
     this.output.value = current;
@@ -216,6 +226,19 @@ export class SettingsScreen extends FormScreen<SettingsResult> {
     ];
   }
 
+  /**
+   * An -os still at the default of the output it was filled for follows the
+   * output: `-o null` empties it, as the unattended run drops a defaulted
+   * -os; an -os the user typed stays, and a rule says if it does not fit.
+   */
+  #followOutput(): void {
+    if (this.os.value.trim() === defaultOutputStorage(this.#storageFor)) {
+      this.os.value = defaultOutputStorage(this.output.value);
+      this.os.error = undefined;
+    }
+    this.#storageFor = this.output.value;
+  }
+
   #syncTopology(): void {
     this.vcpus.enabled = !this.physTopo.checked;
     const t = this.#model.facts.cpu.topology;
@@ -224,7 +247,8 @@ export class SettingsScreen extends FormScreen<SettingsResult> {
 
   override changed(item: Item): void {
     if (item === this.physTopo) this.#syncTopology();
-    if (item instanceof TextField) item.error = undefined;
+    if (item === this.output) this.#followOutput();
+    if (item instanceof TextField || item instanceof Choice) item.error = undefined;
     if (this.disks.some((d) => d.box === item)) this.diskError = undefined;
     this.#notice = undefined;
     this.#checkWarnings();
@@ -310,32 +334,36 @@ export class SettingsScreen extends FormScreen<SettingsResult> {
   /** Check every field; the reason goes under the field. True when all is well. */
   validate(): boolean {
     const errors: Item[] = [];
-    const fail = (f: TextField, reason: string) => {
+    const fail = (f: TextField | Choice, reason: string) => {
       f.error = reason;
       errors.push(f);
     };
-    const name = this.name.value.trim();
-    if (name === "") fail(this.name, "The guest needs a name.");
-    else if (!SAFE_NAME.test(name)) {
-      fail(this.name, "Use letters, digits and . _ + - only, starting with a letter or digit.");
+    const settings = this.#outputSettings();
+    const problems = [
+      ...settingsProblems(settings),
+      ...serverProblems(settings.output, this.#model.capabilities?.outputs ?? []),
+    ];
+    const fields: Record<SettingField, TextField | Choice> = {
+      "guestname": this.name,
+      "output.type": this.output,
+      "output.storage": this.os,
+      "output.allocation": this.oa,
+      "output.connection": this.oc,
+      "output.format": this.of,
+      "output.misc": this.oo,
+    };
+    // A reason from an earlier Start may be stale: another field may have caused it.
+    for (const field of Object.values(fields)) field.error = undefined;
+    // One reason per field: the first rule it breaks.
+    for (const p of problems) {
+      const field = fields[p.field];
+      if (field.error === undefined) fail(field, p.message);
     }
     if (!this.physTopo.checked && !parses(() => parseCores("vCPUs", this.vcpus.value.trim()))) {
       fail(this.vcpus, "A whole number, 1 or more.");
     }
     if (!parses(() => parseSize("memory", this.memory.value.trim()))) {
       fail(this.memory, "A size with a unit, like 2048M or 4G.");
-    }
-    const needsStorage = ["local", "qemu"].includes(this.output.value);
-    if (needsStorage && this.os.value.trim() === "") {
-      fail(this.os, `-o ${this.output.value} needs a directory on the server.`);
-    }
-    // virt-v2v 2.x refuses -os with -o null ("-os option cannot be used in this output mode").
-    if (this.output.value === "null" && this.os.value.trim() !== "") {
-      fail(this.os, "-o null writes nothing: leave -os empty (Ctrl-U clears it).");
-    }
-    const misc = parseList(this.oo.value.trim());
-    if (misc.some((item) => !/^[^=\s]+=/.test(item))) {
-      fail(this.oo, "Each item is OPTION=VALUE; separate items with commas.");
     }
     for (const row of this.interfaces) {
       if (row.box.checked && row.network.value.trim() === "") {
@@ -354,21 +382,32 @@ export class SettingsScreen extends FormScreen<SettingsResult> {
   /** Write the fields into the working config (call after validate). */
   apply(): void {
     const c = this.#model.config;
-    c.guestname = this.name.value.trim();
+    const settings = this.#outputSettings();
+    c.guestname = settings.guestname;
     c.vcpu.physTopo = this.physTopo.checked;
     if (!this.physTopo.checked) c.vcpu.cores = parseCores("vCPUs", this.vcpus.value.trim());
     c.memory = parseSize("memory", this.memory.value.trim());
-    c.output.type = this.output.value;
-    c.output.connection = optional(this.oc.value);
-    c.output.storage = this.os.value.trim();
-    c.output.format = optional(this.of.value);
-    c.output.allocation = this.oa.value === "" ? undefined : this.oa.value as OutputAllocation;
-    c.output.misc = parseList(this.oo.value.trim());
+    c.output = settings.output;
     c.disks = this.disks.filter((d) => d.box.checked).map((d) => d.name);
     c.removable = this.removable.filter((r) => r.box.checked).map((r) => r.name);
     const ifs = this.interfaces.filter((i) => i.box.checked);
     c.interfaces = ifs.map((i) => i.name);
     c.networkMap = ifs.map((i) => ({ iface: i.name, target: i.network.value.trim() }));
+  }
+
+  /** The guest name and output fields as the settings rules and the config take them. */
+  #outputSettings(): OutputSettings {
+    return {
+      guestname: this.name.value.trim(),
+      output: {
+        type: this.output.value,
+        connection: optional(this.oc.value),
+        storage: this.os.value.trim(),
+        format: optional(this.of.value),
+        allocation: this.oa.value === "" ? undefined : this.oa.value as OutputAllocation,
+        misc: parseList(this.oo.value.trim()),
+      },
+    };
   }
 
   layout(size: Size): LaidOutFrame {
@@ -550,7 +589,9 @@ function messageFor(
   item: Item | undefined,
   warnings: Map<Item, string>,
 ): { text: string; style: StyleName } | undefined {
-  if (item instanceof TextField && item.error) return { text: item.error, style: "error" };
+  if ((item instanceof TextField || item instanceof Choice) && item.error) {
+    return { text: item.error, style: "error" };
+  }
   const w = item ? warnings.get(item) : undefined;
   return w ? { text: w, style: "warn" } : undefined;
 }

@@ -160,6 +160,8 @@ export class Choice {
   options: string[];
   index: number;
   enabled = true;
+  /** Why the option chosen is not acceptable, shown next to the choice. */
+  error: string | undefined;
   /** How an option is shown (e.g. `` → `(not set)`). */
   display: (option: string) => string;
 
