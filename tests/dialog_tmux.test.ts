@@ -51,13 +51,22 @@ function program(cmdline: string, extra: string[] = []): string[] {
 }
 
 /** The rows of the `p2v.*` line on a captured screen, from `p2v.server=` to its last row. */
+/** The kernel line's rows are the 80-column screen less their two-column indent. */
+const LINE_WIDTH = 78;
+
 function kernelLineRows(screen: string): string[] {
   const rows = screen.split("\n").map((r) => r.trim());
   const first = rows.findIndex((r) => r.startsWith("p2v.server="));
   if (first < 0) return [];
-  let last = first;
-  while (last + 1 < rows.length && rows[last + 1].startsWith("p2v.")) last++;
-  return rows.slice(first, last + 1);
+  // As the screen says: a value cut at the edge (a full row) goes on in the next row.
+  const joined: string[] = [rows[first]];
+  for (let i = first + 1; i < rows.length; i++) {
+    const previous = rows[i - 1];
+    if (previous.length === LINE_WIDTH && rows[i] !== "") joined[joined.length - 1] += rows[i];
+    else if (rows[i].startsWith("p2v.")) joined.push(rows[i]);
+    else break;
+  }
+  return joined;
 }
 
 /** The percentage on the progress line of `disk`, or undefined when not shown. */

@@ -13,6 +13,7 @@ import { FormScreen } from "./form_screen.ts";
 import { isCtrl, type Key } from "./keys.ts";
 import type { DialogDeps } from "./model.ts";
 import { formatDuration } from "../text/units.ts";
+import { textWidth } from "../text/width.ts";
 import type { RunningResult } from "./running.ts";
 import type { Size } from "./terminal.ts";
 import { hardWrap, sanitize, seg, type StyleName, wrapWords } from "./text.ts";
@@ -128,7 +129,10 @@ export class FinishedScreen extends FormScreen<FinishedAction> {
    */
   #repeatLine(body: PageBuilder, width: number): void {
     if (this.#repeat.words.length === 0) return;
-    body.blank();
+    // A key path or URL can be wider than the screen: it is cut at the edge,
+    // and a note says so in the row the blank above would take (24 rows are few).
+    const cut = this.#repeat.words.some((w) => textWidth(w) > width - 2);
+    if (!cut) body.blank();
     body.paragraph(
       "To repeat this conversion unattended on other machines, boot them with:",
       width,
@@ -136,6 +140,7 @@ export class FinishedScreen extends FormScreen<FinishedAction> {
       2,
     );
     for (const row of wrapWords(this.#repeat.words, width - 2)) body.add("  ", sanitize(row));
+    if (cut) body.paragraph("A full row runs on into the next, without a space.", width, "dim", 2);
     for (const note of this.#repeat.notes) body.paragraph(note, width, "warn", 2);
   }
 
