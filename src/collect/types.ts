@@ -59,6 +59,8 @@ export interface HostFacts {
    * out of `disks`; absent when there are none.
    */
   bootMedium?: DiskInfo[];
+  /** Groups spanning two or more of the disks above (boot medium included); absent when none. */
+  diskGroups?: DiskGroup[];
   interfaces: InterfaceInfo[];
   cpu: CpuFacts;
   /** Host RAM rounded up to a power of two, in bytes. */
@@ -70,4 +72,14 @@ export interface HostFacts {
   arch: string;
   /** How this machine booted; absent when not collected. */
   firmware?: FirmwareFacts;
+}
+
+/** Disks that hold one volume group or RAID array between them: converted all together or not at all. */
+export interface DiskGroup {
+  /** `lvm`: the PVs of one volume group; `md`: the members of one md RAID array. */
+  kind: "lvm" | "md";
+  /** The volume group's name, or the array's name (`host:0`), else its UUID. */
+  name: string;
+  /** Names of the whole disks (as DiskInfo.name) holding a member, sorted. */
+  disks: string[];
 }
