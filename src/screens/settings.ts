@@ -6,6 +6,7 @@
 import type { HostFacts } from "../collect/types.ts";
 import { networkTarget } from "../convert/network_target.ts";
 import { parseCores, parseList, parseSize } from "../config/values.ts";
+import { groupTitle, partialGroupMessage, partialGroups } from "../config/disk_groups.ts";
 import type { OutputAllocation } from "../config/types.ts";
 import { describeError } from "../errors.ts";
 import { formatBytes } from "../text/units.ts";
@@ -95,6 +96,8 @@ export class SettingsScreen extends FormScreen<SettingsResult> {
   readonly refreshButton = new Button("Refresh disks");
   readonly startButton = new Button("Start conversion");
   diskError: string | undefined;
+  /** One line for each volume group or array of which only some disks are ticked. */
+  diskGroupWarnings: string[] = [];
   #notice: { text: string; style?: StyleName } | undefined;
   #warnings = new Map<Item, string>();
   readonly #model: DialogModel;
@@ -173,6 +176,10 @@ export class SettingsScreen extends FormScreen<SettingsResult> {
       if (medium) parts.push("the medium this machine booted from");
       if (info?.model) parts.push(info.model);
       if (info?.serial) parts.push(`serial ${info.serial}`);
+      // Which disks go together is shown before anyone unticks one of them.
+      for (const group of facts.diskGroups ?? []) {
+        if (group.disks.includes(name)) parts.push(groupTitle(group));
+      }
       return { name, info: parts.join("  "), box: new Checkbox(name, selected.disks.has(name)) };
     });
     const removableNames = [...facts.removable.map((r) => r.name)];
@@ -281,6 +288,7 @@ export class SettingsScreen extends FormScreen<SettingsResult> {
         const old = oldIfs.get(row.name);
         if (old) row.network.value = old.network.value;
       }
+      this.#checkWarnings();
       this.#notice = {
         text:
           `Found ${facts.disks.length} fixed disk(s), ${facts.removable.length} removable drive(s).`,
@@ -293,6 +301,9 @@ export class SettingsScreen extends FormScreen<SettingsResult> {
 
   #checkWarnings(): void {
     this.#warnings.clear();
+    const ticked = this.disks.filter((d) => d.box.checked).map((d) => d.name);
+    this.diskGroupWarnings = partialGroups(this.#model.facts.diskGroups, ticked)
+      .map(partialGroupMessage);
     const vcpus = Number(this.vcpus.value);
     if (Number.isFinite(vcpus) && vcpus > MAX_SUPPORTED_VCPUS) {
       this.#warnings.set(
@@ -470,6 +481,7 @@ export class SettingsScreen extends FormScreen<SettingsResult> {
     body.heading("Fixed hard disks (Space ticks)", width);
     this.#deviceRows(body, this.disks, width);
     if (this.diskError) body.paragraph(this.diskError, width, "error", 2);
+    for (const w of this.diskGroupWarnings) body.paragraph(w, width, "warn", 2);
     body.heading("Removable media", width);
     this.#deviceRows(body, this.removable, width);
     body.heading("Network interfaces", width);
