@@ -64,3 +64,12 @@ Deno.test("settings: the disk group warning fits 80x24 and is shown by the focus
   const text = frame.lines.map(lineText).join("\n");
   assert.match(text, /but sdb is not selected/);
 });
+
+Deno.test("settings: a LUN seen through several paths has one row that names the others", () => {
+  const facts = sampleFacts();
+  facts.disks.push({ name: "sdb", sizeBytes: 2 ** 40, model: "LUN", otherPaths: ["sdd", "sdf"] });
+  const screen = new SettingsScreen({ config: sampleConfig(facts), facts }, fakeDeps());
+  const text = screenText(screen, TALL);
+  assert.match(text, /\[x\] sdb .*LUN {2}one LUN, also sdd, sdf/);
+  assert.doesNotMatch(text, /\[.\] sdd/);
+});

@@ -6,6 +6,7 @@
 
 import { basename, dirname, join } from "node:path";
 import type { DiskInfo, RemovableInfo } from "./types.ts";
+import { findMultipathLuns } from "./multipath.ts";
 import {
   compareNames,
   exists,
@@ -41,6 +42,10 @@ export async function findDisks(root = "/"): Promise<FoundDisks> {
   const names = await listDir(blockDir);
   const inUse = await findRootDisks(root);
   const booted = await readBootMedium(root);
+  const luns = await findMultipathLuns(
+    root,
+    names.filter((n) => FIXED_PREFIXES.some((p) => n.startsWith(p))),
+  );
 
   const disks: DiskInfo[] = [];
   const removable: RemovableInfo[] = [];
@@ -50,17 +55,21 @@ export async function findDisks(root = "/"): Promise<FoundDisks> {
     if (FIXED_PREFIXES.some((p) => name.startsWith(p))) {
       // Hidden NVMe multipath legs (nvme0c0n1) have no /dev node to export.
       if ((await readAttr(join(dir, "hidden"))) === "1") continue;
+      // A LUN seen through several paths is listed once, under its first path.
+      const paths = luns.get(name) ?? [name];
+      if (paths[0] !== name) continue;
       const sizeBytes = await readSize(dir);
       if (name.startsWith("sd") && (await isEmptyRemovable(dir, sizeBytes))) continue;
       // Converting the disk we are running from would copy a live, changing system.
-      if (inUse.has(name)) continue;
+      if (paths.some((p) => inUse.has(p))) continue;
       const disk: DiskInfo = { name: name.replaceAll("!", "/"), sizeBytes };
+      if (paths.length > 1) disk.otherPaths = paths.slice(1);
       const model = await readAttr(join(dir, "device/model"));
       if (model !== undefined) disk.model = model;
       const serial = await readSerial(dir);
       if (serial !== undefined) disk.serial = serial;
       // The USB stick (or disk image) we booted from is not part of the machine.
-      (booted.has(name) ? bootMedium : disks).push(disk);
+      (paths.some((p) => booted.has(p)) ? bootMedium : disks).push(disk);
     } else if (name.startsWith("sr")) {
       const drive: RemovableInfo = { name };
       const model = await readAttr(join(dir, "device/model"));

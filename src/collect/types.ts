@@ -7,6 +7,8 @@ export interface DiskInfo {
   sizeBytes: number;
   model?: string;
   serial?: string;
+  /** Kernel names of the other paths to the same LUN (multipath), not listed on their own. */
+  otherPaths?: string[];
 }
 
 export interface RemovableInfo {

@@ -176,6 +176,7 @@ export class SettingsScreen extends FormScreen<SettingsResult> {
       if (medium) parts.push("the medium this machine booted from");
       if (info?.model) parts.push(info.model);
       if (info?.serial) parts.push(`serial ${info.serial}`);
+      if (info?.otherPaths) parts.push(`one LUN, also ${info.otherPaths.join(", ")}`);
       // Which disks go together is shown before anyone unticks one of them.
       for (const group of facts.diskGroups ?? []) {
         if (group.disks.includes(name)) parts.push(groupTitle(group));
