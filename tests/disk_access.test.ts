@@ -41,7 +41,6 @@ Deno.test("unattended: a disk this user may not read is one error line, before a
     {
       // Root without the capabilities that override file permissions reads as any user does.
       wrapper: ["setpriv", "--bounding-set=-dac_override,-dac_read_search"],
-      env: { USER: "root" },
       timeoutMs: 60_000,
     },
   );

@@ -35,7 +35,7 @@ export async function unreadableDisks(
         problems.push(`disk ${path} does not exist`);
       } else if (err instanceof Deno.errors.PermissionDenied) {
         denied = true;
-        problems.push(`cannot read disk ${path} as ${currentUser()}: ${diskErrorText(err)}`);
+        problems.push(`cannot read disk ${path} as ${await currentUser()}: ${diskErrorText(err)}`);
       } else {
         problems.push(`cannot read disk ${path}: ${diskErrorText(err)}`);
       }
@@ -52,7 +52,16 @@ export async function unreadableDisks(
   return [...problems, ...hints].join("; ");
 }
 
-function currentUser(): string {
-  const name = Deno.env.get("USER") ?? Deno.env.get("LOGNAME");
-  return name ? `user ${name} (uid ${Deno.uid()})` : `uid ${Deno.uid()}`;
+/** `user NAME (uid N)` from /etc/passwd; the environment's USER may be anyone's. */
+async function currentUser(): Promise<string> {
+  const uid = Deno.uid() ?? -1;
+  try {
+    for (const line of (await Deno.readTextFile("/etc/passwd")).split("\n")) {
+      const fields = line.split(":");
+      if (fields.length > 2 && fields[2] === String(uid)) return `user ${fields[0]} (uid ${uid})`;
+    }
+  } catch {
+    // No passwd file (a minimal image): the number alone.
+  }
+  return `uid ${uid}`;
 }
