@@ -116,7 +116,7 @@ export async function runInteractive(opts: InteractiveOptions): Promise<number> 
     async refreshFacts() {
       const facts = await collectHostFacts();
       return await withPathDisks(
-        testDiskOnly ? { ...facts, disks: [], removable: [] } : facts,
+        testDiskOnly ? withoutMachineDisks(facts) : facts,
         config.disks,
       );
     },
@@ -145,7 +145,7 @@ export async function runInteractive(opts: InteractiveOptions): Promise<number> 
   const model: DialogModel = {
     config: structuredClone(config),
     facts: await withPathDisks(
-      testDiskOnly ? { ...opts.facts, disks: [], removable: [] } : opts.facts,
+      testDiskOnly ? withoutMachineDisks(opts.facts) : opts.facts,
       config.disks,
     ),
   };
@@ -184,4 +184,10 @@ export async function runInteractive(opts: InteractiveOptions): Promise<number> 
       `on the server\n`,
   );
   return 0;
+}
+
+/** With --test-disk, the image is the only disk: none of the machine's are listed, greyed or not. */
+function withoutMachineDisks(facts: HostFacts): HostFacts {
+  const { runningSystem: _running, diskGroups: _groups, ...rest } = facts;
+  return { ...rest, disks: [], removable: [] };
 }

@@ -50,6 +50,7 @@ export async function collectHostFacts(opts: CollectOptions = {}): Promise<HostF
     firmware,
   };
   if (found.bootMedium.length > 0) facts.bootMedium = found.bootMedium;
+  if (found.runningSystem.length > 0) facts.runningSystem = found.runningSystem;
   const diskGroups = await findDiskGroups(
     root,
     [...found.disks, ...found.bootMedium].map((d) => d.name),

@@ -61,6 +61,11 @@ export interface HostFacts {
    * out of `disks`; absent when there are none.
    */
   bootMedium?: DiskInfo[];
+  /**
+   * Fixed disks that hold the running system (a live system converting its
+   * other disks), left out of `disks`; absent when there are none.
+   */
+  runningSystem?: DiskInfo[];
   /** Groups spanning two or more of the disks above (boot medium included); absent when none. */
   diskGroups?: DiskGroup[];
   interfaces: InterfaceInfo[];

@@ -65,6 +65,8 @@ interface DiskRow {
   name: string;
   info: string;
   box: Checkbox;
+  /** `missing`: named by the configuration, not on this machine; `running`: holds the running system. */
+  state: "present" | "missing" | "running";
 }
 
 interface InterfaceRow {
@@ -166,14 +168,21 @@ export class SettingsScreen extends FormScreen<SettingsResult> {
     const config = this.#model.config;
     const missing = (names: string[], have: string[]) =>
       listMissing ? names.filter((n) => !have.includes(n)) : [];
-    const diskNames = [...facts.disks.map((d) => d.name)];
-    diskNames.push(...missing(config.disks, diskNames));
+    // The running system's own disks are listed, greyed, so that it is
+    // clear why they cannot be ticked (and why the list may be empty).
+    const running = facts.runningSystem ?? [];
+    const isRunning = (name: string) =>
+      running.some((d) => d.name === name || `/dev/${d.name}` === name);
+    const diskNames = [...facts.disks.map((d) => d.name), ...running.map((d) => d.name)];
+    diskNames.push(...missing(config.disks, diskNames).filter((n) => !isRunning(n)));
     this.disks = diskNames.map((name) => {
       // The boot medium is only listed when p2v.disks names it: say what it is.
       const medium = facts.bootMedium?.find((d) => d.name === name || `/dev/${d.name}` === name);
-      const info = facts.disks.find((d) => d.name === name) ?? medium;
+      const live = running.find((d) => d.name === name);
+      const info = facts.disks.find((d) => d.name === name) ?? medium ?? live;
       const parts: string[] = [info ? formatBytes(info.sizeBytes) : "not found"];
       if (medium) parts.push("the medium this machine booted from");
+      if (live) parts.push("holds the running system");
       if (info?.model) parts.push(info.model);
       if (info?.serial) parts.push(`serial ${info.serial}`);
       if (info?.otherPaths) parts.push(`one LUN, also ${info.otherPaths.join(", ")}`);
@@ -181,7 +190,10 @@ export class SettingsScreen extends FormScreen<SettingsResult> {
       for (const group of facts.diskGroups ?? []) {
         if (group.disks.includes(name)) parts.push(groupTitle(group));
       }
-      return { name, info: parts.join("  "), box: new Checkbox(name, selected.disks.has(name)) };
+      const box = new Checkbox(name, !live && selected.disks.has(name));
+      box.enabled = !live;
+      const state = live ? "running" : info ? "present" : "missing";
+      return { name, info: parts.join("  "), box, state };
     });
     const removableNames = [...facts.removable.map((r) => r.name)];
     removableNames.push(...missing(config.removable, removableNames));
@@ -191,6 +203,7 @@ export class SettingsScreen extends FormScreen<SettingsResult> {
         name,
         info: info ? info.model ?? "" : "not found",
         box: new Checkbox(name, selected.removable.has(name)),
+        state: info ? "present" : "missing",
       };
     });
     const ifNames = [...facts.interfaces.map((i) => i.name)];
@@ -354,13 +367,31 @@ export class SettingsScreen extends FormScreen<SettingsResult> {
         fail(row.network, "Name the target network (e.g. default).");
       }
     }
-    this.diskError = this.disks.some((d) => d.box.checked)
-      ? undefined
-      : "Tick at least one fixed disk: there is nothing to convert.";
-    if (this.diskError && this.disks.length > 0) errors.push(this.disks[0].box);
+    this.diskError = this.#checkDisks();
+    const firstTickable = this.disks.find((d) => d.box.enabled);
+    if (this.diskError && firstTickable) errors.push(firstTickable.box);
     if (errors.length > 0) this.ring.set(errors[0]);
     this.invalidate();
     return errors.length === 0 && this.diskError === undefined;
+  }
+
+  /** Why the ticked disks cannot be converted, or undefined. */
+  #checkDisks(): string | undefined {
+    const missing = this.disks.filter((d) => d.box.checked && d.state === "missing");
+    if (missing.length > 0) {
+      const names = missing.map((d) => d.name).join(", ");
+      return `Not on this machine: ${names}. Untick it, or attach it and press Refresh disks.`;
+    }
+    if (this.disks.some((d) => d.box.checked)) return undefined;
+    if (!this.disks.some((d) => d.box.enabled)) {
+      const running = this.disks.filter((d) => d.state === "running").map((d) => d.name);
+      return running.length > 0
+        ? `There is no disk to convert: ${running.join(", ")} ${
+          running.length === 1 ? "holds" : "hold"
+        } the running system, and this machine has no other fixed disk.`
+        : "There is no disk to convert: this machine has no fixed disk.";
+    }
+    return "Tick at least one fixed disk: there is nothing to convert.";
   }
 
   /** Write the fields into the working config (call after validate). */
