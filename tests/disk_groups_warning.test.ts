@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { findDiskGroups } from "../src/collect/disk_groups.ts";
 import type { DiskGroup } from "../src/collect/types.ts";
 import { partialGroupMessage, partialGroups } from "../src/config/disk_groups.ts";
+import { diskSelectionWarnings } from "../src/config/disk_selection.ts";
 import { runUnattended } from "../src/cli/unattended.ts";
 import { DEFAULT_TIMEOUTS } from "../src/engine/timeouts.ts";
 import { nbdExportStarter } from "../src/nbd/backends.ts";
@@ -87,4 +88,27 @@ Deno.test("unattended: part of a volume group on loop devices gives a warning li
       await run("pvremove", ["-ff", "-y", a.path, b.path], { check: false });
     }
   });
+});
+
+Deno.test("diskSelectionWarnings: the running system's disk, two paths of one LUN, part of a group", () => {
+  const facts = {
+    ...ENGINE_FACTS,
+    disks: [
+      { name: "sda", sizeBytes: 1, otherPaths: ["sdc"] },
+      { name: "sdb", sizeBytes: 1 },
+      { name: "nvme1n1", sizeBytes: 1 },
+    ],
+    runningSystem: [{ name: "nvme0n1", sizeBytes: 1 }],
+    diskGroups: [MD],
+  };
+  assert.deepEqual(diskSelectionWarnings(facts, ["sda", "sdb"]), []);
+  assert.deepEqual(diskSelectionWarnings(facts, ["/dev/nvme0n1", "sda", "/dev/sdc", "nvme1n1"]), [
+    "nvme0n1 holds the running system: it changes while it is copied, so the guest may not " +
+    "boot; converting it as asked",
+    "sda and sdc are paths to one LUN, which would be converted twice; name one of them " +
+    "in p2v.disks",
+  ]);
+  assert.deepEqual(diskSelectionWarnings(facts, ["nvme1n1"]), [
+    partialGroupMessage({ group: MD, missing: ["nvme0n1"] }),
+  ]);
 });
