@@ -211,3 +211,26 @@ id = "aaaaaa-bbbb-cccc-dddd-eeee-ffff-gggggg"
   assert.equal(parseVgMetadata(text, "aaaaaabbbbccccddddeeeeffffgggggg"), undefined);
   assert.equal(parseVgMetadata('contents = "Text Format Volume Group"\n', "x"), undefined);
 });
+
+Deno.test("findDiskGroups: a device that does not answer is passed over after the bound", async () => {
+  const uuid = crypto.getRandomValues(new Uint8Array(16));
+  const tree = {
+    ...blockDevice("sda", "devices/ata1", { dev: "8:0", size: 64 }),
+    ...blockDevice("sdb", "devices/ata2", { dev: "8:16", size: 64 }),
+    ...blockDevice("sdc", "devices/ata3", { dev: "8:32", size: 64 }),
+  };
+  await withRoot(tree, async (root) => {
+    await writeAt(join(root, "dev/sda"), 4096, mdSuperblock1(uuid, "slow:0"));
+    await writeAt(join(root, "dev/sdc"), 4096, mdSuperblock1(uuid, "slow:0"));
+    // Opening a FIFO for reading blocks until someone opens it for writing: a drive that hangs.
+    await run("mkfifo", [join(root, "dev/sdb")]);
+    const started = performance.now();
+    const groups = await findDiskGroups(root, ["sda", "sdb", "sdc"], undefined, 300);
+    const took = performance.now() - started;
+    assert.deepEqual(groups, [{ kind: "md", name: "slow:0", disks: ["sda", "sdc"] }]);
+    assert.ok(took >= 300 && took < 3000, `took ${took} ms`);
+    // Let the blocked open finish, so that nothing is left running.
+    (await Deno.open(join(root, "dev/sdb"), { write: true })).close();
+    await new Promise((r) => setTimeout(r, 100));
+  });
+});

@@ -24,6 +24,13 @@ interface Candidate {
   sizeBytes: number;
 }
 
+/**
+ * How long one device may take to show its label and superblock. A disk that
+ * does not answer (failing, or a drive that blocks open) must not hold up
+ * the start: it tells nothing, like one that cannot be opened.
+ */
+export const DEVICE_READ_MS = 5000;
+
 /** Opens a device read-only by its path; the real one in production. */
 export type DeviceOpener = <T>(path: string, use: (read: DiskReader) => Promise<T>) => Promise<T>;
 
@@ -37,14 +44,18 @@ export async function findDiskGroups(
   root: string,
   disks: readonly string[],
   open: DeviceOpener = withDiskReader,
+  readMs = DEVICE_READ_MS,
 ): Promise<DiskGroup[]> {
   const byKey = new Map<string, DiskGroup>();
   for (const disk of disks) {
     for (const c of await candidatesOn(root, disk)) {
-      const found = await readMembership(
-        join(root, "dev", c.kernelName.replaceAll("!", "/")),
-        c,
-        open,
+      const found = await within(
+        readMs,
+        readMembership(
+          join(root, "dev", c.kernelName.replaceAll("!", "/")),
+          c,
+          open,
+        ),
       );
       if (found === undefined) continue;
       const group = byKey.get(found.key) ?? { kind: found.kind, name: found.name, disks: [] };
@@ -102,5 +113,18 @@ async function readMembership(
   } catch {
     // A device we cannot open (no node, no permission, no medium) tells nothing.
     return undefined;
+  }
+}
+
+/** The promise's value, or undefined after `ms` (the read goes on, its result unused). */
+async function within<T>(ms: number, promise: Promise<T>): Promise<T | undefined> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<undefined>((resolve) =>
+    timer = setTimeout(() => resolve(undefined), ms)
+  );
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
   }
 }
