@@ -67,7 +67,8 @@ done
 grep -F " $P2V_CLEAN_ROOT/" /proc/self/mountinfo | cut -d' ' -f5 | sort -r |
   while read -r mnt; do umount -l "$mnt" 2>/dev/null; done
 losetup -nO NAME,BACK-FILE 2>/dev/null | while read -r dev file; do
-  case "$file" in "$P2V_CLEAN_ROOT"/*) losetup -d "$dev" 2>/dev/null;; esac
+  # Detaching alone would leave the partitions behind, in the way of the next user.
+  case "$file" in "$P2V_CLEAN_ROOT"/*) partx -d "$dev" 2>/dev/null; losetup -d "$dev" 2>/dev/null;; esac
 done
 for ns in "$P2V_CLEAN_ROOT"/.netns/*; do
   [ -e "$ns" ] && ip netns del "\${ns##*/}" 2>/dev/null
