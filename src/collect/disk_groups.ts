@@ -46,21 +46,22 @@ export async function findDiskGroups(
   open: DeviceOpener = withDiskReader,
   readMs = DEVICE_READ_MS,
 ): Promise<DiskGroup[]> {
-  const byKey = new Map<string, DiskGroup>();
-  for (const disk of disks) {
+  // Disks are read side by side: one that hangs costs its bound once, not once per disk.
+  const found = await Promise.all(disks.map(async (disk) => {
+    const memberships: Membership[] = [];
     for (const c of await candidatesOn(root, disk)) {
-      const found = await within(
-        readMs,
-        readMembership(
-          join(root, "dev", c.kernelName.replaceAll("!", "/")),
-          c,
-          open,
-        ),
-      );
-      if (found === undefined) continue;
-      const group = byKey.get(found.key) ?? { kind: found.kind, name: found.name, disks: [] };
+      const path = join(root, "dev", c.kernelName.replaceAll("!", "/"));
+      const m = await within(readMs, readMembership(path, c, open));
+      if (m !== undefined) memberships.push(m);
+    }
+    return { disk, memberships };
+  }));
+  const byKey = new Map<string, DiskGroup>();
+  for (const { disk, memberships } of found) {
+    for (const m of memberships) {
+      const group = byKey.get(m.key) ?? { kind: m.kind, name: m.name, disks: [] };
       if (!group.disks.includes(disk)) group.disks.push(disk);
-      byKey.set(found.key, group);
+      byKey.set(m.key, group);
     }
   }
   const groups = [...byKey.values()].filter((g) => g.disks.length > 1);
