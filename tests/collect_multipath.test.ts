@@ -5,10 +5,10 @@ import { blockDevice, mountinfo, withRoot } from "./collect_sysroot.ts";
 const HBA1 = "devices/pci0000:00/0000:00:02.0/host1/rport-1:0-0/target1:0:0/1:0:0:0";
 const HBA2 = "devices/pci0000:00/0000:00:03.0/host2/rport-2:0-0/target2:0:0/2:0:0:0";
 
-function path(name: string, parent: string, dev: string, wwid: string) {
+function path(name: string, parent: string, dev: string, wwid: string, size = 2048) {
   return blockDevice(name, parent, {
     dev,
-    size: 2048,
+    size,
     attrs: { "device/wwid": `${wwid}\n`, "device/model": "LUN C-Series    \n" },
   });
 }
@@ -67,5 +67,17 @@ Deno.test("findDisks: an active dm-multipath map names its paths; the root LUN h
   await withRoot(tree, async (root) => {
     const { disks } = await findDisks(root);
     assert.deepEqual(disks.map((d) => [d.name, d.otherPaths]), [["sdb", ["sde"]]]);
+  });
+});
+
+Deno.test("findDisks: the same NAA id on disks of different sizes is no LUN: both are listed", async () => {
+  const naa = "naa.5000000000000001";
+  const tree = { ...path("sda", HBA1, "8:0", naa, 2048), ...path("sdb", HBA2, "8:16", naa, 4096) };
+  await withRoot(tree, async (root) => {
+    const { disks } = await findDisks(root);
+    assert.deepEqual(disks.map((d) => [d.name, d.otherPaths]), [
+      ["sda", undefined],
+      ["sdb", undefined],
+    ]);
   });
 });

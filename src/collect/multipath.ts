@@ -31,9 +31,15 @@ export async function findMultipathLuns(
     const dir = join(blockDir, name);
     const wwid = (await readAttr(join(dir, "device/wwid"))) ?? (await readAttr(join(dir, "wwid")));
     if (wwid === undefined || !UNIQUE_WWID.test(wwid)) continue;
-    const set = byWwid.get(wwid) ?? new Set<string>();
+    // A bridge that makes up its id could give two disks the same one; two
+    // paths to one LUN also agree on its size and model. Hiding a real disk
+    // would be worse than listing a LUN twice.
+    const size = await readAttr(join(dir, "size"));
+    const model = await readAttr(join(dir, "device/model"));
+    const key = JSON.stringify([wwid, size, model]);
+    const set = byWwid.get(key) ?? new Set<string>();
     set.add(name);
-    byWwid.set(wwid, set);
+    byWwid.set(key, set);
   }
   sets.push(...byWwid.values());
   const known = new Set(names);
