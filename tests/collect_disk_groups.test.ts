@@ -111,6 +111,8 @@ Deno.test({
         const groups = await findDiskGroups("/", [a.name, b.name]);
         assert.equal(groups.length, 1);
         assert.equal(groups[0].kind, "md");
+        // mdadm names the array HOST:NAME in its 1.2 superblock.
+        assert.match(groups[0].name, new RegExp(`:p2vtest${Deno.pid}$`));
         assert.deepEqual(groups[0].disks, [a.name, b.name].sort());
       } finally {
         await run("mdadm", ["--stop", md], { check: false });
