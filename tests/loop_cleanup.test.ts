@@ -3,7 +3,6 @@
  * on SIGTERM its signal listener detaches them, on SIGKILL its reaper does.
  */
 import assert from "node:assert/strict";
-import { join } from "node:path";
 import { tempDir } from "./helpers/cleanup.ts";
 import { run, waitFor } from "./helpers/process.ts";
 
