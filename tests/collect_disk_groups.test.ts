@@ -62,8 +62,10 @@ Deno.test("findDiskGroups: LVM volume group on loop devices, whole disk and part
       await run("vgcreate", [single, c.path]);
       const groups = await findDiskGroups("/", [a.name, b.name, c.name, d.name]);
       assert.deepEqual(groups, [{ kind: "lvm", name: vg, disks: [a.name, b.name].sort() }]);
-      // Only the disks asked about count: the group no longer spans two of them.
-      assert.deepEqual(await findDiskGroups("/", [a.name, c.name]), []);
+      // Only the disks asked about count: the group's other PV is on none of them.
+      assert.deepEqual(await findDiskGroups("/", [a.name, c.name]), [
+        { kind: "lvm", name: vg, disks: [a.name], absent: [b.partitions[0]] },
+      ]);
     } finally {
       await run("vgremove", ["-f", vg], { check: false });
       await run("vgremove", ["-f", single], { check: false });
@@ -207,7 +209,10 @@ id = "aaaaaa-bbbb-cccc-dddd-eeee-ffff-gggggg"
     pvId: "SyDbdnVO61n8vBDF1h0D8edeV2H8E4j9",
     vgName: "vg-data",
     vgId: "e17JVpwPkp2ByvWfPTk5g1KeN6GwKuhx",
-    pvIds: ["yVzJcz7YiWd9WzdVhhMpiF3NaS5yGJvj", "SyDbdnVO61n8vBDF1h0D8edeV2H8E4j9"],
+    pvs: [
+      { id: "yVzJcz7YiWd9WzdVhhMpiF3NaS5yGJvj", device: "/dev/sda2" },
+      { id: "SyDbdnVO61n8vBDF1h0D8edeV2H8E4j9", device: "/dev/sdb" },
+    ],
   });
   // A label whose PV the metadata does not list is stale: no group.
   assert.equal(parseVgMetadata(text, "aaaaaabbbbccccddddeeeeffffgggggg"), undefined);

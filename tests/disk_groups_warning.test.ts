@@ -27,6 +27,24 @@ Deno.test("partialGroups: all or none is whole; some is partial, naming the miss
   ]);
 });
 
+Deno.test("partialGroups: a group with a PV on no disk here is doubtful whenever any of it is selected", () => {
+  const vg: DiskGroup = { kind: "lvm", name: "vg1", disks: ["sda"], absent: ["/dev/sdc2"] };
+  assert.deepEqual(partialGroups([vg], ["vda"]), []);
+  assert.deepEqual(partialGroups([vg], ["sda"]), [{ group: vg, missing: [] }]);
+  assert.equal(
+    partialGroupMessage({ group: vg, missing: [] }),
+    'LVM volume group "vg1" spans sda and a PV on no disk that can be converted here ' +
+      "(last seen as /dev/sdc2): virt-v2v may find no root filesystem",
+  );
+  const both: DiskGroup = { ...vg, disks: ["sda", "sdb"], absent: ["/dev/sdc2", "/dev/sdd"] };
+  assert.equal(
+    partialGroupMessage({ group: both, missing: ["sdb"] }),
+    'LVM volume group "vg1" spans sda, sdb and 2 PVs on no disk that can be converted here ' +
+      "(last seen as /dev/sdc2 and /dev/sdd), but sdb is not selected: convert all of them " +
+      "or none, or virt-v2v may find no root filesystem",
+  );
+});
+
 Deno.test("partialGroupMessage: names the group, its disks and the missing ones", () => {
   assert.equal(
     partialGroupMessage({ group: VG, missing: ["sda", "sdc"] }),

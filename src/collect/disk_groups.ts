@@ -12,7 +12,7 @@
 import { join } from "node:path";
 import type { DiskGroup } from "./types.ts";
 import { type DiskReader, withDiskReader } from "./efi_partition.ts";
-import { readLvmMember } from "./lvm_label.ts";
+import { type LvmPv, readLvmMember } from "./lvm_label.ts";
 import { readMdMember } from "./md_superblock.ts";
 import { compareNames, exists, listDir, readAttr } from "./sysfs.ts";
 
@@ -35,9 +35,9 @@ export const DEVICE_READ_MS = 5000;
 export type DeviceOpener = <T>(path: string, use: (read: DiskReader) => Promise<T>) => Promise<T>;
 
 /**
- * The groups that span two or more of `disks` (names as in DiskInfo). A
- * group within one disk is whole whenever that disk is converted, so it is
- * not listed. ROOT/sys says which partitions each disk has; the devices are
+ * The groups that span two or more of `disks` (names as in DiskInfo), or
+ * that have a PV on none of them. A group within one disk is whole whenever
+ * that disk is converted, so it is not listed. ROOT/sys says which partitions each disk has; the devices are
  * read at ROOT/dev.
  */
 export async function findDiskGroups(
@@ -57,14 +57,27 @@ export async function findDiskGroups(
     return { disk, memberships };
   }));
   const byKey = new Map<string, DiskGroup>();
+  const seenPvs = new Map<string, Set<string>>();
+  const listedPvs = new Map<string, LvmPv[]>();
   for (const { disk, memberships } of found) {
     for (const m of memberships) {
       const group = byKey.get(m.key) ?? { kind: m.kind, name: m.name, disks: [] };
       if (!group.disks.includes(disk)) group.disks.push(disk);
       byKey.set(m.key, group);
+      if (m.lvm !== undefined) {
+        seenPvs.set(m.key, (seenPvs.get(m.key) ?? new Set()).add(m.lvm.pvId));
+        if (!listedPvs.has(m.key)) listedPvs.set(m.key, m.lvm.pvs);
+      }
     }
   }
-  const groups = [...byKey.values()].filter((g) => g.disks.length > 1);
+  // A PV the group's metadata lists but no disk here carries: a disk not
+  // attached, failed, or not offered (the running system's).
+  for (const [key, pvs] of listedPvs) {
+    const seen = seenPvs.get(key)!;
+    const absent = pvs.filter((pv) => !seen.has(pv.id)).map((pv) => pv.device ?? pv.id);
+    if (absent.length > 0) byKey.get(key)!.absent = absent;
+  }
+  const groups = [...byKey.values()].filter((g) => g.disks.length > 1 || g.absent !== undefined);
   for (const g of groups) g.disks.sort(compareNames);
   return groups.sort((a, b) =>
     compareNames(a.disks[0], b.disks[0]) || compareNames(a.name, b.name)
@@ -94,6 +107,8 @@ interface Membership {
   key: string;
   kind: DiskGroup["kind"];
   name: string;
+  /** For a PV: its own id and the group's list of PVs. */
+  lvm?: { pvId: string; pvs: LvmPv[] };
 }
 
 async function readMembership(
@@ -104,7 +119,14 @@ async function readMembership(
   try {
     return await open(path, async (read) => {
       const lvm = await readLvmMember(read);
-      if (lvm !== undefined) return { key: `lvm:${lvm.vgId}`, kind: "lvm", name: lvm.vgName };
+      if (lvm !== undefined) {
+        return {
+          key: `lvm:${lvm.vgId}`,
+          kind: "lvm",
+          name: lvm.vgName,
+          lvm: { pvId: lvm.pvId, pvs: lvm.pvs },
+        };
+      }
       const md = await readMdMember(read, c.sizeBytes);
       if (md !== undefined) {
         return { key: `md:${md.arrayUuid}`, kind: "md", name: md.arrayName ?? md.arrayUuid };

@@ -20,8 +20,16 @@ export interface LvmMember {
   vgName: string;
   /** The volume group's id, without dashes: names may repeat across machines, ids do not. */
   vgId: string;
-  /** Ids of every PV of the group (without dashes), this one included. */
-  pvIds: string[];
+  /** Every PV of the group, this one included. */
+  pvs: LvmPv[];
+}
+
+/** A PV as the group's metadata lists it. */
+export interface LvmPv {
+  /** Without dashes. */
+  id: string;
+  /** The device it was last seen as (`/dev/sdc2`), a hint: names change between boots. */
+  device?: string;
 }
 
 const SECTOR = 512;
@@ -102,30 +110,33 @@ async function readMetadataText(read: DiskReader, mda: number): Promise<string |
 
 /**
  * The group of PV `pvId` from a metadata text. Only what matters here is
- * parsed: the group's name and id, and the ids under `physical_volumes`.
+ * parsed: the group's name and id, and the id and last device name of each
+ * PV under `physical_volumes`.
  */
 export function parseVgMetadata(text: string, pvId: string): LvmMember | undefined {
   const top = /^\s*([A-Za-z0-9+_.-]+)\s*\{\s*id\s*=\s*"([^"]+)"/.exec(text);
   if (top === null) return undefined;
-  const pvs = /physical_volumes\s*\{/.exec(text);
-  if (pvs === null) return undefined;
-  const pvIds: string[] = [];
-  // Each PV is `pvN {` followed by its `id = "…"`; stop at the block's end.
-  const block = text.slice(pvs.index + pvs[0].length);
+  const start = /physical_volumes\s*\{/.exec(text);
+  if (start === null) return undefined;
+  const pvs: LvmPv[] = [];
+  // Each PV is a `pvN { id = "…" device = "…" … }` block; stop at the list's end.
+  const block = text.slice(start.index + start[0].length);
   let depth = 1;
-  let entry = "";
-  for (const token of block.matchAll(/\{|\}|id\s*=\s*"([^"]+)"/g)) {
-    if (token[0] === "{") depth++;
-    else if (token[0] === "}") {
+  let current: LvmPv | undefined;
+  for (const token of block.matchAll(/\{|\}|\b(id|device)\s*=\s*"([^"]*)"/g)) {
+    if (token[0] === "{") {
+      depth++;
+      if (depth === 2) current = { id: "" };
+    } else if (token[0] === "}") {
+      if (depth === 2 && current !== undefined && current.id !== "") pvs.push(current);
       if (--depth === 0) break;
-    } else if (depth === 2 && entry === "") {
-      pvIds.push(undash(token[1]));
-      entry = token[1];
+    } else if (depth === 2 && current !== undefined) {
+      if (token[1] === "id" && current.id === "") current.id = undash(token[2]);
+      else if (token[1] === "device" && current.device === undefined) current.device = token[2];
     }
-    if (token[0] === "}" && depth === 1) entry = "";
   }
-  if (!pvIds.includes(undash(pvId))) return undefined;
-  return { pvId: undash(pvId), vgName: top[1], vgId: undash(top[2]), pvIds };
+  if (!pvs.some((pv) => pv.id === undash(pvId))) return undefined;
+  return { pvId: undash(pvId), vgName: top[1], vgId: undash(top[2]), pvs };
 }
 
 function undash(id: string): string {

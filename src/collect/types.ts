@@ -66,7 +66,10 @@ export interface HostFacts {
    * other disks), left out of `disks`; absent when there are none.
    */
   runningSystem?: DiskInfo[];
-  /** Groups spanning two or more of the disks above (boot medium included); absent when none. */
+  /**
+   * Groups spanning two or more of the disks above (boot medium included),
+   * or with a member on none of them; absent when none.
+   */
   diskGroups?: DiskGroup[];
   interfaces: InterfaceInfo[];
   cpu: CpuFacts;
@@ -89,4 +92,9 @@ export interface DiskGroup {
   name: string;
   /** Names of the whole disks (as DiskInfo.name) holding a member, sorted. */
   disks: string[];
+  /**
+   * PVs of the volume group on none of those disks, as the group's metadata
+   * last saw them (`/dev/sdc2`, else the PV's id); absent when there are none.
+   */
+  absent?: string[];
 }

@@ -9,11 +9,14 @@ import type { DiskGroup } from "../collect/types.ts";
 
 export interface PartialGroup {
   group: DiskGroup;
-  /** Disks of the group that are not selected, in the group's order. */
+  /** Disks of the group that are not selected, in the group's order (maybe none, see `absent`). */
   missing: string[];
 }
 
-/** The groups of which some disks, but not all, are in `selected` (`sda` or `/dev/sda`). */
+/**
+ * The groups of which some disks are in `selected` (`sda` or `/dev/sda`)
+ * but not all, or that have a PV on no disk of this machine.
+ */
 export function partialGroups(
   groups: readonly DiskGroup[] | undefined,
   selected: readonly string[],
@@ -22,19 +25,28 @@ export function partialGroups(
   const partial: PartialGroup[] = [];
   for (const group of groups ?? []) {
     const missing = group.disks.filter((d) => !chosen.has(d));
-    if (missing.length > 0 && missing.length < group.disks.length) {
-      partial.push({ group, missing });
-    }
+    if (missing.length === group.disks.length) continue;
+    if (missing.length > 0 || group.absent !== undefined) partial.push({ group, missing });
   }
   return partial;
 }
 
-/** One sentence naming the group, its disks and the missing ones, and what to do. */
+/** One sentence naming the group, its disks and what is missing, and what to do. */
 export function partialGroupMessage(p: PartialGroup): string {
-  const verb = p.missing.length === 1 ? "is" : "are";
-  return `${groupTitle(p.group)} spans ${listNames(p.group.disks)}, but ` +
-    `${listNames(p.missing)} ${verb} not selected: convert all of them or none, ` +
-    `or virt-v2v may find no root filesystem`;
+  const absent = p.group.absent ?? [];
+  const parts = [...p.group.disks];
+  if (absent.length > 0) {
+    parts.push(
+      `${absent.length === 1 ? "a PV" : `${absent.length} PVs`} on no disk that can be ` +
+        `converted here (last seen as ${listNames(absent)})`,
+    );
+  }
+  let text = `${groupTitle(p.group)} spans ${listNames(parts)}`;
+  if (p.missing.length > 0) {
+    const verb = p.missing.length === 1 ? "is" : "are";
+    text += `, but ${listNames(p.missing)} ${verb} not selected: convert all of them or none, or`;
+  } else text += ":";
+  return `${text} virt-v2v may find no root filesystem`;
 }
 
 /** `LVM volume group "vg0"`, `md RAID array "host:0"`. */
