@@ -8,7 +8,7 @@ import type { DialogModel } from "../src/screens/model.ts";
 import { SettingsScreen } from "../src/screens/settings.ts";
 import type { Size } from "../src/screens/terminal.ts";
 import { lineText } from "../src/screens/text.ts";
-import { fakeCtx, fakeDeps, sampleConfig, sampleFacts } from "./helpers/screens_fixtures.ts";
+import { fakeCtx, fakeDeps, sampleFacts, sampleModel } from "./helpers/screens_fixtures.ts";
 
 const TALL: Size = { width: 100, height: 60 };
 
@@ -16,7 +16,7 @@ function groupedModel(): DialogModel {
   const facts = sampleFacts();
   facts.disks.push({ name: "sdb", sizeBytes: 2 ** 40, model: "ST2000" });
   facts.diskGroups = [{ kind: "lvm", name: "vg_data", disks: ["nvme0n1", "sdb"] }];
-  return { config: sampleConfig(facts), facts };
+  return sampleModel(facts);
 }
 
 function screenText(screen: SettingsScreen, size: Size): string {
@@ -68,7 +68,7 @@ Deno.test("settings: the disk group warning fits 80x24 and is shown by the focus
 Deno.test("settings: a LUN seen through several paths has one row that names the others", () => {
   const facts = sampleFacts();
   facts.disks.push({ name: "sdb", sizeBytes: 2 ** 40, model: "LUN", otherPaths: ["sdd", "sdf"] });
-  const screen = new SettingsScreen({ config: sampleConfig(facts), facts }, fakeDeps());
+  const screen = new SettingsScreen(sampleModel(facts), fakeDeps());
   const text = screenText(screen, TALL);
   assert.match(text, /\[x\] sdb .*LUN {2}one LUN, also sdd, sdf/);
   assert.doesNotMatch(text, /\[.\] sdd/);

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { SettingsScreen } from "../src/screens/settings.ts";
 import type { Size } from "../src/screens/terminal.ts";
 import { lineText } from "../src/screens/text.ts";
-import { fakeDeps, sampleConfig, sampleFacts } from "./helpers/screens_fixtures.ts";
+import { fakeDeps, sampleConfig, sampleFacts, sampleModel } from "./helpers/screens_fixtures.ts";
 
 const TALL: Size = { width: 100, height: 60 };
 const GiB = 2 ** 30;
@@ -20,7 +20,7 @@ Deno.test("settings: a ticked disk that is not on this machine stops Start, nami
   const facts = sampleFacts();
   const config = sampleConfig(facts);
   config.disks = ["sda", "sdz"];
-  const screen = new SettingsScreen({ config, facts }, fakeDeps());
+  const screen = new SettingsScreen(sampleModel(facts, config), fakeDeps());
   assert.match(text(screen), /\[x\] sdz\s+not found/);
   assert.equal(screen.validate(), false);
   assert.match(
@@ -37,7 +37,7 @@ Deno.test("settings: the running system's disk is listed greyed with the reason,
   const facts = sampleFacts();
   facts.runningSystem = [{ name: "sdb", sizeBytes: 64 * GiB, model: "ST500" }];
   const config = sampleConfig(facts);
-  const screen = new SettingsScreen({ config, facts }, fakeDeps());
+  const screen = new SettingsScreen(sampleModel(facts, config), fakeDeps());
   assert.match(
     text(screen),
     /\[ \] sdb\s+64\.0 GiB {2}holds the running system {2}ST500/,
@@ -54,7 +54,7 @@ Deno.test("settings: with only the running system's disk, the error says why the
   facts.runningSystem = facts.disks;
   facts.disks = [];
   const config = sampleConfig(facts);
-  const screen = new SettingsScreen({ config, facts }, fakeDeps());
+  const screen = new SettingsScreen(sampleModel(facts, config), fakeDeps());
   assert.equal(screen.validate(), false);
   assert.match(
     text(screen),
