@@ -28,6 +28,7 @@ APT_PACKAGES=(
   iproute2                        # ip: the dialog's network screen and its tests
   locales                         # localedef: the wrapper's Big5-locale test
   fuse3                           # nbdfuse mounts: the failing-disk test
+  lvm2 mdadm fdisk                # volume groups and RAID arrays on loop devices: disk groups
   procps psmisc coreutils util-linux bash sudo
   curl ca-certificates            # fetching Deno over HTTPS
 )

@@ -65,8 +65,9 @@ Deno.test("findDisks: root on LVM/RAID hides every disk underneath", async () =>
   };
   await withRoot(tree, async (root) => {
     assert.deepEqual([...(await findRootDisks(root))].sort(), ["sda", "sdb"]);
-    const { disks } = await findDisks(root);
+    const { disks, runningSystem } = await findDisks(root);
     assert.deepEqual(disks.map((d) => d.name), ["sdc"]);
+    assert.deepEqual(runningSystem.map((d) => d.name), ["sda", "sdb"]);
   });
 });
 
@@ -133,12 +134,18 @@ Deno.test("findDisks: unknown size is 0, removable with medium is kept, removabl
 
 Deno.test("findDisks: empty or missing tree gives empty lists, never throws", async () => {
   await withRoot({}, async (root) => {
-    assert.deepEqual(await findDisks(root), { disks: [], removable: [], bootMedium: [] });
+    assert.deepEqual(await findDisks(root), {
+      disks: [],
+      removable: [],
+      bootMedium: [],
+      runningSystem: [],
+    });
   });
   assert.deepEqual(await findDisks("/nonexistent/p2v-root"), {
     disks: [],
     removable: [],
     bootMedium: [],
+    runningSystem: [],
   });
 });
 

@@ -34,6 +34,13 @@ Deno.test("collectHostFacts: reference machine, everything injected", async () =
         { name: "vda", sizeBytes: 41943040 * 512, serial: "VIRTIO-SER-1" },
       ],
       removable: [{ name: "sr0", model: "DVD-RAM UJ8E2" }, { name: "sr1" }],
+      // `/` is on sdb2.
+      runningSystem: [{
+        name: "sdb",
+        sizeBytes: 62914560 * 512,
+        model: "ST32000542AS",
+        serial: "t10.ATA ST32000542AS",
+      }],
       interfaces: [
         { name: "em1" },
         { name: "enp1s0" },

@@ -266,7 +266,8 @@ Deno.test("a pinned host key that matches converts and shows the fingerprint", a
   assert.ok(r.stdout.includes(`Server host key: ${plain.hostKeyFingerprint}`));
 });
 
-Deno.test("an unreadable disk is named in the error and nothing is left on the server", async () => {
+Deno.test("a disk that does not exist is named in the error, before connecting to the server", async () => {
+  const logBefore = await Deno.readTextFile(plain.logPath);
   const r = await runP2v(p2vArgs(
     `p2v.server=127.0.0.1 p2v.port=${plain.port} p2v.username=${TEST_USER} ` +
       `p2v.identity=file://${plain.userKeyPath} p2v.disks=${work}/missing.img p2v.post=`,
@@ -274,8 +275,10 @@ Deno.test("an unreadable disk is named in the error and nothing is left on the s
   assert.equal(r.code, 1);
   assert.match(
     r.stderr.trim(),
-    /^virt-p2v: error during conversion: cannot read disk \/\S+\/missing\.img: .*No such file/,
+    /^virt-p2v: error: disk \/\S+\/missing\.img does not exist; check p2v\.disks \(this machine's disks: [^)]*\)$/,
   );
+  const logAfter = await Deno.readTextFile(plain.logPath);
+  assert.doesNotMatch(logAfter.slice(logBefore.length), /Connection from|Accepted/);
 });
 
 Deno.test("p2v.nbd=qemu-nbd,builtin falls back to the built-in server without qemu-nbd", async () => {

@@ -129,7 +129,7 @@ export async function runInteractive(opts: InteractiveOptions): Promise<number> 
     async refreshFacts() {
       const facts = await collectHostFacts();
       return await withPathDisks(
-        testDiskOnly ? { ...facts, disks: [], removable: [] } : facts,
+        testDiskOnly ? withoutMachineDisks(facts) : facts,
         config.disks,
       );
     },
@@ -159,7 +159,7 @@ export async function runInteractive(opts: InteractiveOptions): Promise<number> 
     config: structuredClone(config),
     detected: opts.detected,
     facts: await withPathDisks(
-      testDiskOnly ? { ...opts.facts, disks: [], removable: [] } : opts.facts,
+      testDiskOnly ? withoutMachineDisks(opts.facts) : opts.facts,
       config.disks,
     ),
   };
@@ -198,4 +198,10 @@ export async function runInteractive(opts: InteractiveOptions): Promise<number> 
       `on the server\n`,
   );
   return 0;
+}
+
+/** With --test-disk, the image is the only disk: none of the machine's are listed, greyed or not. */
+function withoutMachineDisks(facts: HostFacts): HostFacts {
+  const { runningSystem: _running, diskGroups: _groups, ...rest } = facts;
+  return { ...rest, disks: [], removable: [] };
 }

@@ -6,6 +6,7 @@
 
 import { basename, dirname, join } from "node:path";
 import type { DiskInfo, RemovableInfo } from "./types.ts";
+import { findMultipathLuns } from "./multipath.ts";
 import {
   compareNames,
   exists,
@@ -34,6 +35,8 @@ export interface FoundDisks {
   removable: RemovableInfo[];
   /** Fixed disks left out of `disks` because the machine booted from them. */
   bootMedium: DiskInfo[];
+  /** Fixed disks left out of `disks` because they hold the running system. */
+  runningSystem: DiskInfo[];
 }
 
 export async function findDisks(root = "/"): Promise<FoundDisks> {
@@ -41,26 +44,36 @@ export async function findDisks(root = "/"): Promise<FoundDisks> {
   const names = await listDir(blockDir);
   const inUse = await findRootDisks(root);
   const booted = await readBootMedium(root);
+  const luns = await findMultipathLuns(
+    root,
+    names.filter((n) => FIXED_PREFIXES.some((p) => n.startsWith(p))),
+  );
 
   const disks: DiskInfo[] = [];
   const removable: RemovableInfo[] = [];
   const bootMedium: DiskInfo[] = [];
+  const runningSystem: DiskInfo[] = [];
   for (const name of names) {
     const dir = join(blockDir, name);
     if (FIXED_PREFIXES.some((p) => name.startsWith(p))) {
       // Hidden NVMe multipath legs (nvme0c0n1) have no /dev node to export.
       if ((await readAttr(join(dir, "hidden"))) === "1") continue;
+      // A LUN seen through several paths is listed once, under its first path.
+      const paths = luns.get(name) ?? [name];
+      if (paths[0] !== name) continue;
       const sizeBytes = await readSize(dir);
       if (name.startsWith("sd") && (await isEmptyRemovable(dir, sizeBytes))) continue;
-      // Converting the disk we are running from would copy a live, changing system.
-      if (inUse.has(name)) continue;
       const disk: DiskInfo = { name: name.replaceAll("!", "/"), sizeBytes };
+      if (paths.length > 1) disk.otherPaths = paths.slice(1);
       const model = await readAttr(join(dir, "device/model"));
       if (model !== undefined) disk.model = model;
       const serial = await readSerial(dir);
       if (serial !== undefined) disk.serial = serial;
-      // The USB stick (or disk image) we booted from is not part of the machine.
-      (booted.has(name) ? bootMedium : disks).push(disk);
+      // Converting the disk we are running from would copy a live, changing
+      // system; the USB stick (or disk image) we booted from is not part of
+      // the machine.
+      if (paths.some((p) => inUse.has(p))) runningSystem.push(disk);
+      else (paths.some((p) => booted.has(p)) ? bootMedium : disks).push(disk);
     } else if (name.startsWith("sr")) {
       const drive: RemovableInfo = { name };
       const model = await readAttr(join(dir, "device/model"));
@@ -72,7 +85,8 @@ export async function findDisks(root = "/"): Promise<FoundDisks> {
   disks.sort((a, b) => compareNames(a.name, b.name));
   removable.sort((a, b) => compareNames(a.name, b.name));
   bootMedium.sort((a, b) => compareNames(a.name, b.name));
-  return { disks, removable, bootMedium };
+  runningSystem.sort((a, b) => compareNames(a.name, b.name));
+  return { disks, removable, bootMedium, runningSystem };
 }
 
 /** Kernel names from BOOT_MEDIUM_FILE (`cciss/c0d0` written either way); empty without it. */

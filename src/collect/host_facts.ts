@@ -7,6 +7,7 @@
 import type { HostFacts } from "./types.ts";
 import { runCommand, type Runner } from "./run_command.ts";
 import { findDisks } from "./disks.ts";
+import { findDiskGroups } from "./disk_groups.ts";
 import { findInterfaces } from "./interfaces.ts";
 import { collectCpu } from "./cpu.ts";
 import { collectMemory } from "./memory.ts";
@@ -49,6 +50,12 @@ export async function collectHostFacts(opts: CollectOptions = {}): Promise<HostF
     firmware,
   };
   if (found.bootMedium.length > 0) facts.bootMedium = found.bootMedium;
+  if (found.runningSystem.length > 0) facts.runningSystem = found.runningSystem;
+  const diskGroups = await findDiskGroups(
+    root,
+    [...found.disks, ...found.bootMedium].map((d) => d.name),
+  );
+  if (diskGroups.length > 0) facts.diskGroups = diskGroups;
   if (hostname !== undefined) facts.hostname = hostname;
   return facts;
 }

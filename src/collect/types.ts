@@ -7,6 +7,8 @@ export interface DiskInfo {
   sizeBytes: number;
   model?: string;
   serial?: string;
+  /** Kernel names of the other paths to the same LUN (multipath), not listed on their own. */
+  otherPaths?: string[];
 }
 
 export interface RemovableInfo {
@@ -59,6 +61,16 @@ export interface HostFacts {
    * out of `disks`; absent when there are none.
    */
   bootMedium?: DiskInfo[];
+  /**
+   * Fixed disks that hold the running system (a live system converting its
+   * other disks), left out of `disks`; absent when there are none.
+   */
+  runningSystem?: DiskInfo[];
+  /**
+   * Groups spanning two or more of the disks above (boot medium included),
+   * or with a member on none of them; absent when none.
+   */
+  diskGroups?: DiskGroup[];
   interfaces: InterfaceInfo[];
   cpu: CpuFacts;
   /** Host RAM rounded up to a power of two, in bytes. */
@@ -70,4 +82,19 @@ export interface HostFacts {
   arch: string;
   /** How this machine booted; absent when not collected. */
   firmware?: FirmwareFacts;
+}
+
+/** Disks that hold one volume group or RAID array between them: converted all together or not at all. */
+export interface DiskGroup {
+  /** `lvm`: the PVs of one volume group; `md`: the members of one md RAID array. */
+  kind: "lvm" | "md";
+  /** The volume group's name, or the array's name (`host:0`), else its UUID. */
+  name: string;
+  /** Names of the whole disks (as DiskInfo.name) holding a member, sorted. */
+  disks: string[];
+  /**
+   * PVs of the volume group on none of those disks, as the group's metadata
+   * last saw them (`/dev/sdc2`, else the PV's id); absent when there are none.
+   */
+  absent?: string[];
 }

@@ -1,8 +1,11 @@
 /**
- * An unattended run: `p2v.pre`, a bounded wait for the
- * network, the pipeline, then `p2v.post` after success or `p2v.fail` after
- * anything else — exactly once, and without hiding why the run failed.
+ * An unattended run: a warning for each doubtful point of the disks chosen
+ * (part of a volume group, the running system's disk), `p2v.pre`, a bounded
+ * wait for the network, the pipeline, then `p2v.post` after success or
+ * `p2v.fail` after anything else — exactly once, and without hiding why the
+ * run failed.
  */
+import { diskSelectionWarnings } from "../config/disk_selection.ts";
 import { describeError } from "../errors.ts";
 import type { EventSink } from "./events.ts";
 import { runHook } from "./local_commands.ts";
@@ -13,6 +16,10 @@ import { type PipelineRequest, runPipeline } from "./pipeline.ts";
 /** Returns the outcome; throws a UserError only when `p2v.pre` or `p2v.post` fails. */
 export async function runKernelMode(req: PipelineRequest): Promise<ConversionOutcome> {
   const { config, emit } = req;
+  // Said first, before anything is started: the user may still cancel.
+  for (const message of diskSelectionWarnings(req.facts, config.disks)) {
+    emit({ type: "warning", message });
+  }
   await runHook("p2v.pre", config.pre);
   if (!(await waitForNetwork(config.remote.server ?? "", req.timeouts.networkWaitMs))) {
     emit({ type: "warning", message: "the network did not come up in time; trying anyway" });

@@ -11,11 +11,12 @@ export type ConversionOutcome =
   | {
     kind: "failed";
     /**
+     * "disks": a disk to convert cannot be read, found before connecting;
      * "connect": the session or the test connection failed, before any
      * conversion work; "server": the login worked but the server cannot
      * convert (no virt-v2v for that user).
      */
-    stage: "connect" | "server" | "conversion";
+    stage: "disks" | "connect" | "server" | "conversion";
     message: string;
     remoteDir?: string;
     logFile?: string;
@@ -37,12 +38,16 @@ export function outcomeError(outcome: ConversionOutcome, config: Config): UserEr
   }
 }
 
-function failurePrefix(stage: "connect" | "server" | "conversion", config: Config): string {
+function failurePrefix(
+  stage: "disks" | "connect" | "server" | "conversion",
+  config: Config,
+): string {
   const server = `${config.remote.server}:${config.remote.port}`;
   switch (stage) {
     case "connect":
       return `error opening control connection to ${server}: `;
-    // The connection worked: naming it as the failure would send the user the wrong way.
+    // The connection worked, or was never tried: naming it would send the user the wrong way.
+    case "disks":
     case "server":
       return "error: ";
     case "conversion":

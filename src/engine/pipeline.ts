@@ -1,8 +1,9 @@
 /**
- * The one conversion pipeline both views run: capture the diagnostics while
- * connecting, connect and test, convert, close — ending in an outcome, never
- * an exception. The unattended run wraps it in the `p2v.*` hooks
- * (`kernel_mode.ts`); the dialog calls it from its Running screen.
+ * The one conversion pipeline both views run: check that the disks can be
+ * read, capture the diagnostics while connecting, connect and test, convert,
+ * close — ending in an outcome, never an exception. The unattended run wraps
+ * it in the `p2v.*` hooks (`kernel_mode.ts`); the dialog calls it from its
+ * Running screen.
  */
 import type { HostFacts } from "../collect/types.ts";
 import { serverOutputName, serverProblems } from "../config/output_rules.ts";
@@ -12,6 +13,7 @@ import type { ExportStarter } from "../nbd/export.ts";
 import { type ServerCapabilities, ServerUnfitError } from "../convert/virt_v2v_probe.ts";
 import { connectToServer, type SessionOpener } from "./connect.ts";
 import { runConversion } from "./conversion.ts";
+import { unreadableDisks } from "./disk_access.ts";
 import type { EventSink } from "./events.ts";
 import type { ConversionOutcome } from "./outcome.ts";
 import type { Timeouts } from "./timeouts.ts";
@@ -51,6 +53,8 @@ export async function runPipeline(req: PipelineRequest): Promise<ConversionOutco
 async function connectAndConvert(req: PipelineRequest): Promise<ConversionOutcome> {
   const { config, emit, signal } = req;
   if (signal.aborted) return { kind: "cancelled" };
+  const diskProblem = await unreadableDisks(config.disks, req.facts.disks.map((d) => d.name));
+  if (diskProblem !== undefined) return { kind: "failed", stage: "disks", message: diskProblem };
   const diagnostics = req.captureDiagnostics();
   let connected;
   try {

@@ -6,6 +6,7 @@
 import type { HostFacts } from "../collect/types.ts";
 import { networkTarget } from "../convert/network_target.ts";
 import { parseCores, parseList, parseSize } from "../config/values.ts";
+import { groupTitle, partialGroupMessage, partialGroups } from "../config/disk_groups.ts";
 import type { OutputAllocation } from "../config/types.ts";
 import {
   defaultOutputStorage,
@@ -69,6 +70,8 @@ interface DiskRow {
   name: string;
   info: string;
   box: Checkbox;
+  /** `missing`: named by the configuration, not on this machine; `running`: holds the running system. */
+  state: "present" | "missing" | "running";
 }
 
 interface InterfaceRow {
@@ -100,6 +103,8 @@ export class SettingsScreen extends FormScreen<SettingsResult> {
   readonly refreshButton = new Button("Refresh disks");
   readonly startButton = new Button("Start conversion");
   diskError: string | undefined;
+  /** One line for each volume group or array of which only some disks are ticked. */
+  diskGroupWarnings: string[] = [];
   #notice: { text: string; style?: StyleName } | undefined;
   #warnings = new Map<Item, string>();
   /** The output whose default -os the field was last given (see #followOutput). */
@@ -173,17 +178,32 @@ export class SettingsScreen extends FormScreen<SettingsResult> {
     const config = this.#model.config;
     const missing = (names: string[], have: string[]) =>
       listMissing ? names.filter((n) => !have.includes(n)) : [];
-    const diskNames = [...facts.disks.map((d) => d.name)];
-    diskNames.push(...missing(config.disks, diskNames));
+    // The running system's own disks are listed, greyed, so that it is
+    // clear why they cannot be ticked (and why the list may be empty).
+    const running = facts.runningSystem ?? [];
+    const isRunning = (name: string) =>
+      running.some((d) => d.name === name || `/dev/${d.name}` === name);
+    const diskNames = [...facts.disks.map((d) => d.name), ...running.map((d) => d.name)];
+    diskNames.push(...missing(config.disks, diskNames).filter((n) => !isRunning(n)));
     this.disks = diskNames.map((name) => {
       // The boot medium is only listed when p2v.disks names it: say what it is.
       const medium = facts.bootMedium?.find((d) => d.name === name || `/dev/${d.name}` === name);
-      const info = facts.disks.find((d) => d.name === name) ?? medium;
+      const live = running.find((d) => d.name === name);
+      const info = facts.disks.find((d) => d.name === name) ?? medium ?? live;
       const parts: string[] = [info ? formatBytes(info.sizeBytes) : "not found"];
       if (medium) parts.push("the medium this machine booted from");
+      if (live) parts.push("holds the running system");
       if (info?.model) parts.push(info.model);
       if (info?.serial) parts.push(`serial ${info.serial}`);
-      return { name, info: parts.join("  "), box: new Checkbox(name, selected.disks.has(name)) };
+      if (info?.otherPaths) parts.push(`one LUN, also ${info.otherPaths.join(", ")}`);
+      // Which disks go together is shown before anyone unticks one of them.
+      for (const group of facts.diskGroups ?? []) {
+        if (group.disks.includes(name)) parts.push(groupTitle(group));
+      }
+      const box = new Checkbox(name, !live && selected.disks.has(name));
+      box.enabled = !live;
+      const state = live ? "running" : info ? "present" : "missing";
+      return { name, info: parts.join("  "), box, state };
     });
     const removableNames = [...facts.removable.map((r) => r.name)];
     removableNames.push(...missing(config.removable, removableNames));
@@ -193,6 +213,7 @@ export class SettingsScreen extends FormScreen<SettingsResult> {
         name,
         info: info ? info.model ?? "" : "not found",
         box: new Checkbox(name, selected.removable.has(name)),
+        state: info ? "present" : "missing",
       };
     });
     const ifNames = [...facts.interfaces.map((i) => i.name)];
@@ -305,6 +326,7 @@ export class SettingsScreen extends FormScreen<SettingsResult> {
         const old = oldIfs.get(row.name);
         if (old) row.network.value = old.network.value;
       }
+      this.#checkWarnings();
       this.#notice = {
         text:
           `Found ${facts.disks.length} fixed disk(s), ${facts.removable.length} removable drive(s).`,
@@ -317,6 +339,9 @@ export class SettingsScreen extends FormScreen<SettingsResult> {
 
   #checkWarnings(): void {
     this.#warnings.clear();
+    const ticked = this.disks.filter((d) => d.box.checked).map((d) => d.name);
+    this.diskGroupWarnings = partialGroups(this.#model.facts.diskGroups, ticked)
+      .map(partialGroupMessage);
     const vcpus = Number(this.vcpus.value);
     if (Number.isFinite(vcpus) && vcpus > MAX_SUPPORTED_VCPUS) {
       this.#warnings.set(
@@ -370,13 +395,31 @@ export class SettingsScreen extends FormScreen<SettingsResult> {
         fail(row.network, "Name the target network (e.g. default).");
       }
     }
-    this.diskError = this.disks.some((d) => d.box.checked)
-      ? undefined
-      : "Tick at least one fixed disk: there is nothing to convert.";
-    if (this.diskError && this.disks.length > 0) errors.push(this.disks[0].box);
+    this.diskError = this.#checkDisks();
+    const firstTickable = this.disks.find((d) => d.box.enabled);
+    if (this.diskError && firstTickable) errors.push(firstTickable.box);
     if (errors.length > 0) this.ring.set(errors[0]);
     this.invalidate();
     return errors.length === 0 && this.diskError === undefined;
+  }
+
+  /** Why the ticked disks cannot be converted, or undefined. */
+  #checkDisks(): string | undefined {
+    const missing = this.disks.filter((d) => d.box.checked && d.state === "missing");
+    if (missing.length > 0) {
+      const names = missing.map((d) => d.name).join(", ");
+      return `Not on this machine: ${names}. Untick it, or attach it and press Refresh disks.`;
+    }
+    if (this.disks.some((d) => d.box.checked)) return undefined;
+    if (!this.disks.some((d) => d.box.enabled)) {
+      const running = this.disks.filter((d) => d.state === "running").map((d) => d.name);
+      return running.length > 0
+        ? `There is no disk to convert: ${running.join(", ")} ${
+          running.length === 1 ? "holds" : "hold"
+        } the running system, and this machine has no other fixed disk.`
+        : "There is no disk to convert: this machine has no fixed disk.";
+    }
+    return "Tick at least one fixed disk: there is nothing to convert.";
   }
 
   /** Write the fields into the working config (call after validate). */
@@ -509,6 +552,7 @@ export class SettingsScreen extends FormScreen<SettingsResult> {
     body.heading("Fixed hard disks (Space ticks)", width);
     this.#deviceRows(body, this.disks, width);
     if (this.diskError) body.paragraph(this.diskError, width, "error", 2);
+    for (const w of this.diskGroupWarnings) body.paragraph(w, width, "warn", 2);
     body.heading("Removable media", width);
     this.#deviceRows(body, this.removable, width);
     body.heading("Network interfaces", width);

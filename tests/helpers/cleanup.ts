@@ -8,8 +8,8 @@
  * the root in its command line; TMPDIR points there, for the programs under
  * test and every tool they run. Cleaning up means: kill every process that
  * carries the token or names the root, lazily unmount whatever is mounted
- * under the root, delete the network namespaces registered there, and remove
- * the root.
+ * under the root, detach the loop devices of files under the root, delete the
+ * network namespaces registered there, and remove the root.
  *
  * That happens
  * - when the test process gets SIGINT or SIGTERM: a signal listener cleans up
@@ -66,6 +66,10 @@ for round in 1 2 3 4 5 6 7 8 9 10; do
 done
 grep -F " $P2V_CLEAN_ROOT/" /proc/self/mountinfo | cut -d' ' -f5 | sort -r |
   while read -r mnt; do umount -l "$mnt" 2>/dev/null; done
+losetup -nO NAME,BACK-FILE 2>/dev/null | while read -r dev file; do
+  # Detaching alone would leave the partitions behind, in the way of the next user.
+  case "$file" in "$P2V_CLEAN_ROOT"/*) partx -d "$dev" 2>/dev/null; losetup -d "$dev" 2>/dev/null;; esac
+done
 for ns in "$P2V_CLEAN_ROOT"/.netns/*; do
   [ -e "$ns" ] && ip netns del "\${ns##*/}" 2>/dev/null
 done

@@ -20,6 +20,8 @@ export interface P2vOptions {
   v8Flags?: string[];
   /** Keep only about this many of the last characters of each stream (a flood would fill the test's memory). */
   keepChars?: number;
+  /** A command that runs the program (`setpriv`, `--bounding-set=…`), when it needs less privilege. */
+  wrapper?: string[];
 }
 
 export function p2vArgs(cmdline: string, extra: string[] = []): string[] {
@@ -27,9 +29,11 @@ export function p2vArgs(cmdline: string, extra: string[] = []): string[] {
 }
 
 export async function runP2v(args: string[], opts: P2vOptions = {}): Promise<P2vRun> {
-  const child = new Deno.Command(Deno.execPath(), {
+  const wrapper = opts.wrapper ?? [];
+  const child = new Deno.Command(wrapper[0] ?? Deno.execPath(), {
     // The same V8 flag as `deno task start`: it bounds memory during the copy.
     args: [
+      ...(wrapper.length > 0 ? [...wrapper.slice(1), Deno.execPath()] : []),
       "run",
       "--allow-all",
       "--quiet",

@@ -6,7 +6,7 @@
 import type { HostFacts } from "../../src/collect/types.ts";
 import { resolveConfig } from "../../src/config/resolve.ts";
 import type { Config } from "../../src/config/types.ts";
-import type { DialogDeps, NetworkStatus } from "../../src/screens/model.ts";
+import type { DialogDeps, DialogModel, NetworkStatus } from "../../src/screens/model.ts";
 import type { ViewContext } from "../../src/screens/ui.ts";
 
 const GiB = 2 ** 30;
@@ -92,4 +92,9 @@ export function sampleNetwork(): NetworkStatus {
 
 export function fakeCtx<R>(clock: { t: number }): ViewContext<R> {
   return { invalidate() {}, finish() {}, now: () => clock.t };
+}
+
+/** The dialog's model for a machine and a configuration (by default the sample machine's). */
+export function sampleModel(facts = sampleFacts(), config = sampleConfig(facts)): DialogModel {
+  return { config, facts };
 }
