@@ -96,5 +96,5 @@ export function fakeCtx<R>(clock: { t: number }): ViewContext<R> {
 
 /** The dialog's model for a machine and a configuration (by default the sample machine's). */
 export function sampleModel(facts = sampleFacts(), config = sampleConfig(facts)): DialogModel {
-  return { config, facts };
+  return { config, detected: sampleDetected(facts), facts };
 }
