@@ -18,7 +18,14 @@ Deno.test("runCaptured keeps stderr when asked, and reports what could not start
   assert.deepEqual([missing.started, missing.code], [false, null]);
 });
 
-Deno.test("runOnTerminal gives the exit status, or null when the program cannot start", async () => {
-  assert.equal(await runOnTerminal("sh", ["-c", "exit 3"]), 3);
-  assert.equal(await runOnTerminal("/no/such/program", []), null);
+Deno.test("runOnTerminal gives the exit status, or why the program could not start", async () => {
+  assert.deepEqual(await runOnTerminal("sh", ["-c", "exit 3"]), {
+    started: true,
+    code: 3,
+    signal: null,
+  });
+  assert.deepEqual(await runOnTerminal("/no/such/program", []), {
+    started: false,
+    startError: "No such file or directory",
+  });
 });
