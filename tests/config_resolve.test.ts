@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import type { HostFacts } from "../src/collect/types.ts";
 import { resolveConfig } from "../src/config/resolve.ts";
-import { networkTarget } from "../src/convert/network_target.ts";
+import { networkTarget } from "../src/remote/network_target.ts";
 import type { Config } from "../src/config/types.ts";
 
 function host(extra: Partial<HostFacts> = {}): HostFacts {

@@ -12,8 +12,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { longOptionList, shortOptionList, usageText } from "../src/config/cli.ts";
 import { KERNEL_KEYS, overridesFromCmdline } from "../src/config/kernel_keys.ts";
-import * as remoteDir from "../src/convert/remote_dir.ts";
-import { buildRemoteFiles } from "../src/convert/upload_files.ts";
+import * as remoteDir from "../src/remote/remote_dir.ts";
+import { buildRemoteFiles } from "../src/remote/upload_files.ts";
 import { DIAGNOSTIC_COMMANDS } from "../src/collect/diagnostics.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { judgeOutputTarget, outputTarget } from "../src/convert/output_target.ts";
+import { judgeOutputTarget, outputTarget } from "../src/remote/output_target.ts";
 import { tempDir } from "./helpers/cleanup.ts";
 import { engineConfig } from "./helpers/engine_fixtures.ts";
 import { makeDenseImage, makeSparseImage, MiB } from "./helpers/images.ts";

@@ -1,6 +1,6 @@
 /** Choices fed by the conversion server: however long the list it sends, the dialog copes. */
 import assert from "node:assert/strict";
-import { parseMachineReadable } from "../src/convert/virt_v2v_probe.ts";
+import { parseMachineReadable } from "../src/remote/virt_v2v_probe.ts";
 import { Choice } from "../src/screens/widgets.ts";
 
 const manyOutputs = (n: number) =>

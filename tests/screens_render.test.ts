@@ -18,7 +18,7 @@ import { SettingsScreen } from "../src/screens/settings.ts";
 import { Display, type Size } from "../src/screens/terminal.ts";
 import { type Line, lineText, lineWidth, sanitize, seg } from "../src/screens/text.ts";
 import { type LaidOutFrame, TextField, wrapHelp } from "../src/screens/widgets.ts";
-import { parseMachineReadable } from "../src/convert/virt_v2v_probe.ts";
+import { parseMachineReadable } from "../src/remote/virt_v2v_probe.ts";
 import { assertTerminalSafe, HOSTILE } from "./helpers/hostile_text.ts";
 import {
   fakeCtx,

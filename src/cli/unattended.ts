@@ -6,7 +6,7 @@ import { captureDiagnostics } from "../collect/diagnostics.ts";
 import type { HostFacts } from "../collect/types.ts";
 import { settingsProblems } from "../config/output_rules.ts";
 import type { Config } from "../config/types.ts";
-import { runKernelMode } from "../engine/kernel_mode.ts";
+import { runUnattendedConversion } from "../engine/unattended_run.ts";
 import { outcomeError } from "../engine/outcome.ts";
 import type { Timeouts } from "../engine/timeouts.ts";
 import { UserError } from "../errors.ts";
@@ -47,7 +47,7 @@ export async function runUnattended(opts: UnattendedOptions): Promise<number> {
   Deno.addSignalListener("SIGINT", onSignal);
   Deno.addSignalListener("SIGTERM", onSignal);
   try {
-    const outcome = await runKernelMode({
+    const outcome = await runUnattendedConversion({
       config: opts.config,
       facts: opts.facts,
       timeouts: opts.timeouts,

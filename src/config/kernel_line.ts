@@ -16,7 +16,7 @@
  * `p2v.dump_config_and_exit` (a way to run, not a setting of the conversion).
  */
 
-import { networkTarget } from "../convert/network_target.ts";
+import { networkTarget } from "../remote/network_target.ts";
 import type { Config } from "./types.ts";
 import { maskUrlPasswords } from "./mask_url.ts";
 import { formatNetworkMapEntry, parseRtcOffset } from "./values.ts";

@@ -11,7 +11,7 @@ import {
   SshError,
   SshSession,
 } from "../net/ssh_session.ts";
-import { probeServer, type ServerCapabilities } from "../convert/virt_v2v_probe.ts";
+import { probeServer, type ServerCapabilities } from "../remote/virt_v2v_probe.ts";
 import { checkReverseForwarding } from "../net/test_connection.ts";
 import type { EventSink } from "./events.ts";
 import { HostKeyChangedError, ServerLink } from "./link.ts";

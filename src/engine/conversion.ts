@@ -10,24 +10,24 @@ import {
   decideIsolation,
   type IsolationDecision,
   isolationFromProbe,
-} from "../convert/isolation.ts";
-import { buildJobScript, type RelayKind, STATUS_RELAY_FAILED } from "../convert/job_script.ts";
-import { chooseGuestFirmware } from "../convert/guest_firmware.ts";
-import { buildPhysicalXml } from "../convert/physical_xml.ts";
+} from "../remote/isolation.ts";
+import { buildJobScript, type RelayKind, STATUS_RELAY_FAILED } from "../remote/job_script.ts";
+import { chooseGuestFirmware } from "../remote/guest_firmware.ts";
+import { buildPhysicalXml } from "../remote/physical_xml.ts";
 import {
   controlCommand,
   jobProbeCommand,
   relayFromProbe,
   removeSocketsCommand,
-} from "../convert/remote_commands.ts";
+} from "../remote/remote_commands.ts";
 import {
   conversionLogPath,
   diskSocketPath,
   makeRemoteDirName,
   RELAY_LOG,
-} from "../convert/remote_dir.ts";
-import { buildRemoteFiles } from "../convert/upload_files.ts";
-import { buildWrapperScript } from "../convert/wrapper_script.ts";
+} from "../remote/remote_dir.ts";
+import { buildRemoteFiles } from "../remote/upload_files.ts";
+import { buildWrapperScript } from "../remote/wrapper_script.ts";
 import { describeError, UserError } from "../errors.ts";
 import type { Duplex } from "node:stream";
 import { allocatedBytes } from "../nbd/allocated.ts";
@@ -36,7 +36,7 @@ import { ExportRequestCount } from "../nbd/request_counter.ts";
 import { formatBytes } from "../text/units.ts";
 import type { DiskExport, ExportEvents, ExportStarter } from "../nbd/export.ts";
 import type { RemoteSession, ReverseForward, SocketForward } from "../net/session.ts";
-import type { ServerCapabilities } from "../convert/virt_v2v_probe.ts";
+import type { ServerCapabilities } from "../remote/virt_v2v_probe.ts";
 import { runDetachedJob } from "./detached_job.ts";
 import type { EventSink } from "./events.ts";
 import type { ServerLink } from "./link.ts";

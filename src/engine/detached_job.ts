@@ -11,7 +11,7 @@ import {
   followCommand,
   signalJobCommand,
   startJobCommand,
-} from "../convert/remote_commands.ts";
+} from "../remote/remote_commands.ts";
 import { describeError, UserError } from "../errors.ts";
 import type { RemoteSession } from "../net/session.ts";
 import type { EventSink } from "./events.ts";

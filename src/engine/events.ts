@@ -2,7 +2,7 @@
  * Everything the conversion engine tells its views. The unattended text
  * reporter and the interactive screens both render these and nothing else.
  */
-import type { ServerCapabilities } from "../convert/virt_v2v_probe.ts";
+import type { ServerCapabilities } from "../remote/virt_v2v_probe.ts";
 
 export type Phase =
   | "connecting"

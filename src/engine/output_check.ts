@@ -5,7 +5,7 @@
  * is a warning and the run goes on.
  */
 import type { Config } from "../config/types.ts";
-import { judgeOutputTarget, outputTarget, outputTargetCommand } from "../convert/output_target.ts";
+import { judgeOutputTarget, outputTarget, outputTargetCommand } from "../remote/output_target.ts";
 import { UserError } from "../errors.ts";
 import { allocatedBytes } from "../nbd/allocated.ts";
 import { diskSourcePath } from "../nbd/disk_size.ts";

@@ -2,7 +2,7 @@
  * The one conversion pipeline both views run: check that the disks can be
  * read, capture the diagnostics while connecting, connect and test, convert,
  * close — ending in an outcome, never an exception. The unattended run wraps
- * it in the `p2v.*` hooks (`kernel_mode.ts`); the dialog calls it from its
+ * it in the `p2v.*` hooks (`unattended_run.ts`); the dialog calls it from its
  * Running screen.
  */
 import type { HostFacts } from "../collect/types.ts";
@@ -10,7 +10,7 @@ import { serverOutputName, serverProblems } from "../config/output_rules.ts";
 import type { Config } from "../config/types.ts";
 import { describeError } from "../errors.ts";
 import type { ExportStarter } from "../nbd/export.ts";
-import { type ServerCapabilities, ServerUnfitError } from "../convert/virt_v2v_probe.ts";
+import { type ServerCapabilities, ServerUnfitError } from "../remote/virt_v2v_probe.ts";
 import { connectToServer, type SessionOpener } from "./connect.ts";
 import { runConversion } from "./conversion.ts";
 import { unreadableDisks } from "./disk_access.ts";

@@ -2,12 +2,12 @@
  * Creating the remote directory and writing every file into it with ONE
  * remote command: a round trip per file would add seconds on a WAN link.
  */
-import type { RemoteFile } from "../convert/upload_files.ts";
+import type { RemoteFile } from "../remote/upload_files.ts";
 import {
   UPLOAD_FILE_FAILED,
   UPLOAD_MKDIR_FAILED,
   uploadCommand,
-} from "../convert/remote_commands.ts";
+} from "../remote/remote_commands.ts";
 import { UserError } from "../errors.ts";
 import type { RemoteSession } from "../net/session.ts";
 import type { EventSink } from "./events.ts";

@@ -7,7 +7,7 @@ import type { HostFacts } from "../collect/types.ts";
 import type { Config } from "../config/types.ts";
 import type { ConversionOutcome } from "../engine/outcome.ts";
 import type { EventSink } from "../engine/events.ts";
-import type { ServerCapabilities } from "../convert/virt_v2v_probe.ts";
+import type { ServerCapabilities } from "../remote/virt_v2v_probe.ts";
 
 export interface DialogModel {
   /** The working configuration, edited by the screens (pre-filled from the command line). */

@@ -4,7 +4,7 @@
  * this screen, with the reason under the field.
  */
 import type { HostFacts } from "../collect/types.ts";
-import { networkTarget } from "../convert/network_target.ts";
+import { networkTarget } from "../remote/network_target.ts";
 import { parseCores, parseList, parseSize } from "../config/values.ts";
 import { groupTitle, partialGroupMessage, partialGroups } from "../config/disk_groups.ts";
 import type { OutputAllocation } from "../config/types.ts";

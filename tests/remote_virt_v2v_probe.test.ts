@@ -10,7 +10,7 @@ import {
   parseVersionOutput,
   parseVirtV2vLocation,
   ServerUnfitError,
-} from "../src/convert/virt_v2v_probe.ts";
+} from "../src/remote/virt_v2v_probe.ts";
 
 Deno.test("test connection: the location answer gives the path found and the PATH searched", () => {
   assert.deepEqual(parseVirtV2vLocation("virt-v2v=/usr/bin/virt-v2v\nPATH=/usr/bin:/bin\n"), {

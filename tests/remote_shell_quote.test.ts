@@ -4,7 +4,7 @@ import {
   ShellQuoteError,
   shellSingleQuote,
   shellWord,
-} from "../src/convert/shell_quote.ts";
+} from "../src/remote/shell_quote.ts";
 
 /** Values that would do harm, or get mangled, if quoted carelessly. */
 const HOSTILE = [

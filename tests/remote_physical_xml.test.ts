@@ -7,8 +7,8 @@ import {
   driveLetters,
   PhysicalXmlError,
   type PhysicalXmlInput,
-} from "../src/convert/physical_xml.ts";
-import { networkTarget } from "../src/convert/network_target.ts";
+} from "../src/remote/physical_xml.ts";
+import { networkTarget } from "../src/remote/network_target.ts";
 import { VERSION } from "../src/version.ts";
 
 // --- fixtures ---------------------------------------------------------------

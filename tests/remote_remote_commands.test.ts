@@ -4,7 +4,7 @@ import {
   relayFromProbe,
   uploadCommand,
   virtV2vProbeCommand,
-} from "../src/convert/remote_commands.ts";
+} from "../src/remote/remote_commands.ts";
 import { tempDir } from "./helpers/cleanup.ts";
 
 Deno.test("relay: qemu-nbd 4.2 and later first, else nbdkit's retry filter, and only with setsid", () => {

@@ -6,8 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { followCommand } from "../src/convert/remote_commands.ts";
-import { FOLLOWER_FILE, JOB_PID_FILE, OUTPUT_FILE } from "../src/convert/remote_dir.ts";
+import { followCommand } from "../src/remote/remote_commands.ts";
+import { FOLLOWER_FILE, JOB_PID_FILE, OUTPUT_FILE } from "../src/remote/remote_dir.ts";
 import { waitFor } from "./helpers/process.ts";
 import { tempDir } from "./helpers/cleanup.ts";
 

@@ -14,7 +14,7 @@ import type { ConversionOutcome } from "./outcome.ts";
 import { type PipelineRequest, runPipeline } from "./pipeline.ts";
 
 /** Returns the outcome; throws a UserError only when `p2v.pre` or `p2v.post` fails. */
-export async function runKernelMode(req: PipelineRequest): Promise<ConversionOutcome> {
+export async function runUnattendedConversion(req: PipelineRequest): Promise<ConversionOutcome> {
   const { config, emit } = req;
   // Said first, before anything is started: the user may still cancel.
   for (const message of diskSelectionWarnings(req.facts, config.disks)) {

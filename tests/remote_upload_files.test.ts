@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { buildRemoteFiles } from "../src/convert/upload_files.ts";
+import { buildRemoteFiles } from "../src/remote/upload_files.ts";
 import { VERSION } from "../src/version.ts";
 
 Deno.test("upload files: required files first, then captured diagnostics and p2v-version", () => {

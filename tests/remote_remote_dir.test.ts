@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { makeRemoteDirName, REMOTE_DIR_PATTERN } from "../src/convert/remote_dir.ts";
+import { makeRemoteDirName, REMOTE_DIR_PATTERN } from "../src/remote/remote_dir.ts";
 import { LOWER_ALNUM, randomString } from "../src/system/random.ts";
 
 const fixed = (text: string) => (n: number) => text.slice(0, n);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { chooseGuestFirmware } from "../src/convert/guest_firmware.ts";
+import { chooseGuestFirmware } from "../src/remote/guest_firmware.ts";
 
 Deno.test("guest firmware: stated only where our boot and the disks agree", () => {
   assert.deepEqual(

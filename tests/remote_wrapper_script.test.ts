@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import type { Config, OutputAllocation } from "../src/config/types.ts";
-import { controlCommand } from "../src/convert/remote_commands.ts";
-import { CONVERSION_LOG, WRAPPER_SCRIPT } from "../src/convert/remote_dir.ts";
-import { buildWrapperScript, virtV2vArguments } from "../src/convert/wrapper_script.ts";
+import { controlCommand } from "../src/remote/remote_commands.ts";
+import { CONVERSION_LOG, WRAPPER_SCRIPT } from "../src/remote/remote_dir.ts";
+import { buildWrapperScript, virtV2vArguments } from "../src/remote/wrapper_script.ts";
 import { tempDir } from "./helpers/cleanup.ts";
 
 // --- fixtures ---------------------------------------------------------------

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { tokeniseCmdline } from "../src/config/tokenise.ts";
-import { REDACTED_LINE, redactSecrets } from "../src/convert/redact_secrets.ts";
+import { REDACTED_LINE, redactSecrets } from "../src/remote/redact_secrets.ts";
 
 const PREFIX = "[    0.000000] Kernel command line: ";
 
