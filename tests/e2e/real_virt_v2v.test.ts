@@ -402,7 +402,11 @@ Deno.test({
       const nic = /<interface type=['"]network['"]>[\s\S]*?<\/interface>/.exec(xml);
       assert.ok(nic, `no network interface in:\n${xml}`);
       assert.match(nic[0], new RegExp(`<source network=['"]${libvirt.network}['"]`));
-      assert.match(xml, new RegExp(`<source file=['"]${sda}['"]`));
+      // The guest's disk is named as the pool's volume, not as a file.
+      assert.match(
+        xml,
+        new RegExp(`<source pool=['"]${libvirt.pool}['"] volume=['"]${name}-sda['"]`),
+      );
 
       const facts = await guestFacts([sda], "raw");
       assert.deepEqual(facts, { ...sourceFacts, dataMarker: undefined });
