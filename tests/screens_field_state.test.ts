@@ -6,7 +6,8 @@
 import assert from "node:assert/strict";
 import { FieldState } from "../src/screens/field_state.ts";
 import type { Key } from "../src/screens/keys.ts";
-import { FocusRing, TextField } from "../src/screens/widgets.ts";
+import { FocusRing } from "../src/screens/focus_ring.ts";
+import { TextField } from "../src/screens/text_field.ts";
 
 const ch = (c: string): Key => ({ name: "char", ch: c });
 const key = (name: Key["name"], c?: string): Key => c === undefined ? { name } : { name, ch: c };

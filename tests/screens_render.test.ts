@@ -17,7 +17,8 @@ import { type RunningResult, RunningScreen } from "../src/screens/running.ts";
 import { SettingsScreen } from "../src/screens/settings.ts";
 import { Display, type Size } from "../src/screens/terminal.ts";
 import { type Line, lineText, lineWidth, sanitize, seg } from "../src/screens/text.ts";
-import { type LaidOutFrame, TextField, wrapHelp } from "../src/screens/widgets.ts";
+import { type LaidOutFrame, wrapHelp } from "../src/screens/page_layout.ts";
+import { TextField } from "../src/screens/text_field.ts";
 import { parseMachineReadable } from "../src/convert/virt_v2v_probe.ts";
 import { assertTerminalSafe, HOSTILE } from "./helpers/hostile_text.ts";
 import {

@@ -13,7 +13,7 @@ import type { ConvertRequest, DialogModel } from "../src/screens/model.ts";
 import { Display, type TerminalIo } from "../src/screens/terminal.ts";
 import { seg } from "../src/screens/text.ts";
 import { Ui } from "../src/screens/ui.ts";
-import { TextField } from "../src/screens/widgets.ts";
+import { TextField } from "../src/screens/text_field.ts";
 import { fakeDeps, sampleConfig, sampleDetected, sampleFacts } from "./helpers/screens_fixtures.ts";
 
 /** Enough of a VT100 to check what the display draws: cursor moves, text, erases. */

@@ -17,14 +17,10 @@ import { textWidth } from "../text/width.ts";
 import type { RunningResult } from "./running.ts";
 import type { Size } from "./terminal.ts";
 import { hardWrap, sanitize, seg, type StyleName, wrapWords } from "./text.ts";
-import {
-  Button,
-  type Item,
-  type LaidOutFrame,
-  layoutPage,
-  PageBuilder,
-  type Part,
-} from "./widgets.ts";
+import { Button } from "./button.ts";
+import type { Item } from "./focus_ring.ts";
+import { PageBuilder, type Part } from "./page_builder.ts";
+import { type LaidOutFrame, layoutPage } from "./page_layout.ts";
 
 export type FinishedAction = "exit" | "poweroff" | "reboot" | "back";
 

@@ -6,7 +6,10 @@
 import type { Key } from "./keys.ts";
 import type { Frame, Size } from "./terminal.ts";
 import type { View, ViewContext } from "./ui.ts";
-import { Button, FocusRing, type Item, type LaidOutFrame, Modal, navigate } from "./widgets.ts";
+import { Button } from "./button.ts";
+import { FocusRing, type Item, navigate } from "./focus_ring.ts";
+import { Modal } from "./modal.ts";
+import type { LaidOutFrame } from "./page_layout.ts";
 
 export abstract class FormScreen<R> implements View<R> {
   readonly ring = new FocusRing();

@@ -10,18 +10,12 @@ import { isCtrl, type Key } from "./keys.ts";
 import type { DialogDeps, NetworkStatus } from "./model.ts";
 import type { Size } from "./terminal.ts";
 import { padText, sanitize, seg, shorten, type StyleName, textWidth, wrapText } from "./text.ts";
-import {
-  Button,
-  Choice,
-  fieldWidth,
-  type Item,
-  labelPart,
-  type LaidOutFrame,
-  layoutPage,
-  PageBuilder,
-  type Part,
-  TextField,
-} from "./widgets.ts";
+import { Button } from "./button.ts";
+import { Choice } from "./choice.ts";
+import type { Item } from "./focus_ring.ts";
+import { labelPart, PageBuilder, type Part } from "./page_builder.ts";
+import { type LaidOutFrame, layoutPage } from "./page_layout.ts";
+import { fieldWidth, TextField } from "./text_field.ts";
 
 export type NetworkResult = { kind: "back" };
 

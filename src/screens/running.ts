@@ -27,7 +27,11 @@ import {
 } from "./text.ts";
 import { LogRing } from "./log_ring.ts";
 import type { ViewContext } from "./ui.ts";
-import { Button, type Item, type LaidOutFrame, layoutPage, Modal, PageBuilder } from "./widgets.ts";
+import { Button } from "./button.ts";
+import type { Item } from "./focus_ring.ts";
+import { Modal } from "./modal.ts";
+import { PageBuilder } from "./page_builder.ts";
+import { type LaidOutFrame, layoutPage } from "./page_layout.ts";
 
 export interface RunningResult {
   outcome: ConversionOutcome;

@@ -34,19 +34,13 @@ import {
   textWidth,
   wrapText,
 } from "./text.ts";
-import {
-  Button,
-  Checkbox,
-  Choice,
-  fieldWidth,
-  type Item,
-  labelPart,
-  type LaidOutFrame,
-  layoutPage,
-  PageBuilder,
-  type Part,
-  TextField,
-} from "./widgets.ts";
+import { Button } from "./button.ts";
+import { Checkbox } from "./checkbox.ts";
+import { Choice } from "./choice.ts";
+import type { Item } from "./focus_ring.ts";
+import { labelPart, PageBuilder, type Part } from "./page_builder.ts";
+import { type LaidOutFrame, layoutPage } from "./page_layout.ts";
+import { fieldWidth, TextField } from "./text_field.ts";
 
 export type SettingsResult = { kind: "start" } | { kind: "back" } | { kind: "quit" };
 
