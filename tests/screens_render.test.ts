@@ -275,11 +275,13 @@ Deno.test("placeholders are bracketed, painted without colour the same, and neve
   assert.deepEqual(m.config.output.misc, []);
   // A value that reads like a hint is shown as typed, without brackets.
   screen.oc.value = "none";
-  assert.match(lineText(screen.oc.render(20, false).segs), /^\[none\s*\]$/);
+  screen.oc.layout(20);
+  assert.match(lineText(screen.oc.render(false).segs), /^\[none\s*\]$/);
   // Focused and empty, the hint stays (the cursor on its first column); a
   // long one is shortened inside its brackets.
   const focused = new TextField("x", "", { placeholder: "optional: a very long hint indeed" });
-  const r = focused.render(16, true);
+  focused.layout(16);
+  const r = focused.render(true);
   assert.equal(lineText(r.segs), "[<optional: a~>]");
   assert.equal(r.cursor, 1);
   assert.equal(focused.value, "");
@@ -778,7 +780,8 @@ Deno.test("connection: a plain key path is taken as its file:// URL, as p2v.iden
   assert.equal(m.config.auth.identityUrl, "file:///root/.ssh/id_rsa");
   // The empty field's hint says a path will do.
   screen.identity.value = "";
-  assert.match(lineText(screen.identity.render(60, false).segs), /<optional: \/path\/to\/key/);
+  screen.identity.layout(60);
+  assert.match(lineText(screen.identity.render(false).segs), /<optional: \/path\/to\/key/);
 });
 
 Deno.test("settings screen: more vCPUs or memory than KVM supports is a warning, not an error", () => {

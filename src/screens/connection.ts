@@ -292,11 +292,8 @@ export class ConnectionScreen extends FormScreen<ConnectionResult> {
     body.blank();
     const field = (f: TextField) => {
       const focused = this.ring.is(f);
-      body.add(
-        ...labelPart(f.label, LABEL_WIDTH, focused),
-        " ",
-        f.render(fieldWidth(f, boxWidth), focused),
-      );
+      f.layout(fieldWidth(f, boxWidth));
+      body.add(...labelPart(f.label, LABEL_WIDTH, focused), " ", f.render(focused));
       if (f.error) body.paragraph(f.error, width, "error", LABEL_WIDTH + 2);
     };
     field(this.server);

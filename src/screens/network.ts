@@ -236,8 +236,8 @@ export class NetworkScreen extends FormScreen<NetworkResult> {
     }
     body.heading("Configure", width);
     const field = (f: TextField) => {
-      const box = fieldWidth(f, Math.max(12, width - LABEL - 3));
-      body.add(...labelPart(f.label, LABEL, this.ring.is(f)), " ", f.render(box, this.ring.is(f)));
+      f.layout(fieldWidth(f, Math.max(12, width - LABEL - 3)));
+      body.add(...labelPart(f.label, LABEL, this.ring.is(f)), " ", f.render(this.ring.is(f)));
       if (f.error) body.paragraph(f.error, width, "error", LABEL + 2);
     };
     body.add(

@@ -490,16 +490,18 @@ export class SettingsScreen extends FormScreen<SettingsResult> {
     body.lines[body.lines.length - 1].push(
       ...headingSegs("virt-v2v output", width - half),
     );
-    const left = (f: TextField, boxW: number): Part[] => [
-      ...labelPart(f.label, LEFT_LABEL, this.ring.is(f), f.enabled),
-      " ",
-      f.render(fieldWidth(f, boxW), this.ring.is(f)),
-    ];
-    const rightText = (f: TextField): Part[] => [
-      ...labelPart(f.label, rightLabel, this.ring.is(f)),
-      " ",
-      f.render(rightBox, this.ring.is(f)),
-    ];
+    const left = (f: TextField, boxW: number): Part[] => {
+      f.layout(fieldWidth(f, boxW));
+      return [
+        ...labelPart(f.label, LEFT_LABEL, this.ring.is(f), f.enabled),
+        " ",
+        f.render(this.ring.is(f)),
+      ];
+    };
+    const rightText = (f: TextField): Part[] => {
+      f.layout(rightBox);
+      return [...labelPart(f.label, rightLabel, this.ring.is(f)), " ", f.render(this.ring.is(f))];
+    };
     const rightChoice = (c: Choice): Part[] => [
       ...labelPart(c.label, rightLabel, this.ring.is(c)),
       " ",
@@ -556,13 +558,14 @@ export class SettingsScreen extends FormScreen<SettingsResult> {
       const netFocused = this.ring.is(row.network);
       const label = `${padText(shorten(row.name, ifName), ifName)}  ${padText(row.mac ?? "", 17)}`;
       const used = 5 + textWidth(label) + 2 + 9;
+      row.network.layout(fieldWidth(row.network, Math.max(10, width - used - 1)));
       body.add(
         row.box.renderBox(this.ring.is(row.box)),
         seg(" "),
         seg(label, row.box.checked ? undefined : "dim"),
         "  ",
         ...labelPart("network", 8, netFocused),
-        row.network.render(fieldWidth(row.network, Math.max(10, width - used - 1)), netFocused),
+        row.network.render(netFocused),
       );
       if (row.network.error) body.paragraph(row.network.error, width, "error", 4);
     }
