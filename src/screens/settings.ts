@@ -60,9 +60,17 @@ const FALLBACK_OUTPUTS = [
   "kubevirt",
 ];
 
+/** What a device row says after its name. */
+interface DeviceInfo {
+  /** A fixed disk's size, or `not found`: a column of its own, right-aligned. */
+  size?: string;
+  /** Everything else known about it (model, serial, its group), in order. */
+  notes: string[];
+}
+
 interface DiskRow {
   name: string;
-  info: string;
+  info: DeviceInfo;
   box: Checkbox;
   /** `missing`: named by the configuration, not on this machine; `running`: holds the running system. */
   state: "present" | "missing" | "running";
@@ -184,20 +192,21 @@ export class SettingsScreen extends FormScreen<SettingsResult> {
       const medium = facts.bootMedium?.find((d) => d.name === name || `/dev/${d.name}` === name);
       const live = running.find((d) => d.name === name);
       const info = facts.disks.find((d) => d.name === name) ?? medium ?? live;
-      const parts: string[] = [info ? formatBytes(info.sizeBytes) : "not found"];
-      if (medium) parts.push("the medium this machine booted from");
-      if (live) parts.push("holds the running system");
-      if (info?.model) parts.push(info.model);
-      if (info?.serial) parts.push(`serial ${info.serial}`);
-      if (info?.otherPaths) parts.push(`one LUN, also ${info.otherPaths.join(", ")}`);
+      const notes: string[] = [];
+      if (medium) notes.push("the medium this machine booted from");
+      if (live) notes.push("holds the running system");
+      if (info?.model) notes.push(info.model);
+      if (info?.serial) notes.push(`serial ${info.serial}`);
+      if (info?.otherPaths) notes.push(`one LUN, also ${info.otherPaths.join(", ")}`);
       // Which disks go together is shown before anyone unticks one of them.
       for (const group of facts.diskGroups ?? []) {
-        if (group.disks.includes(name)) parts.push(groupTitle(group));
+        if (group.disks.includes(name)) notes.push(groupTitle(group));
       }
       const box = new Checkbox(name, !live && selected.disks.has(name));
       box.enabled = !live;
       const state = live ? "running" : info ? "present" : "missing";
-      return { name, info: parts.join("  "), box, state };
+      const size = info ? formatBytes(info.sizeBytes) : "not found";
+      return { name, info: { size, notes }, box, state };
     });
     const removableNames = [...facts.removable.map((r) => r.name)];
     removableNames.push(...missing(config.removable, removableNames));
@@ -205,7 +214,7 @@ export class SettingsScreen extends FormScreen<SettingsResult> {
       const info = facts.removable.find((r) => r.name === name);
       return {
         name,
-        info: info ? info.model ?? "" : "not found",
+        info: info ? { notes: info.model ? [info.model] : [] } : { size: "not found", notes: [] },
         box: new Checkbox(name, selected.removable.has(name)),
         state: info ? "present" : "missing",
       };
@@ -605,8 +614,9 @@ export class SettingsScreen extends FormScreen<SettingsResult> {
     const nameW = Math.min(36, Math.max(6, ...rows.map((r) => textWidth(r.name))));
     for (const r of rows) {
       const name = padText(shortenStart(sanitize(r.name), nameW), nameW);
-      const [size, ...rest] = r.info.split("  ");
-      const info = `${padStartText(size, 10)}  ${rest.join("  ")}`;
+      const { size, notes } = r.info;
+      const columns = size === undefined ? notes : [padStartText(size, 10), ...notes];
+      const info = columns.join("  ");
       body.add(
         r.box.renderBox(this.ring.is(r.box)),
         seg(" " + name, r.box.checked ? undefined : "dim"),
