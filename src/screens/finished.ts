@@ -88,7 +88,7 @@ export class FinishedScreen extends FormScreen<FinishedAction> {
     // kernel line) scrolls by page keys.
     if (key.name === "pageup" || key.name === "pagedown") {
       const step = key.name === "pageup" ? -PAGE_STEP : PAGE_STEP;
-      this.scroll.offset = Math.max(0, this.scroll.offset + step);
+      this.scroll.by(step);
       this.invalidate();
       return true;
     }

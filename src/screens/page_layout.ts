@@ -1,5 +1,6 @@
 /** A whole screen from a page's parts: title bar, scrolling body, key help. */
 import type { PageBuilder } from "./page_builder.ts";
+import type { PageScroll } from "./page_scroll.ts";
 import type { Frame, Size } from "./terminal.ts";
 import { clipLine, type Line, overlayLine, seg, textWidth, wrapText } from "./text.ts";
 
@@ -12,8 +13,8 @@ export interface PageParts {
   /** Fixed lines above the help line. */
   footer?: PageBuilder;
   help: string;
-  /** First body row shown; updated to follow the focus. */
-  scroll: { offset: number };
+  /** Which body rows are shown; the layout keeps the focused one in view. */
+  scroll: PageScroll;
   version: string;
 }
 
@@ -50,13 +51,7 @@ export function layoutPage(size: Size, p: PageParts): LaidOutFrame {
   const help = wrapHelp(p.help, width - 1);
   const bodyHeight = Math.max(1, height - 1 - help.length - header.length - footer.length);
   const body = p.body.lines;
-  let offset = Math.min(p.scroll.offset, Math.max(0, body.length - bodyHeight));
-  const focus = p.body.focusRow;
-  if (focus !== undefined) {
-    if (focus < offset) offset = focus;
-    if (focus >= offset + bodyHeight) offset = focus - bodyHeight + 1;
-  }
-  p.scroll.offset = offset;
+  const offset = p.scroll.layout(body.length, bodyHeight, p.body.focusRow);
   const bodyTop = lines.length;
   for (let i = 0; i < bodyHeight; i++) {
     const l = body[offset + i];

@@ -267,7 +267,7 @@ export class RunningScreen extends FormScreen<RunningResult> {
       body,
       footer,
       help: "Enter: cancel conversion  PgUp/PgDn/End: scroll output  Ctrl-L: redraw",
-      scroll: { offset: 0 },
+      scroll: this.scroll,
       version: this.#deps.version,
     });
   }
