@@ -58,12 +58,16 @@ function kernelLineRows(screen: string): string[] {
   const rows = screen.split("\n").map((r) => r.trim());
   const first = rows.findIndex((r) => r.startsWith("p2v.server="));
   if (first < 0) return [];
-  // As the screen says: a value cut at the edge (a full row) goes on in the next row.
+  // As the screen says, when it says so: a value cut at the edge (a full row)
+  // goes on in the next row. Without the note, a full row is a whole value
+  // that happens to fill it (how wide depends on the temporary paths).
+  const runsOn = screen.includes("A full row runs on into the next");
   const joined: string[] = [rows[first]];
   for (let i = first + 1; i < rows.length; i++) {
     const previous = rows[i - 1];
-    if (previous.length === LINE_WIDTH && rows[i] !== "") joined[joined.length - 1] += rows[i];
-    else if (rows[i].startsWith("p2v.")) joined.push(rows[i]);
+    if (runsOn && previous.length === LINE_WIDTH && rows[i] !== "") {
+      joined[joined.length - 1] += rows[i];
+    } else if (rows[i].startsWith("p2v.")) joined.push(rows[i]);
     else break;
   }
   return joined;

@@ -1,7 +1,7 @@
 /** Choices fed by the conversion server: however long the list it sends, the dialog copes. */
 import assert from "node:assert/strict";
 import { parseMachineReadable } from "../src/remote/virt_v2v_probe.ts";
-import { Choice } from "../src/screens/widgets.ts";
+import { Choice } from "../src/screens/choice.ts";
 
 const manyOutputs = (n: number) =>
   ["virt-v2v-2.0", "libguestfs-rewrite", "input:libvirt"]

@@ -62,3 +62,25 @@ Deno.test("settings: with only the running system's disk, the error says why the
   );
   assert.doesNotMatch(text(screen), /Tick at least one/);
 });
+
+Deno.test("settings: a disk row is its size in a column, then what else is known; a drive its model", () => {
+  const facts = sampleFacts();
+  facts.disks[0].model = "Two  Spaces";
+  facts.removable = [{ name: "sr0", model: "DVD" }];
+  const config = sampleConfig(facts);
+  config.removable = ["sr0", "sr9"];
+  const screen = new SettingsScreen(sampleModel(facts, config), fakeDeps());
+  const rows = text(screen).split("\n");
+  const row = (name: string) => rows.find((l) => new RegExp(`\\] ${name}\\s`).test(l)) ?? "";
+  // Sizes end in one column; a model's own spaces are kept.
+  const sizeEnd = (l: string) => {
+    const m = /\d [KMGT]iB/.exec(l);
+    return m ? m.index + m[0].length : -1;
+  };
+  assert.match(row("sda"), /\s256\.0 GiB {2}Two {2}Spaces {2}serial S3Z9NB0K123456$/);
+  assert.equal(sizeEnd(row("sda")), sizeEnd(row("nvme0n1")));
+  // A removable drive has no size: its model follows its name.
+  assert.match(row("sr0"), /\] sr0\s+ DVD$/);
+  assert.ok(row("sr0").indexOf("DVD") < sizeEnd(row("sda")) - 10, row("sr0"));
+  assert.match(row("sr9"), /\] sr9\s+not found$/);
+});

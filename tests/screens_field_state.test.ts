@@ -1,12 +1,18 @@
 /**
  * Editing a text field, without a screen: typing into a pre-filled field
  * replaces it, moving the cursor first edits it, and the focus ring decides
- * when a value counts as freshly selected.
+ * when a value counts as freshly selected. Drawing a field only reads its
+ * state: the view of a long value moves with keys, never with drawing.
  */
 import assert from "node:assert/strict";
 import { FieldState } from "../src/screens/field_state.ts";
 import type { Key } from "../src/screens/keys.ts";
-import { FocusRing, TextField } from "../src/screens/widgets.ts";
+import { FocusRing } from "../src/screens/focus_ring.ts";
+import { TextField } from "../src/screens/text_field.ts";
+import { ConnectionScreen } from "../src/screens/connection.ts";
+import type { Size } from "../src/screens/terminal.ts";
+import { lineText } from "../src/screens/text.ts";
+import { fakeCtx, fakeDeps, sampleModel } from "./helpers/screens_fixtures.ts";
 
 const ch = (c: string): Key => ({ name: "char", ch: c });
 const key = (name: Key["name"], c?: string): Key => c === undefined ? { name } : { name, ch: c };
@@ -109,4 +115,91 @@ Deno.test("focus ring: moving onto a text field selects its value", () => {
   assert.equal(ring2.resolve([c]), c);
   type(c, "new");
   assert.equal(c.value, "new");
+});
+
+/** The box as drawn, with `|` where the terminal cursor is. */
+function drawn(f: TextField, focused = true): string {
+  const r = f.render(focused);
+  const text = lineText(r.segs);
+  return r.cursor === undefined ? text : text.slice(0, r.cursor) + "|" + text.slice(r.cursor);
+}
+
+const URL = "file:///very/long/path/to/the/key";
+const MOVES: Key[] = [
+  key("home"),
+  ...Array(10).fill(key("right")),
+  key("left"),
+  ch("X"),
+  key("end"),
+  ...Array(6).fill(key("left")),
+  key("backspace"),
+  key("ctrl", "w"),
+  key("right"),
+];
+
+Deno.test("field: the view of a long value moves only as far as the cursor needs", () => {
+  const f = new TextField("URL", URL);
+  f.focus();
+  f.layout(12);
+  assert.equal(drawn(f), "<o/the/key| ]", "focused: the end, where the cursor is");
+  for (let i = 0; i < 3; i++) f.key(key("left"));
+  assert.equal(drawn(f), "<o/the/|key ]", "Left moves the cursor in the box, not the value");
+  f.key(key("home"));
+  assert.equal(drawn(f), "[|file:///ve>");
+  for (let i = 0; i < 10; i++) f.key(key("right"));
+  assert.equal(drawn(f), "<ile:///ve|r>", "Right past the edge scrolls by one");
+  f.key(key("left"));
+  assert.equal(drawn(f), "<ile:///v|er>");
+  assert.equal(drawn(f, false), "[file:///ve>", "unfocused: the beginning");
+});
+
+Deno.test("field: drawing twice, or at another width in between, never changes what the next key does", () => {
+  // Two fields given the same keys; one is also drawn again and again,
+  // narrower, unfocused and wider between them, as a resized terminal would.
+  const quiet = new TextField("URL", URL);
+  const busy = new TextField("URL", URL);
+  for (const f of [quiet, busy]) {
+    f.focus();
+    f.layout(12);
+  }
+  for (const [i, k] of MOVES.entries()) {
+    busy.render(true);
+    busy.render(true);
+    for (const width of [6, 40, 3]) {
+      busy.layout(width);
+      busy.render(true);
+      busy.render(false);
+    }
+    busy.layout(12);
+    quiet.key(k);
+    busy.key(k);
+    assert.equal(drawn(busy), drawn(quiet), `after key ${i} (${JSON.stringify(k)})`);
+    assert.equal(busy.value, quiet.value);
+  }
+});
+
+Deno.test("connection screen: a frame at another size in between leaves the field's view as it was", () => {
+  const wide: Size = { width: 80, height: 24 };
+  const narrow: Size = { width: 40, height: 24 };
+  const identityRow = (screen: ConnectionScreen, size: Size) =>
+    screen.render(size).lines.map(lineText).find((l) => l.startsWith(">SSH identity URL")) ?? "";
+  const make = () => {
+    const screen = new ConnectionScreen(sampleModel(), fakeDeps());
+    screen.identity.value = "file:///" + "very/long/".repeat(10) + "key";
+    screen.ring.set(screen.identity);
+    return screen;
+  };
+  const quiet = make();
+  const busy = make();
+  const ctx = fakeCtx<unknown>({ t: 0 });
+  quiet.render(wide);
+  busy.render(wide);
+  for (const k of [key("home"), ...Array(70).fill(key("right")), ...Array(5).fill(key("left"))]) {
+    busy.render(narrow);
+    busy.render(wide);
+    quiet.key(k, ctx as never);
+    busy.key(k, ctx as never);
+    assert.equal(identityRow(busy, wide), identityRow(quiet, wide));
+  }
+  assert.match(identityRow(quiet, wide), /^>SSH identity URL\s+<.*>$/, "scrolled both ways");
 });

@@ -17,7 +17,8 @@ import { type RunningResult, RunningScreen } from "../src/screens/running.ts";
 import { SettingsScreen } from "../src/screens/settings.ts";
 import { Display, type Size } from "../src/screens/terminal.ts";
 import { type Line, lineText, lineWidth, sanitize, seg } from "../src/screens/text.ts";
-import { type LaidOutFrame, TextField, wrapHelp } from "../src/screens/widgets.ts";
+import { type LaidOutFrame, wrapHelp } from "../src/screens/page_layout.ts";
+import { TextField } from "../src/screens/text_field.ts";
 import { parseMachineReadable } from "../src/remote/virt_v2v_probe.ts";
 import { assertTerminalSafe, HOSTILE } from "./helpers/hostile_text.ts";
 import {
@@ -274,11 +275,13 @@ Deno.test("placeholders are bracketed, painted without colour the same, and neve
   assert.deepEqual(m.config.output.misc, []);
   // A value that reads like a hint is shown as typed, without brackets.
   screen.oc.value = "none";
-  assert.match(lineText(screen.oc.render(20, false).segs), /^\[none\s*\]$/);
+  screen.oc.layout(20);
+  assert.match(lineText(screen.oc.render(false).segs), /^\[none\s*\]$/);
   // Focused and empty, the hint stays (the cursor on its first column); a
   // long one is shortened inside its brackets.
   const focused = new TextField("x", "", { placeholder: "optional: a very long hint indeed" });
-  const r = focused.render(16, true);
+  focused.layout(16);
+  const r = focused.render(true);
   assert.equal(lineText(r.segs), "[<optional: a~>]");
   assert.equal(r.cursor, 1);
   assert.equal(focused.value, "");
@@ -777,7 +780,8 @@ Deno.test("connection: a plain key path is taken as its file:// URL, as p2v.iden
   assert.equal(m.config.auth.identityUrl, "file:///root/.ssh/id_rsa");
   // The empty field's hint says a path will do.
   screen.identity.value = "";
-  assert.match(lineText(screen.identity.render(60, false).segs), /<optional: \/path\/to\/key/);
+  screen.identity.layout(60);
+  assert.match(lineText(screen.identity.render(false).segs), /<optional: \/path\/to\/key/);
 });
 
 Deno.test("settings screen: more vCPUs or memory than KVM supports is a warning, not an error", () => {

@@ -13,7 +13,7 @@ import type { ConvertRequest, DialogModel } from "../src/screens/model.ts";
 import { Display, type TerminalIo } from "../src/screens/terminal.ts";
 import { seg } from "../src/screens/text.ts";
 import { Ui } from "../src/screens/ui.ts";
-import { TextField } from "../src/screens/widgets.ts";
+import { TextField } from "../src/screens/text_field.ts";
 import { fakeDeps, sampleConfig, sampleDetected, sampleFacts } from "./helpers/screens_fixtures.ts";
 
 /** Enough of a VT100 to check what the display draws: cursor moves, text, erases. */
@@ -175,15 +175,17 @@ Deno.test("text field: editing keys, masking, scrolling", () => {
   assert.equal(f.value, "");
 
   const p = new TextField("Password", "secret", { masked: true });
-  assert.equal(p.render(10, false).segs.map((s) => s.text).join(""), "[******  ]");
+  p.layout(10);
+  assert.equal(p.render(false).segs.map((s) => s.text).join(""), "[******  ]");
 
   const long = new TextField("URL", "file:///very/long/path/to/the/key");
   // Focused: the end (where the cursor is) is visible, `<` says there is more.
-  const focused = long.render(12, true);
+  long.layout(12);
+  const focused = long.render(true);
   assert.equal(focused.segs.map((s) => s.text).join(""), "<o/the/key ]");
   assert.equal(focused.cursor, 10);
   // Unfocused: the beginning, `>` says there is more.
-  assert.equal(long.render(12, false).segs.map((s) => s.text).join(""), "[file:///ve>");
+  assert.equal(long.render(false).segs.map((s) => s.text).join(""), "[file:///ve>");
 });
 
 Deno.test("keyboard: reads only when asked, never behind the dialog's back", async () => {

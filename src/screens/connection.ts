@@ -13,18 +13,13 @@ import { isCtrl, type Key } from "./keys.ts";
 import type { DialogDeps, DialogModel } from "./model.ts";
 import type { Size } from "./terminal.ts";
 import type { StyleName } from "./text.ts";
-import {
-  Button,
-  Checkbox,
-  fieldWidth,
-  type Item,
-  labelPart,
-  type LaidOutFrame,
-  layoutPage,
-  Modal,
-  PageBuilder,
-  TextField,
-} from "./widgets.ts";
+import { Button } from "./button.ts";
+import { Checkbox } from "./checkbox.ts";
+import type { Item } from "./focus_ring.ts";
+import { Modal } from "./modal.ts";
+import { labelPart, PageBuilder } from "./page_builder.ts";
+import { type LaidOutFrame, layoutPage } from "./page_layout.ts";
+import { fieldWidth, TextField } from "./text_field.ts";
 
 export type ConnectionResult =
   | { kind: "next" }
@@ -297,11 +292,8 @@ export class ConnectionScreen extends FormScreen<ConnectionResult> {
     body.blank();
     const field = (f: TextField) => {
       const focused = this.ring.is(f);
-      body.add(
-        ...labelPart(f.label, LABEL_WIDTH, focused),
-        " ",
-        f.render(fieldWidth(f, boxWidth), focused),
-      );
+      f.layout(fieldWidth(f, boxWidth));
+      body.add(...labelPart(f.label, LABEL_WIDTH, focused), " ", f.render(focused));
       if (f.error) body.paragraph(f.error, width, "error", LABEL_WIDTH + 2);
     };
     field(this.server);

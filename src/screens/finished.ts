@@ -11,20 +11,17 @@ import type { Config } from "../config/types.ts";
 import { describeError } from "../errors.ts";
 import { FormScreen } from "./form_screen.ts";
 import { isCtrl, type Key } from "./keys.ts";
+import { LogScroll } from "./log_scroll.ts";
 import type { DialogDeps } from "./model.ts";
 import { formatDuration } from "../text/units.ts";
 import { textWidth } from "../text/width.ts";
 import type { RunningResult } from "./running.ts";
 import type { Size } from "./terminal.ts";
 import { hardWrap, sanitize, seg, type StyleName, wrapWords } from "./text.ts";
-import {
-  Button,
-  type Item,
-  type LaidOutFrame,
-  layoutPage,
-  PageBuilder,
-  type Part,
-} from "./widgets.ts";
+import { Button } from "./button.ts";
+import type { Item } from "./focus_ring.ts";
+import { PageBuilder, type Part } from "./page_builder.ts";
+import { type LaidOutFrame, layoutPage } from "./page_layout.ts";
 
 export type FinishedAction = "exit" | "poweroff" | "reboot" | "back";
 
@@ -45,8 +42,8 @@ export class FinishedScreen extends FormScreen<FinishedAction> {
   readonly #config: Config;
   readonly #deps: DialogDeps;
   readonly #repeat: KernelLine;
-  /** Rows the log pane is scrolled up from its end; 0 shows the newest. */
-  logScroll = 0;
+  /** How far the log pane is scrolled up from its newest row. */
+  readonly logScroll = new LogScroll();
 
   /** `repeat`: the `p2v.*` line that repeats this conversion, shown after a success. */
   constructor(result: RunningResult, config: Config, deps: DialogDeps, repeat: KernelLine) {
@@ -82,8 +79,8 @@ export class FinishedScreen extends FormScreen<FinishedAction> {
     // After a failure the log pane is a few rows at 80x24: the cause may be further up.
     const failed = this.#result.outcome.kind !== "succeeded";
     if (failed && (key.name === "pageup" || key.name === "pagedown" || key.name === "end")) {
-      const step = key.name === "pageup" ? LOG_PAGE : key.name === "pagedown" ? -LOG_PAGE : 0;
-      this.logScroll = step === 0 ? 0 : Math.max(0, this.logScroll + step);
+      if (key.name === "end") this.logScroll.end();
+      else this.logScroll.by(key.name === "pageup" ? LOG_PAGE : -LOG_PAGE);
       this.invalidate();
       return true;
     }
@@ -91,7 +88,7 @@ export class FinishedScreen extends FormScreen<FinishedAction> {
     // kernel line) scrolls by page keys.
     if (key.name === "pageup" || key.name === "pagedown") {
       const step = key.name === "pageup" ? -PAGE_STEP : PAGE_STEP;
-      this.scroll.offset = Math.max(0, this.scroll.offset + step);
+      this.scroll.by(step);
       this.invalidate();
       return true;
     }
@@ -145,27 +142,29 @@ export class FinishedScreen extends FormScreen<FinishedAction> {
   }
 
   /**
-   * The last lines of the log, `height` rows of them, scrolled up by
-   * `logScroll` rows (clamped to what there is); virt-v2v's error line
+   * The last lines of the log, `height` rows of them, scrolled up as far
+   * as `logScroll` says (bounded by what there is); virt-v2v's error line
    * stands out.
    */
   #logPane(body: PageBuilder, width: number, height: number): void {
     const rows: { text: string; error: boolean }[] = [];
-    const need = height + this.logScroll;
+    const need = height + this.logScroll.wanted;
     const tail = this.#result.logTail;
     for (let i = tail.length - 1; i >= 0 && rows.length < need; i--) {
       const error = virtV2vErrorOf(tail[i]) !== undefined;
       rows.unshift(...hardWrap(tail[i], width - 3).map((text) => ({ text, error })));
     }
-    this.logScroll = Math.min(this.logScroll, Math.max(0, rows.length - height));
+    // Fewer rows than asked for means the whole tail was wrapped: its top is known.
+    this.logScroll.layout(rows.length < need ? rows.length - height : Infinity);
+    const up = this.logScroll.shown;
     body.blank();
     body.heading(
-      this.logScroll > 0
-        ? `Last lines of the log (up ${this.logScroll}; PgDn/End: newest)`
+      up > 0
+        ? `Last lines of the log (up ${up}; PgDn/End: newest)`
         : "Last lines of the log (PgUp: scroll up)",
       width,
     );
-    const end = rows.length - this.logScroll;
+    const end = rows.length - up;
     for (const r of rows.slice(Math.max(0, end - height), end)) {
       body.add("  ", seg(r.text, r.error ? "error" : "dim"));
     }

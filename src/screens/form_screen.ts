@@ -6,11 +6,15 @@
 import type { Key } from "./keys.ts";
 import type { Frame, Size } from "./terminal.ts";
 import type { View, ViewContext } from "./ui.ts";
-import { Button, FocusRing, type Item, type LaidOutFrame, Modal, navigate } from "./widgets.ts";
+import { Button } from "./button.ts";
+import { FocusRing, type Item, navigate } from "./focus_ring.ts";
+import { Modal } from "./modal.ts";
+import type { LaidOutFrame } from "./page_layout.ts";
+import { PageScroll } from "./page_scroll.ts";
 
 export abstract class FormScreen<R> implements View<R> {
   readonly ring = new FocusRing();
-  readonly scroll = { offset: 0 };
+  readonly scroll = new PageScroll();
   #modal: { box: Modal; onClose: (choice: string | null) => void } | undefined;
   #ctx: ViewContext<R> | undefined;
 
@@ -74,6 +78,7 @@ export abstract class FormScreen<R> implements View<R> {
 
   key(key: Key, ctx: ViewContext<R>): void {
     this.#ctx = ctx;
+    this.scroll.settle();
     if (this.#modal) {
       const current = this.#modal;
       const choice = current.box.key(key);

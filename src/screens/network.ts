@@ -10,18 +10,12 @@ import { isCtrl, type Key } from "./keys.ts";
 import type { DialogDeps, NetworkStatus } from "./model.ts";
 import type { Size } from "./terminal.ts";
 import { padText, sanitize, seg, shorten, type StyleName, textWidth, wrapText } from "./text.ts";
-import {
-  Button,
-  Choice,
-  fieldWidth,
-  type Item,
-  labelPart,
-  type LaidOutFrame,
-  layoutPage,
-  PageBuilder,
-  type Part,
-  TextField,
-} from "./widgets.ts";
+import { Button } from "./button.ts";
+import { Choice } from "./choice.ts";
+import type { Item } from "./focus_ring.ts";
+import { labelPart, PageBuilder, type Part } from "./page_builder.ts";
+import { type LaidOutFrame, layoutPage } from "./page_layout.ts";
+import { fieldWidth, TextField } from "./text_field.ts";
 
 export type NetworkResult = { kind: "back" };
 
@@ -242,8 +236,8 @@ export class NetworkScreen extends FormScreen<NetworkResult> {
     }
     body.heading("Configure", width);
     const field = (f: TextField) => {
-      const box = fieldWidth(f, Math.max(12, width - LABEL - 3));
-      body.add(...labelPart(f.label, LABEL, this.ring.is(f)), " ", f.render(box, this.ring.is(f)));
+      f.layout(fieldWidth(f, Math.max(12, width - LABEL - 3)));
+      body.add(...labelPart(f.label, LABEL, this.ring.is(f)), " ", f.render(this.ring.is(f)));
       if (f.error) body.paragraph(f.error, width, "error", LABEL + 2);
     };
     body.add(

@@ -26,8 +26,13 @@ import {
   textWidth,
 } from "./text.ts";
 import { LogRing } from "./log_ring.ts";
+import { LogScroll } from "./log_scroll.ts";
 import type { ViewContext } from "./ui.ts";
-import { Button, type Item, type LaidOutFrame, layoutPage, Modal, PageBuilder } from "./widgets.ts";
+import { Button } from "./button.ts";
+import type { Item } from "./focus_ring.ts";
+import { Modal } from "./modal.ts";
+import { PageBuilder } from "./page_builder.ts";
+import { type LaidOutFrame, layoutPage } from "./page_layout.ts";
 
 export interface RunningResult {
   outcome: ConversionOutcome;
@@ -43,8 +48,8 @@ export class RunningScreen extends FormScreen<RunningResult> {
   remoteDir: string | undefined;
   phase = "Starting ...";
   readonly log = new LogRing();
-  /** Lines scrolled up from the end of the log; 0 follows new output. */
-  logScroll = 0;
+  /** How far the output is scrolled up; at the newest row it follows new output. */
+  readonly logScroll = new LogScroll();
   cancelling = false;
   outcome: ConversionOutcome | undefined;
   #started = 0;
@@ -147,7 +152,7 @@ export class RunningScreen extends FormScreen<RunningResult> {
 
   #pushLog(line: string): void {
     this.log.push(line);
-    if (this.logScroll > 0) this.logScroll++;
+    this.logScroll.grew();
   }
 
   items(): Item[] {
@@ -156,17 +161,17 @@ export class RunningScreen extends FormScreen<RunningResult> {
 
   override screenKey(key: Key): boolean {
     if (key.name === "pageup") {
-      this.logScroll += 10;
+      this.logScroll.by(10);
       this.invalidate();
       return true;
     }
     if (key.name === "pagedown") {
-      this.logScroll = Math.max(0, this.logScroll - 10);
+      this.logScroll.by(-10);
       this.invalidate();
       return true;
     }
     if (key.name === "end") {
-      this.logScroll = 0;
+      this.logScroll.end();
       this.invalidate();
       return true;
     }
@@ -228,26 +233,31 @@ export class RunningScreen extends FormScreen<RunningResult> {
       ),
     );
     for (const line of this.#diskLines(width)) header.lines.push(line);
-    header.heading(
-      this.logScroll > 0
-        ? `virt-v2v output (scrolled up ${this.logScroll} lines; End follows)`
-        : "virt-v2v output (PgUp/PgDn scroll)",
-      width,
-    );
 
     const footer = new PageBuilder();
     footer.add(" ", this.cancelButton.render(this.ring.is(this.cancelButton)));
 
-    const bodyHeight = Math.max(1, size.height - 2 - header.lines.length - footer.lines.length);
+    // The header's last row, the output heading, is added below.
+    const bodyHeight = Math.max(
+      1,
+      size.height - 2 - (header.lines.length + 1) - footer.lines.length,
+    );
     // Wrap only the lines that can be seen.
-    const need = bodyHeight + this.logScroll;
+    const need = bodyHeight + this.logScroll.wanted;
     const rows: string[] = [];
     for (let i = this.log.length - 1; i >= 0 && rows.length < need; i--) {
       rows.unshift(...hardWrap(this.log.at(i), width - 1));
     }
-    const maxScroll = Math.max(0, rows.length - bodyHeight);
-    if (this.logScroll > maxScroll && rows.length < need) this.logScroll = maxScroll;
-    const end = rows.length - this.logScroll;
+    // Fewer rows than asked for means the whole log was wrapped: its top is known.
+    this.logScroll.layout(rows.length < need ? rows.length - bodyHeight : Infinity);
+    const up = this.logScroll.shown;
+    header.heading(
+      up > 0
+        ? `virt-v2v output (scrolled up ${up} lines; End follows)`
+        : "virt-v2v output (PgUp/PgDn scroll)",
+      width,
+    );
+    const end = rows.length - up;
     const body = new PageBuilder();
     for (const r of rows.slice(Math.max(0, end - bodyHeight), end)) body.add(" ", r);
 
@@ -257,7 +267,7 @@ export class RunningScreen extends FormScreen<RunningResult> {
       body,
       footer,
       help: "Enter: cancel conversion  PgUp/PgDn/End: scroll output  Ctrl-L: redraw",
-      scroll: { offset: 0 },
+      scroll: this.scroll,
       version: this.#deps.version,
     });
   }

@@ -34,19 +34,13 @@ import {
   textWidth,
   wrapText,
 } from "./text.ts";
-import {
-  Button,
-  Checkbox,
-  Choice,
-  fieldWidth,
-  type Item,
-  labelPart,
-  type LaidOutFrame,
-  layoutPage,
-  PageBuilder,
-  type Part,
-  TextField,
-} from "./widgets.ts";
+import { Button } from "./button.ts";
+import { Checkbox } from "./checkbox.ts";
+import { Choice } from "./choice.ts";
+import type { Item } from "./focus_ring.ts";
+import { labelPart, PageBuilder, type Part } from "./page_builder.ts";
+import { type LaidOutFrame, layoutPage } from "./page_layout.ts";
+import { fieldWidth, TextField } from "./text_field.ts";
 
 export type SettingsResult = { kind: "start" } | { kind: "back" } | { kind: "quit" };
 
@@ -66,9 +60,17 @@ const FALLBACK_OUTPUTS = [
   "kubevirt",
 ];
 
+/** What a device row says after its name. */
+interface DeviceInfo {
+  /** A fixed disk's size, or `not found`: a column of its own, right-aligned. */
+  size?: string;
+  /** Everything else known about it (model, serial, its group), in order. */
+  notes: string[];
+}
+
 interface DiskRow {
   name: string;
-  info: string;
+  info: DeviceInfo;
   box: Checkbox;
   /** `missing`: named by the configuration, not on this machine; `running`: holds the running system. */
   state: "present" | "missing" | "running";
@@ -190,20 +192,21 @@ export class SettingsScreen extends FormScreen<SettingsResult> {
       const medium = facts.bootMedium?.find((d) => d.name === name || `/dev/${d.name}` === name);
       const live = running.find((d) => d.name === name);
       const info = facts.disks.find((d) => d.name === name) ?? medium ?? live;
-      const parts: string[] = [info ? formatBytes(info.sizeBytes) : "not found"];
-      if (medium) parts.push("the medium this machine booted from");
-      if (live) parts.push("holds the running system");
-      if (info?.model) parts.push(info.model);
-      if (info?.serial) parts.push(`serial ${info.serial}`);
-      if (info?.otherPaths) parts.push(`one LUN, also ${info.otherPaths.join(", ")}`);
+      const notes: string[] = [];
+      if (medium) notes.push("the medium this machine booted from");
+      if (live) notes.push("holds the running system");
+      if (info?.model) notes.push(info.model);
+      if (info?.serial) notes.push(`serial ${info.serial}`);
+      if (info?.otherPaths) notes.push(`one LUN, also ${info.otherPaths.join(", ")}`);
       // Which disks go together is shown before anyone unticks one of them.
       for (const group of facts.diskGroups ?? []) {
-        if (group.disks.includes(name)) parts.push(groupTitle(group));
+        if (group.disks.includes(name)) notes.push(groupTitle(group));
       }
       const box = new Checkbox(name, !live && selected.disks.has(name));
       box.enabled = !live;
       const state = live ? "running" : info ? "present" : "missing";
-      return { name, info: parts.join("  "), box, state };
+      const size = info ? formatBytes(info.sizeBytes) : "not found";
+      return { name, info: { size, notes }, box, state };
     });
     const removableNames = [...facts.removable.map((r) => r.name)];
     removableNames.push(...missing(config.removable, removableNames));
@@ -211,7 +214,7 @@ export class SettingsScreen extends FormScreen<SettingsResult> {
       const info = facts.removable.find((r) => r.name === name);
       return {
         name,
-        info: info ? info.model ?? "" : "not found",
+        info: info ? { notes: info.model ? [info.model] : [] } : { size: "not found", notes: [] },
         box: new Checkbox(name, selected.removable.has(name)),
         state: info ? "present" : "missing",
       };
@@ -496,16 +499,18 @@ export class SettingsScreen extends FormScreen<SettingsResult> {
     body.lines[body.lines.length - 1].push(
       ...headingSegs("virt-v2v output", width - half),
     );
-    const left = (f: TextField, boxW: number): Part[] => [
-      ...labelPart(f.label, LEFT_LABEL, this.ring.is(f), f.enabled),
-      " ",
-      f.render(fieldWidth(f, boxW), this.ring.is(f)),
-    ];
-    const rightText = (f: TextField): Part[] => [
-      ...labelPart(f.label, rightLabel, this.ring.is(f)),
-      " ",
-      f.render(rightBox, this.ring.is(f)),
-    ];
+    const left = (f: TextField, boxW: number): Part[] => {
+      f.layout(fieldWidth(f, boxW));
+      return [
+        ...labelPart(f.label, LEFT_LABEL, this.ring.is(f), f.enabled),
+        " ",
+        f.render(this.ring.is(f)),
+      ];
+    };
+    const rightText = (f: TextField): Part[] => {
+      f.layout(rightBox);
+      return [...labelPart(f.label, rightLabel, this.ring.is(f)), " ", f.render(this.ring.is(f))];
+    };
     const rightChoice = (c: Choice): Part[] => [
       ...labelPart(c.label, rightLabel, this.ring.is(c)),
       " ",
@@ -562,13 +567,14 @@ export class SettingsScreen extends FormScreen<SettingsResult> {
       const netFocused = this.ring.is(row.network);
       const label = `${padText(shorten(row.name, ifName), ifName)}  ${padText(row.mac ?? "", 17)}`;
       const used = 5 + textWidth(label) + 2 + 9;
+      row.network.layout(fieldWidth(row.network, Math.max(10, width - used - 1)));
       body.add(
         row.box.renderBox(this.ring.is(row.box)),
         seg(" "),
         seg(label, row.box.checked ? undefined : "dim"),
         "  ",
         ...labelPart("network", 8, netFocused),
-        row.network.render(fieldWidth(row.network, Math.max(10, width - used - 1)), netFocused),
+        row.network.render(netFocused),
       );
       if (row.network.error) body.paragraph(row.network.error, width, "error", 4);
     }
@@ -608,8 +614,9 @@ export class SettingsScreen extends FormScreen<SettingsResult> {
     const nameW = Math.min(36, Math.max(6, ...rows.map((r) => textWidth(r.name))));
     for (const r of rows) {
       const name = padText(shortenStart(sanitize(r.name), nameW), nameW);
-      const [size, ...rest] = r.info.split("  ");
-      const info = `${padStartText(size, 10)}  ${rest.join("  ")}`;
+      const { size, notes } = r.info;
+      const columns = size === undefined ? notes : [padStartText(size, 10), ...notes];
+      const info = columns.join("  ");
       body.add(
         r.box.renderBox(this.ring.is(r.box)),
         seg(" " + name, r.box.checked ? undefined : "dim"),
