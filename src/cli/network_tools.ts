@@ -12,13 +12,14 @@ import type {
 } from "../screens/model.ts";
 import { describeError } from "../errors.ts";
 import { findProgram } from "../system/programs.ts";
-import { runCaptured } from "../system/run.ts";
+import { type Captured, runCaptured } from "../system/run.ts";
 
-export interface ToolResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+/**
+ * A network tool's run as the screen needs it: `runCaptured`'s result with
+ * "stopped at the bound" and "killed" folded into the status (124, as
+ * `timeout` says, and 1), since the screen only shows status and output.
+ */
+export type ToolResult = Pick<Captured, "stdout" | "stderr"> & { code: number };
 
 export type ToolRunner = (
   cmd: string,

@@ -6,6 +6,7 @@
  * with canned output.
  */
 import {
+  type Captured,
   type CaptureOptions,
   DEFAULT_MAX_BYTES,
   DEFAULT_TIMEOUT_MS,
@@ -14,10 +15,11 @@ import {
 
 export { DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT_MS };
 
-export interface RunResult {
-  ok: boolean;
-  stdout: string;
-}
+/**
+ * `runCaptured`'s result as discovery needs it: whether the answer can be
+ * used (exit 0, or a capped output), and the output.
+ */
+export type RunResult = Pick<Captured, "stdout"> & { ok: boolean };
 
 export type RunOptions = Pick<CaptureOptions, "timeoutMs" | "maxBytes" | "env">;
 
