@@ -18,6 +18,7 @@ import {
 import { resolveConfig } from "../src/config/resolve.ts";
 import type { Config } from "../src/config/types.ts";
 import { SettingsScreen } from "../src/screens/settings.ts";
+import { lineText } from "../src/screens/text.ts";
 import { fakeDeps, sampleConfig, sampleDetected, sampleFacts } from "./helpers/screens_fixtures.ts";
 import { tempDir } from "./helpers/cleanup.ts";
 import { makeSparseImage } from "./helpers/images.ts";
@@ -356,4 +357,61 @@ Deno.test("dialog: against virt-v2v 2.13, -o local is offered as disk and ovirt-
   screen.apply();
   assert.equal(config.output.type, "disk");
   assert.equal(config.output.storage, "/var/tmp");
+});
+
+Deno.test("dialog: with -o libvirt, -os must be a pool the server's libvirt has, and an active one", () => {
+  const facts = sampleFacts();
+  const config = sampleConfig(facts);
+  const capabilities = {
+    version: "2.2.0",
+    coloursOption: true,
+    inputs: [],
+    outputs: ["libvirt", "local", "null", "qemu"],
+    libvirt: {
+      pools: ["default", "images", "old"],
+      activePools: ["default", "images"],
+      poolUuids: ["261ec2e6-2f78-495c-93a2-2e2f91185434"],
+      networks: ["default"],
+    },
+  };
+  const screen = new SettingsScreen(
+    { config, detected: sampleDetected(facts), facts, capabilities },
+    fakeDeps(),
+  );
+  screen.output.value = "libvirt";
+  screen.changed(screen.output);
+  screen.os.value = "/var/tmp";
+  screen.changed(screen.os);
+  // While typing: a warning under -os naming the pools.
+  assert.match(
+    screen.layout({ width: 100, height: 40 }).lines.map(lineText).join("\n"),
+    /No libvirt pool/,
+  );
+  assert.equal(screen.validate(), false);
+  assert.equal(
+    screen.os.error,
+    'No libvirt pool "/var/tmp" on the server; it has: default, images, old ' +
+      "(set p2v.os to one of them).",
+  );
+  screen.os.value = "old";
+  assert.equal(screen.validate(), false);
+  assert.match(screen.os.error!, /^The libvirt pool "old" on the server is not active; start it/);
+  for (const pool of ["images", "261ec2e6-2f78-495c-93a2-2e2f91185434"]) {
+    screen.os.value = pool;
+    assert.ok(screen.validate(), `${pool}: ${screen.os.error}`);
+  }
+  // Not asked (no virsh, or the server did not answer): nothing to say.
+  const unknown = new SettingsScreen(
+    {
+      config: sampleConfig(facts),
+      detected: sampleDetected(facts),
+      facts,
+      capabilities: { ...capabilities, libvirt: undefined },
+    },
+    fakeDeps(),
+  );
+  unknown.output.value = "libvirt";
+  unknown.changed(unknown.output);
+  unknown.os.value = "anything";
+  assert.ok(unknown.validate());
 });

@@ -82,7 +82,9 @@ Deno.test("output target: a missing or inactive pool, a missing network, each on
 
 Deno.test("output target: no virsh, or virsh failing, is a warning and not a refusal", () => {
   assert.deepEqual(judgeOutputTarget(LIBVIRT, "virsh=missing\n", undefined), {
-    warnings: ["virsh is not on the conversion server: its libvirt pools were not checked"],
+    warnings: [
+      "the conversion server's libvirt pools were not checked: virsh is not on the conversion server",
+    ],
   });
   const failing = judgeOutputTarget(
     LIBVIRT,
@@ -90,14 +92,15 @@ Deno.test("output target: no virsh, or virsh failing, is a warning and not a ref
     undefined,
   );
   assert.equal(failing.error, undefined);
-  assert.match(failing.warnings[0], /could not be listed: error: failed to connect/);
+  assert.match(failing.warnings[0], /were not checked: error: failed to connect/);
 });
 
 Deno.test("output target: what the server names is bounded and printable", () => {
   const many = Array.from({ length: 500 }, (_, i) => `pool=p${i}\nactive=p${i}`).join("\n");
   const hostile = `${many}\npool=\x1b]52;c;AAAA\x07\n`;
   const error = judgeOutputTarget({ ...LIBVIRT, storage: "x" }, hostile, undefined).error!;
-  assert.match(error, /p0, p1, .* p19 and 480 more/);
+  // At most 256 names are kept of a kind, and 20 of them are named.
+  assert.match(error, /p0, p1, .* p19 and 236 more/);
   assert.ok(!error.includes("\x1b"), error);
 });
 

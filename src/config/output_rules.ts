@@ -6,6 +6,7 @@
  * server's list of output modes right after the test connection.
  */
 import type { Config } from "./types.ts";
+import { type LibvirtInventory, libvirtPoolProblem } from "../remote/output_target.ts";
 
 /** Which setting a problem is about (the dialog puts the reason under that field). */
 export type SettingField =
@@ -203,4 +204,19 @@ export function serverProblems(
     message: `The conversion server's virt-v2v has no output mode "${output.type}" (-o); ` +
       `it offers: ${offered.join(", ")}.`,
   }];
+}
+
+/**
+ * The rule that needs the server's libvirt (when the test connection could
+ * list it): with `-o libvirt`, `-os` is one of its pools, and an active one.
+ * The same words as the check the conversion makes before it exports.
+ */
+export function libvirtStorageProblems(
+  output: Pick<Config["output"], "type" | "storage">,
+  inventory: LibvirtInventory | undefined,
+): SettingProblem[] {
+  if (output.type !== "libvirt" || inventory === undefined) return [];
+  const problem = libvirtPoolProblem(output.storage.trim(), inventory);
+  if (problem === undefined) return [];
+  return [{ field: "output.storage", message: `${problem[0].toUpperCase()}${problem.slice(1)}.` }];
 }

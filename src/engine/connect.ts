@@ -12,6 +12,11 @@ import {
   SshSession,
 } from "../net/ssh_session.ts";
 import { probeServer, type ServerCapabilities } from "../remote/virt_v2v_probe.ts";
+import {
+  type LibvirtInventory,
+  libvirtInventoryCommand,
+  parseLibvirtInventory,
+} from "../remote/output_target.ts";
 import { checkReverseForwarding } from "../net/test_connection.ts";
 import type { EventSink } from "./events.ts";
 import { HostKeyChangedError, ServerLink } from "./link.ts";
@@ -121,11 +126,14 @@ export async function connectToServer(
   if (opts.skipTest) return { capabilities: UNTESTED_SERVER, link };
   try {
     emit({ type: "phase", phase: "testing", message: "Testing the conversion server ..." });
-    const capabilities = await probeServer(session, {
+    const probed = await probeServer(session, {
       sudo: config.auth.sudo,
       username,
       timeoutMs: timeouts.remoteCommandMs,
     });
+    const capabilities = probed.outputs.includes("libvirt")
+      ? { ...probed, libvirt: await libvirtInventory(session, config, timeouts.remoteCommandMs) }
+      : probed;
     await checkReverseForwarding(session);
     emit({ type: "server", capabilities });
     return { capabilities, link };
@@ -139,4 +147,28 @@ function asUserError(err: unknown): UserError {
   if (err instanceof UserError) return err;
   if (err instanceof SshError) return new UserError(err.message, { cause: err });
   return new UserError(describeError(err), { cause: err });
+}
+
+/**
+ * The server's libvirt pools and networks, as the conversion will see them
+ * (the user, sudo, -oc); undefined when they cannot be had — the conversion
+ * asks again before it exports anything, and says why there.
+ */
+async function libvirtInventory(
+  session: RemoteSession,
+  config: Config,
+  timeoutMs: number,
+): Promise<LibvirtInventory | undefined> {
+  try {
+    const command = libvirtInventoryCommand({
+      sudo: config.auth.sudo,
+      connection: config.output.connection,
+      timeoutSeconds: Math.max(1, Math.ceil(timeoutMs / 1000)),
+    });
+    const r = await session.exec(command, { timeoutMs, what: "virsh pool-list" });
+    const parsed = parseLibvirtInventory(r.stdout);
+    return "inventory" in parsed ? parsed.inventory : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -53,7 +53,6 @@ export function outputTargetCommand(
   opts: { sudo: boolean; timeoutSeconds: number },
 ): string {
   const sudo = opts.sudo ? "sudo -n " : "";
-  const limit = `$(command -v timeout >/dev/null 2>&1 && echo "timeout ${opts.timeoutSeconds}")`;
   if (target.kind === "directory") {
     const dir = shellWord(target.storage);
     return inBash([
@@ -64,8 +63,21 @@ export function outputTargetCommand(
       `echo "free_kib=$(df -Pk ${dir} 2>/dev/null | tail -n 1 | awk '{print $4}')"`,
     ].join("\n"));
   }
+  return libvirtInventoryCommand({ ...opts, connection: target.connection });
+}
+
+/**
+ * The pools (all, and the active ones, with their UUIDs) and networks the
+ * server's libvirt has, as `virsh` run by the converting user (through sudo
+ * with p2v.sudo) sees them over `connection` (-oc). One `KEY=VALUE` a line.
+ */
+export function libvirtInventoryCommand(
+  opts: { sudo: boolean; timeoutSeconds: number; connection?: string },
+): string {
+  const sudo = opts.sudo ? "sudo -n " : "";
+  const limit = `$(command -v timeout >/dev/null 2>&1 && echo "timeout ${opts.timeoutSeconds}")`;
   const virsh = `${limit} ${sudo}virsh ${
-    target.connection ? `-c ${shellWord(target.connection)} ` : ""
+    opts.connection ? `-c ${shellWord(opts.connection)} ` : ""
   }-q`;
   return inBash([
     "command -v virsh >/dev/null 2>&1 || { echo virsh=missing; exit 0; }",
@@ -79,6 +91,53 @@ export function outputTargetCommand(
     `printf '%s\\n' "$all" | sed -n 's/^ *\\(..*\\)$/pool=\\1/p'`,
     `printf '%s\\n' "$nets" | sed -n 's/^ *\\(..*\\)$/net=\\1/p'`,
   ].join("\n"));
+}
+
+/** What the server's libvirt has, by name. */
+export interface LibvirtInventory {
+  pools: string[];
+  activePools: string[];
+  poolUuids: string[];
+  networks: string[];
+}
+
+/** Most names kept of each kind: they become hints and messages. */
+const MAX_NAMES = 256;
+
+/** `KEY=VALUE` lines of an answer, printable values only, bounded. */
+function answerValues(answer: string): Map<string, string[]> {
+  const values = new Map<string, string[]>();
+  for (const line of answer.split("\n")) {
+    const m = /^([a-z_]+)=(.*)$/.exec(line);
+    if (!m || !/^[\x20-\x7e]*$/.test(m[2])) continue;
+    const list = values.get(m[1]) ?? [];
+    if (list.length < MAX_NAMES) list.push(m[2].slice(0, 200));
+    values.set(m[1], list);
+  }
+  return values;
+}
+
+/**
+ * The answer of `libvirtInventoryCommand`: the inventory, or why there is
+ * none (no virsh on the server, or virsh failed).
+ */
+export function parseLibvirtInventory(
+  answer: string,
+): { inventory: LibvirtInventory } | { unavailable: string } {
+  const values = answerValues(answer);
+  if (values.get("virsh")?.[0] === "missing") {
+    return { unavailable: "virsh is not on the conversion server" };
+  }
+  const error = values.get("error")?.[0];
+  if (error !== undefined) return { unavailable: error };
+  return {
+    inventory: {
+      pools: values.get("pool") ?? [],
+      activePools: values.get("active") ?? [],
+      poolUuids: values.get("uuid") ?? [],
+      networks: values.get("net") ?? [],
+    },
+  };
 }
 
 /** What the check found: a refusal stops the conversion, warnings do not. */
@@ -103,12 +162,7 @@ export function judgeOutputTarget(
   answer: string,
   dataBytes: number | undefined,
 ): OutputTargetVerdict {
-  const values = new Map<string, string[]>();
-  for (const line of answer.split("\n")) {
-    const m = /^([a-z_]+)=(.*)$/.exec(line);
-    if (!m || !/^[\x20-\x7e]*$/.test(m[2])) continue;
-    values.set(m[1], [...(values.get(m[1]) ?? []), m[2].slice(0, 200)]);
-  }
+  const values = answerValues(answer);
   const one = (key: string) => values.get(key)?.[0];
   const warnings: string[] = [];
   if (target.kind === "directory") {
@@ -138,34 +192,15 @@ export function judgeOutputTarget(
     }
     return { warnings };
   }
-  if (one("virsh") === "missing") {
+  const parsed = parseLibvirtInventory(answer);
+  if ("unavailable" in parsed) {
     return {
-      warnings: ["virsh is not on the conversion server: its libvirt pools were not checked"],
+      warnings: [`the conversion server's libvirt pools were not checked: ${parsed.unavailable}`],
     };
   }
-  const error = one("error");
-  if (error !== undefined) {
-    return { warnings: [`the conversion server's libvirt pools could not be listed: ${error}`] };
-  }
-  const active = values.get("active") ?? [];
-  const pools = values.get("pool") ?? [];
-  const pool = JSON.stringify(target.storage);
-  const byUuid = (values.get("uuid") ?? []).includes(target.storage);
-  if (!pools.includes(target.storage) && !byUuid) {
-    return {
-      error: `no libvirt pool ${pool} on the server; it has: ${names(pools)} ` +
-        `(set p2v.os to one of them)`,
-      warnings,
-    };
-  }
-  if (!byUuid && !active.includes(target.storage)) {
-    return {
-      error: `the libvirt pool ${pool} on the server is not active; start it there ` +
-        `(virsh pool-start ${target.storage}) or choose an active one: ${names(active)}`,
-      warnings,
-    };
-  }
-  const nets = values.get("net") ?? [];
+  const problem = libvirtPoolProblem(target.storage, parsed.inventory);
+  if (problem !== undefined) return { error: problem, warnings };
+  const nets = parsed.inventory.networks;
   const missing = target.networks.filter((n) => !nets.includes(n));
   if (missing.length > 0) {
     const text = `no libvirt network ${
@@ -181,4 +216,25 @@ export function judgeOutputTarget(
     }
   }
   return { warnings };
+}
+
+/**
+ * Why `storage` is not a pool virt-v2v can write into, in one line naming
+ * what the server has; undefined when it is one (by name or UUID, active).
+ */
+export function libvirtPoolProblem(
+  storage: string,
+  inventory: LibvirtInventory,
+): string | undefined {
+  const pool = JSON.stringify(storage);
+  if (inventory.poolUuids.includes(storage)) return undefined;
+  if (!inventory.pools.includes(storage)) {
+    return `no libvirt pool ${pool} on the server; it has: ${names(inventory.pools)} ` +
+      `(set p2v.os to one of them)`;
+  }
+  if (!inventory.activePools.includes(storage)) {
+    return `the libvirt pool ${pool} on the server is not active; start it there ` +
+      `(virsh pool-start ${storage}) or choose an active one: ${names(inventory.activePools)}`;
+  }
+  return undefined;
 }

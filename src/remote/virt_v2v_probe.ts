@@ -8,6 +8,7 @@ import { isUsableOutput } from "../config/output_rules.ts";
 import { describeError, UserError } from "../errors.ts";
 import { terminalText } from "../text/ansi.ts";
 import type { RemoteSession } from "../net/session.ts";
+import type { LibvirtInventory } from "./output_target.ts";
 
 export interface ServerCapabilities {
   /** The version string virt-v2v printed, e.g. `2.2.0`. */
@@ -17,6 +18,11 @@ export interface ServerCapabilities {
   inputs: string[];
   /** `-o` modes usable from virt-p2v, by the server's names (without `vdsm`, `rhv-upload`, ...). */
   outputs: string[];
+  /**
+   * The pools and networks of the server's libvirt, when it offers `-o
+   * libvirt` and `virsh` answered: the dialog names them at `-os`.
+   */
+  libvirt?: LibvirtInventory;
 }
 
 const REMOTE_COMMAND_TIMEOUT_MS = 120_000;

@@ -10,6 +10,7 @@ import { groupTitle, partialGroupMessage, partialGroups } from "../config/disk_g
 import type { OutputAllocation } from "../config/types.ts";
 import {
   defaultOutputStorage,
+  libvirtStorageProblems,
   type OutputSettings,
   serverOutputName,
   serverProblems,
@@ -352,6 +353,12 @@ export class SettingsScreen extends FormScreen<SettingsResult> {
         `More than KVM supports (${MAX_SUPPORTED_VCPUS}); the guest may not work.`,
       );
     }
+    // With -o libvirt, which pools the server has, while -os is typed.
+    const pool = libvirtStorageProblems(
+      { type: this.output.value, storage: this.os.value },
+      this.#model.capabilities?.libvirt,
+    )[0];
+    if (pool !== undefined) this.#warnings.set(this.os, pool.message);
     try {
       if (parseSize("memory", this.memory.value.trim()) > MAX_SUPPORTED_MEMORY) {
         this.#warnings.set(this.memory, "More than KVM supports (4000G); the guest may not work.");
@@ -370,6 +377,7 @@ export class SettingsScreen extends FormScreen<SettingsResult> {
     const problems = [
       ...settingsProblems(settings),
       ...serverProblems(settings.output, this.#model.capabilities?.outputs ?? []),
+      ...libvirtStorageProblems(settings.output, this.#model.capabilities?.libvirt),
     ];
     const fields: Record<SettingField, TextField | Choice> = {
       "guestname": this.name,

@@ -11,6 +11,9 @@ import { p2vArgs, runP2v } from "../helpers/p2v.ts";
 import { startSshd } from "../helpers/sshd.ts";
 import { installStubVirtV2v } from "../helpers/stub_server.ts";
 import { LIBVIRT_URI, startLibvirt } from "./libvirt.ts";
+import { connectToServer } from "../../src/engine/connect.ts";
+import { DEFAULT_TIMEOUTS } from "../../src/engine/timeouts.ts";
+import { engineConfig } from "../helpers/engine_fixtures.ts";
 
 Deno.test({
   name: "-o libvirt: a missing pool, an inactive pool and a missing network, each one line",
@@ -36,6 +39,25 @@ Deno.test({
         assert.doesNotMatch(r.stdout, /Starting the NBD servers/);
         console.log(r.stderr.trim());
       };
+
+      // The test connection brings the pools and networks for the dialog's -os.
+      const base = engineConfig({ name: "target", disk, storage: "", reconnectSeconds: 0 });
+      const connected = await connectToServer(
+        {
+          ...base,
+          remote: { server: "127.0.0.1", port: sshd.port, hostKeys: [] },
+          auth: { username: "root", sudo: false, identityUrl: `file://${sshd.userKeyPath}` },
+          output: { type: "libvirt", connection: LIBVIRT_URI, storage: libvirt.pool, misc: [] },
+        },
+        () => {},
+        DEFAULT_TIMEOUTS,
+      );
+      connected.link.close();
+      const inventory = connected.capabilities.libvirt;
+      assert.ok(inventory, "no libvirt inventory from the test connection");
+      assert.ok(inventory.pools.includes(libvirt.pool), inventory.pools.join(", "));
+      assert.ok(inventory.activePools.includes(libvirt.pool));
+      assert.ok(inventory.networks.includes(libvirt.network), inventory.networks.join(", "));
 
       const noPool = await attempt(`p2v.os=nosuchpool p2v.network=${libvirt.network}`);
       oneLine(
