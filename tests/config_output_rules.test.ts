@@ -400,6 +400,18 @@ Deno.test("dialog: with -o libvirt, -os must be a pool the server's libvirt has,
     screen.os.value = pool;
     assert.ok(screen.validate(), `${pool}: ${screen.os.error}`);
   }
+  // Each ticked interface's target is a network the server has.
+  const nic = screen.interfaces.find((i) => i.box.checked);
+  assert.ok(nic, "the sample machine has a ticked interface");
+  nic.network.value = "lan";
+  assert.match(
+    screen.layout({ width: 100, height: 40 }).lines.map(lineText).join("\n"),
+    /No libvirt network "lan" on the server; it has: default\./,
+  );
+  assert.equal(screen.validate(), false);
+  assert.equal(nic.network.error, 'No libvirt network "lan" on the server; it has: default.');
+  nic.network.value = "default";
+  assert.ok(screen.validate());
   // Not asked (no virsh, or the server did not answer): nothing to say.
   const unknown = new SettingsScreen(
     {

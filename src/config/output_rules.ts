@@ -220,3 +220,19 @@ export function libvirtStorageProblems(
   if (problem === undefined) return [];
   return [{ field: "output.storage", message: `${problem[0].toUpperCase()}${problem.slice(1)}.` }];
 }
+
+/**
+ * With `-o libvirt`, each interface's target network must be one the
+ * server's libvirt has (when the test connection could list them): the
+ * reason for one target, or undefined.
+ */
+export function libvirtNetworkProblem(
+  output: Pick<Config["output"], "type">,
+  network: string,
+  inventory: LibvirtInventory | undefined,
+): string | undefined {
+  if (output.type !== "libvirt" || inventory === undefined) return undefined;
+  if (network === "" || inventory.networks.includes(network)) return undefined;
+  const shown = inventory.networks.slice(0, 20).join(", ") || "none";
+  return `No libvirt network ${JSON.stringify(network)} on the server; it has: ${shown}.`;
+}

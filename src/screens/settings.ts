@@ -10,6 +10,7 @@ import { groupTitle, partialGroupMessage, partialGroups } from "../config/disk_g
 import type { OutputAllocation } from "../config/types.ts";
 import {
   defaultOutputStorage,
+  libvirtNetworkProblem,
   libvirtStorageProblems,
   type OutputSettings,
   serverOutputName,
@@ -405,6 +406,14 @@ export class SettingsScreen extends FormScreen<SettingsResult> {
       if (row.box.checked && row.network.value.trim() === "") {
         fail(row.network, "Name the target network (e.g. default).");
       }
+      const missing = row.box.checked
+        ? libvirtNetworkProblem(
+          { type: this.output.value },
+          row.network.value.trim(),
+          this.#model.capabilities?.libvirt,
+        )
+        : undefined;
+      if (missing !== undefined) fail(row.network, missing);
     }
     this.diskError = this.#checkDisks();
     const firstTickable = this.disks.find((d) => d.box.enabled);
@@ -585,6 +594,15 @@ export class SettingsScreen extends FormScreen<SettingsResult> {
         row.network.render(netFocused),
       );
       if (row.network.error) body.paragraph(row.network.error, width, "error", 4);
+      else if (row.box.checked) {
+        // With -o libvirt, which networks the server has, while the target is typed.
+        const missing = libvirtNetworkProblem(
+          { type: this.output.value },
+          row.network.value.trim(),
+          this.#model.capabilities?.libvirt,
+        );
+        if (missing !== undefined) body.paragraph(missing, width, "warn", 4);
+      }
     }
     if (this.#notice) {
       body.blank();
