@@ -6,17 +6,10 @@
  * that warning out of virt-v2v's output, so that the success can say so.
  */
 import { terminalText } from "../text/ansi.ts";
-
-/** Longest reason or path kept: they come from the server. */
-const MAX_TEXT = 300;
+import { virtV2vText } from "./virt_v2v_error.ts";
 
 const NOT_DEFINED = /^virt-v2v: warning: could not define libvirt domain: (.*)$/;
 const XML_LEFT = /^The libvirt XML is still available in ['‘]([^'’]+)['’]/;
-
-function bounded(text: string): string {
-  const plain = terminalText(text).trim();
-  return plain.length > MAX_TEXT ? `${plain.slice(0, MAX_TEXT)}…` : plain;
-}
 
 export class LibvirtDefineWatch {
   #reason: string | undefined;
@@ -24,11 +17,13 @@ export class LibvirtDefineWatch {
 
   /** One line of virt-v2v's output, without its line end. */
   feed(line: string): void {
+    // Every line of the output passes here, floods included: both lines name libvirt.
+    if (!line.includes("libvirt")) return;
     const plain = terminalText(line);
     const refused = NOT_DEFINED.exec(plain);
-    if (refused) this.#reason = bounded(refused[1]);
+    if (refused) this.#reason = virtV2vText(refused[1]);
     const left = XML_LEFT.exec(plain);
-    if (left && this.#reason !== undefined) this.#xmlFile = bounded(left[1]);
+    if (left && this.#reason !== undefined) this.#xmlFile = virtV2vText(left[1]);
   }
 
   /** The warning a successful conversion ends with; undefined when libvirt took the guest. */

@@ -24,6 +24,14 @@ function bounded(reason: string): string {
   return clipped === reason ? reason : `${clipped} ...`;
 }
 
+/**
+ * A piece of virt-v2v's output fit for one of our own lines: plain text,
+ * at most MAX_ERROR_COLUMNS wide.
+ */
+export function virtV2vText(text: string): string {
+  return bounded(plain(text));
+}
+
 /** The reason on a `virt-v2v: error: …` line (colours and controls gone), or undefined. */
 export function virtV2vErrorOf(line: string): string | undefined {
   // Every line of the output passes here, floods included: most are passed over cheaply.
