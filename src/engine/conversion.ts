@@ -230,7 +230,16 @@ export async function runConversion(req: ConversionRequest): Promise<ConversionO
     if (config.disks.length === 0) {
       throw new UserError("no disks selected for conversion; set p2v.disks");
     }
-    await checkOutputTarget(session, config, emit, req.timeouts.remoteCommandMs);
+    // What virt-v2v's copy will read of each disk, once: the progress's total,
+    // and together the room the output needs (unknown if one disk cannot tell).
+    const dataBytes = new Map(
+      config.disks.map((name) => [name, allocatedBytes(diskSourcePath(name))]),
+    );
+    const totalData = [...dataBytes.values()].reduce<number | undefined>(
+      (sum, bytes) => sum === undefined || bytes === undefined ? undefined : sum + bytes,
+      0,
+    );
+    await checkOutputTarget(session, config, emit, req.timeouts.remoteCommandMs, totalData);
     emit({ type: "phase", phase: "exporting", message: "Starting the NBD servers ..." });
     for (const name of config.disks) {
       throwIfCancelled(signal);
@@ -240,7 +249,7 @@ export async function runConversion(req: ConversionRequest): Promise<ConversionO
         name,
         export: diskExport,
         requests: new ExportRequestCount(),
-        dataBytes: allocatedBytes(path),
+        dataBytes: dataBytes.get(name),
       };
       disks.push(disk);
       disk.forward = await session.forwardIn((ch) => serve(disk, ch));

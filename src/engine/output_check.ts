@@ -7,8 +7,6 @@
 import type { Config } from "../config/types.ts";
 import { judgeOutputTarget, outputTarget, outputTargetCommand } from "../remote/output_target.ts";
 import { UserError } from "../errors.ts";
-import { allocatedBytes } from "../nbd/allocated.ts";
-import { diskSourcePath } from "../nbd/disk_size.ts";
 import type { RemoteSession } from "../net/session.ts";
 import type { EventSink } from "./events.ts";
 
@@ -20,22 +18,16 @@ export class OutputTargetError extends UserError {
   }
 }
 
-/** What the selected disks hold, when every one of them can tell. */
-function selectedDataBytes(config: Config): number | undefined {
-  let total = 0;
-  for (const name of config.disks) {
-    const bytes = allocatedBytes(diskSourcePath(name));
-    if (bytes === undefined) return undefined;
-    total += bytes;
-  }
-  return total;
-}
-
+/**
+ * `dataBytes`: what the selected disks hold (undefined when one of them
+ * cannot tell); the output needs about that much room.
+ */
 export async function checkOutputTarget(
   session: RemoteSession,
   config: Config,
   emit: EventSink,
   timeoutMs: number,
+  dataBytes: number | undefined,
 ): Promise<void> {
   const target = outputTarget(config);
   if (target === undefined) return;
@@ -44,7 +36,7 @@ export async function checkOutputTarget(
     timeoutSeconds: Math.max(1, Math.ceil(timeoutMs / 1000)),
   });
   const r = await session.exec(command, { timeoutMs, what: "the output check" });
-  const verdict = judgeOutputTarget(target, r.stdout, selectedDataBytes(config));
+  const verdict = judgeOutputTarget(target, r.stdout, dataBytes);
   for (const message of verdict.warnings) emit({ type: "warning", message });
   if (verdict.error !== undefined) throw new OutputTargetError(verdict.error);
 }
