@@ -6,7 +6,11 @@
  * server's list of output modes right after the test connection.
  */
 import type { Config } from "./types.ts";
-import { type LibvirtInventory, libvirtPoolProblem } from "../remote/output_target.ts";
+import {
+  type LibvirtInventory,
+  libvirtNetworkProblem as missingNetworks,
+  libvirtPoolProblem,
+} from "../remote/output_target.ts";
 
 /** Which setting a problem is about (the dialog puts the reason under that field). */
 export type SettingField =
@@ -218,7 +222,7 @@ export function libvirtStorageProblems(
   if (output.type !== "libvirt" || inventory === undefined) return [];
   const problem = libvirtPoolProblem(output.storage.trim(), inventory);
   if (problem === undefined) return [];
-  return [{ field: "output.storage", message: `${problem[0].toUpperCase()}${problem.slice(1)}.` }];
+  return [{ field: "output.storage", message: asSentence(problem) }];
 }
 
 /**
@@ -231,8 +235,12 @@ export function libvirtNetworkProblem(
   network: string,
   inventory: LibvirtInventory | undefined,
 ): string | undefined {
-  if (output.type !== "libvirt" || inventory === undefined) return undefined;
-  if (network === "" || inventory.networks.includes(network)) return undefined;
-  const shown = inventory.networks.slice(0, 20).join(", ") || "none";
-  return `No libvirt network ${JSON.stringify(network)} on the server; it has: ${shown}.`;
+  if (output.type !== "libvirt" || inventory === undefined || network === "") return undefined;
+  const problem = missingNetworks([network], inventory);
+  return problem === undefined ? undefined : asSentence(problem);
+}
+
+/** A line of the conversion's check as a reason under a field: capital first, full stop last. */
+function asSentence(line: string): string {
+  return `${line[0].toUpperCase()}${line.slice(1)}.`;
 }

@@ -200,12 +200,8 @@ export function judgeOutputTarget(
   }
   const problem = libvirtPoolProblem(target.storage, parsed.inventory);
   if (problem !== undefined) return { error: problem, warnings };
-  const nets = parsed.inventory.networks;
-  const missing = target.networks.filter((n) => !nets.includes(n));
-  if (missing.length > 0) {
-    const text = `no libvirt network ${
-      missing.map((n) => JSON.stringify(n)).join(", ")
-    } on the server; it has: ${names(nets)}`;
+  const text = libvirtNetworkProblem(target.networks, parsed.inventory);
+  if (text !== undefined) {
     if (target.implicitDefault) {
       warnings.push(
         `${text} (map the interfaces with p2v.network, or the guest's NICs ` +
@@ -237,4 +233,18 @@ export function libvirtPoolProblem(
       `(virsh pool-start ${storage}) or choose an active one: ${names(inventory.activePools)}`;
   }
   return undefined;
+}
+
+/**
+ * Which of `networks` the server's libvirt lacks, in one line naming what it
+ * has; undefined when it has them all.
+ */
+export function libvirtNetworkProblem(
+  networks: readonly string[],
+  inventory: LibvirtInventory,
+): string | undefined {
+  const missing = networks.filter((n) => !inventory.networks.includes(n));
+  if (missing.length === 0) return undefined;
+  return `no libvirt network ${missing.map((n) => JSON.stringify(n)).join(", ")} on the ` +
+    `server; it has: ${names(inventory.networks)}`;
 }
