@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { HostFacts } from "../src/collect/types.ts";
+import { resolveHost } from "./helpers/resolve_host.ts";
 import { kernelLine, kernelLineText, quoteValue, sizeValue } from "../src/config/kernel_line.ts";
 import { KERNEL_KEYS, overridesFromCmdline } from "../src/config/kernel_keys.ts";
 import { resolveConfig, type ResolveContext } from "../src/config/resolve.ts";
@@ -7,42 +7,21 @@ import { tokeniseCmdline } from "../src/config/tokenise.ts";
 import type { Config } from "../src/config/types.ts";
 import { parseSize } from "../src/config/values.ts";
 
-function host(extra: Partial<HostFacts> = {}): HostFacts {
-  return {
-    disks: [{ name: "sda", sizeBytes: 1e12 }, { name: "nvme0n1", sizeBytes: 5e11 }],
-    removable: [{ name: "sr0" }],
-    interfaces: [{ name: "em1", mac: "52:54:00:00:00:01" }, { name: "wlp2s0" }],
-    cpu: {
-      vendor: "Intel",
-      acpi: true,
-      apic: true,
-      pae: false,
-      topology: { sockets: 1, cores: 4, threads: 2 },
-      onlineCpus: 8,
-    },
-    memory: 16 * 2 ** 30,
-    rtc: { basis: "utc", offset: 3600 },
-    hostname: "pc42",
-    arch: "x86_64",
-    ...extra,
-  };
-}
-
 /** A real boot as root: the context in which `p2v.post` defaults to poweroff. */
 const CTX: ResolveContext = { fromProcCmdline: true, isRoot: true, randomName: () => "r4nd0m00" };
 
-function configFrom(cmdline: string, facts = host()): Config {
+function configFrom(cmdline: string, facts = resolveHost()): Config {
   return resolveConfig(overridesFromCmdline(cmdline).overrides, facts, CTX);
 }
 
-function detectedOn(facts = host()): Config {
+function detectedOn(facts = resolveHost()): Config {
   return resolveConfig({}, facts, CTX);
 }
 
 /** The line for `config`, read back by our own parser on the same machine. */
 function roundTrip(
   config: Config,
-  facts = host(),
+  facts = resolveHost(),
 ): { text: string; back: Config; notes: string[] } {
   const line = kernelLine({ config, detected: detectedOn(facts) });
   const text = kernelLineText(line);
@@ -200,7 +179,7 @@ Deno.test("kernel line: an identity URL holding a password is left out, a plain 
 });
 
 Deno.test("kernel line: what was detected is left out, what the user changed is kept", () => {
-  const facts = host();
+  const facts = resolveHost();
   const config = configFrom("p2v.server=conv", facts);
   // As the dialog does: untick a disk, keep the rest as detected.
   config.disks = ["sda"];
@@ -210,7 +189,7 @@ Deno.test("kernel line: what was detected is left out, what the user changed is 
   // The guest name from the hostname is not written: each machine names its own guest.
   assert.ok(!text.includes("p2v.name"));
   // Nor is a random name given to a machine without a hostname.
-  const nameless = host({ hostname: undefined });
+  const nameless = resolveHost({ hostname: undefined });
   assert.equal(
     kernelLineText(
       kernelLine({ config: configFrom("p2v.server=c", nameless), detected: detectedOn(nameless) }),
@@ -260,7 +239,7 @@ Deno.test("kernel line: a value no kernel command line can hold becomes a note",
 
 Deno.test("kernel line: no poweroff on this run is written as an empty p2v.post", () => {
   // Run by hand the default is nothing; on the PXE machines it would be poweroff.
-  const byHand = resolveConfig({ server: "c" }, host(), { ...CTX, fromProcCmdline: false });
+  const byHand = resolveConfig({ server: "c" }, resolveHost(), { ...CTX, fromProcCmdline: false });
   const line = kernelLineText(kernelLine({ config: byHand, detected: detectedOn() }));
   assert.equal(line, "p2v.server=c p2v.post=");
   assert.equal(configFrom(line).post, "");

@@ -1,29 +1,8 @@
 import assert from "node:assert/strict";
-import type { HostFacts } from "../src/collect/types.ts";
+import { resolveHost } from "./helpers/resolve_host.ts";
 import { resolveConfig } from "../src/config/resolve.ts";
 import { networkTarget } from "../src/remote/network_target.ts";
 import type { Config } from "../src/config/types.ts";
-
-function host(extra: Partial<HostFacts> = {}): HostFacts {
-  return {
-    disks: [{ name: "sda", sizeBytes: 1e12 }, { name: "nvme0n1", sizeBytes: 5e11 }],
-    removable: [{ name: "sr0" }],
-    interfaces: [{ name: "em1", mac: "52:54:00:00:00:01" }, { name: "wlp2s0" }],
-    cpu: {
-      vendor: "Intel",
-      acpi: true,
-      apic: true,
-      pae: false,
-      topology: { sockets: 1, cores: 4, threads: 2 },
-      onlineCpus: 8,
-    },
-    memory: 16 * 2 ** 30,
-    rtc: { basis: "utc", offset: 3600 },
-    hostname: "pc42",
-    arch: "x86_64",
-    ...extra,
-  };
-}
 
 const CTX = { fromProcCmdline: false, isRoot: false, randomName: () => "r4nd0m00" };
 
@@ -56,7 +35,7 @@ Deno.test("resolve: with nothing given, everything comes from the host and the d
     nbd: ["builtin"],
     reconnectSeconds: 600,
   };
-  assert.deepEqual(resolveConfig({}, host(), CTX), expected);
+  assert.deepEqual(resolveConfig({}, resolveHost(), CTX), expected);
 });
 
 Deno.test("resolve: every override beats the host", () => {
@@ -98,7 +77,7 @@ Deno.test("resolve: every override beats the host", () => {
       nbd: ["nbdkit", "builtin"],
       reconnectSeconds: 600,
     },
-    host(),
+    resolveHost(),
     CTX,
   );
   assert.deepEqual(c, {
@@ -132,9 +111,9 @@ Deno.test("resolve: every override beats the host", () => {
 });
 
 Deno.test("resolve: no hostname gives a random 8-character name", () => {
-  assert.equal(resolveConfig({}, host({ hostname: undefined }), CTX).guestname, "r4nd0m00");
-  assert.equal(resolveConfig({}, host({ hostname: "" }), CTX).guestname, "r4nd0m00");
-  const name = resolveConfig({}, host({ hostname: undefined }), {
+  assert.equal(resolveConfig({}, resolveHost({ hostname: undefined }), CTX).guestname, "r4nd0m00");
+  assert.equal(resolveConfig({}, resolveHost({ hostname: "" }), CTX).guestname, "r4nd0m00");
+  const name = resolveConfig({}, resolveHost({ hostname: undefined }), {
     fromProcCmdline: false,
     isRoot: false,
   }).guestname;
@@ -142,10 +121,10 @@ Deno.test("resolve: no hostname gives a random 8-character name", () => {
 });
 
 Deno.test("resolve: a test disk replaces the host's disks and removable drives", () => {
-  const c = resolveConfig({}, host(), { ...CTX, testDisk: "/var/tmp/t.img" });
+  const c = resolveConfig({}, resolveHost(), { ...CTX, testDisk: "/var/tmp/t.img" });
   assert.deepEqual(c.disks, ["/var/tmp/t.img"]);
   assert.deepEqual(c.removable, []);
-  const given = resolveConfig({ disks: ["sdz"], removable: ["sr1"] }, host(), {
+  const given = resolveConfig({ disks: ["sdz"], removable: ["sr1"] }, resolveHost(), {
     ...CTX,
     testDisk: "/t.img",
   });
@@ -154,18 +133,18 @@ Deno.test("resolve: a test disk replaces the host's disks and removable drives",
 });
 
 Deno.test("resolve: empty lists given stay empty instead of taking the host's", () => {
-  const c = resolveConfig({ disks: [], removable: [], interfaces: [] }, host(), CTX);
+  const c = resolveConfig({ disks: [], removable: [], interfaces: [] }, resolveHost(), CTX);
   assert.deepEqual([c.disks, c.removable, c.interfaces], [[], [], []]);
 });
 
 Deno.test("resolve: at least one vCPU even if detection found none", () => {
-  const h = host();
+  const h = resolveHost();
   assert.equal(resolveConfig({}, { ...h, cpu: { ...h.cpu, onlineCpus: 0 } }, CTX).vcpu.cores, 1);
 });
 
 Deno.test("resolve: the result does not share arrays with its inputs", () => {
   const o = { disks: ["sda"], networkMap: [{ target: "x" }], outputMisc: ["a=1"] };
-  const c = resolveConfig(o, host(), CTX);
+  const c = resolveConfig(o, resolveHost(), CTX);
   c.disks.push("sdb");
   c.networkMap[0].target = "y";
   c.output.misc.push("b=2");
@@ -174,7 +153,7 @@ Deno.test("resolve: the result does not share arrays with its inputs", () => {
 
 Deno.test("resolve: poweroff is the default post command only as root from /proc/cmdline", () => {
   const post = (isRoot: boolean, fromProcCmdline: boolean) =>
-    resolveConfig({}, host(), { isRoot, fromProcCmdline }).post;
+    resolveConfig({}, resolveHost(), { isRoot, fromProcCmdline }).post;
   assert.equal(post(true, true), "poweroff");
   assert.equal(post(true, false), undefined);
   assert.equal(post(false, true), undefined);
@@ -183,8 +162,8 @@ Deno.test("resolve: poweroff is the default post command only as root from /proc
 
 Deno.test("resolve: a given post command, even an empty one, suppresses poweroff", () => {
   const ctx = { isRoot: true, fromProcCmdline: true };
-  assert.equal(resolveConfig({ post: "" }, host(), ctx).post, "");
-  assert.equal(resolveConfig({ post: "reboot" }, host(), ctx).post, "reboot");
+  assert.equal(resolveConfig({ post: "" }, resolveHost(), ctx).post, "");
+  assert.equal(resolveConfig({ post: "reboot" }, resolveHost(), ctx).post, "reboot");
 });
 
 Deno.test("network map: the first matching entry wins, bare targets match all", () => {
