@@ -1,7 +1,12 @@
 /** How programs run on this machine end, and what we are told about it. */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { describeTerminalRun, runCaptured, runOnTerminal } from "../src/system/run.ts";
+import {
+  describeCaptured,
+  describeTerminalRun,
+  runCaptured,
+  runOnTerminal,
+} from "../src/system/run.ts";
 import { tempDir } from "./helpers/cleanup.ts";
 
 Deno.test("run: a program that does not exist says so, with the reason", async () => {
@@ -37,4 +42,12 @@ Deno.test("run: a status and a signal are told apart", async () => {
   const captured = await runCaptured("/bin/sh", ["-c", "kill -TERM $$"]);
   assert.equal(captured.code, null);
   assert.equal(captured.signal, "SIGTERM");
+  assert.equal(describeCaptured("sh", captured), "sh was killed by SIGTERM");
+  const status = await runCaptured("/bin/sh", ["-c", "exit 5"]);
+  assert.equal(describeCaptured("sh", status), "sh exited with status 5");
+  const missing = await runCaptured("/no/such/program", []);
+  assert.equal(
+    describeCaptured("/no/such/program", missing),
+    "/no/such/program cannot be started: No such file or directory",
+  );
 });

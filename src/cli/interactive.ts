@@ -20,7 +20,12 @@ import type { DialogDeps, DialogModel } from "../screens/model.ts";
 import { chooseColourMode } from "../screens/paint.ts";
 import { denoTerminal } from "../screens/terminal.ts";
 import { Ui } from "../screens/ui.ts";
-import { describeTerminalRun, runCaptured, runOnTerminal } from "../system/run.ts";
+import {
+  describeCaptured,
+  describeTerminalRun,
+  runCaptured,
+  runOnTerminal,
+} from "../system/run.ts";
 import { PROGRAM, VERSION } from "../version.ts";
 import { createNetworkTools } from "./network_tools.ts";
 
@@ -65,13 +70,7 @@ async function runMachineCommand(command: string): Promise<void> {
   const r = await runCaptured("/bin/sh", ["-c", command], { timeoutMs: 60_000, stderr: true });
   if (r.code !== 0) {
     const detail = r.stderr.trim().split("\n").pop() ?? "";
-    throw new Error(
-      `${command} ${
-        r.started
-          ? r.signal !== null ? `was killed by ${r.signal}` : `exited with status ${r.code}`
-          : `cannot be started: ${r.startError}`
-      }${detail ? `: ${detail}` : ""}`,
-    );
+    throw new Error(`${describeCaptured(command, r)}${detail ? `: ${detail}` : ""}`);
   }
 }
 

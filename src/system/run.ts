@@ -158,6 +158,17 @@ export function describeTerminalRun(cmd: string, run: TerminalRun): string {
   return `${cmd} exited with status ${run.code}`;
 }
 
+/** How a captured run ended, in the same words as `describeTerminalRun`. */
+export function describeCaptured(cmd: string, r: Captured): string {
+  return describeTerminalRun(
+    cmd,
+    // A null status without a signal: the status could not be read.
+    r.started
+      ? { started: true, code: r.code ?? -1, signal: r.signal }
+      : { started: false, startError: r.startError },
+  );
+}
+
 /**
  * Run `cmd` on our terminal (stdin, stdout and stderr inherited) and say how
  * it ended: not started (and why), or its status and the signal that ended it.
