@@ -30,6 +30,8 @@ APT_PACKAGES=(
   fuse3                           # nbdfuse mounts: the failing-disk test
   lvm2 mdadm fdisk                # volume groups and RAID arrays on loop devices: disk groups
   procps psmisc coreutils util-linux bash sudo
+  musl-tools lz4 zstd liblz4-dev libzstd-dev  # ./build.sh: the single file dist/virt-p2v
+  busybox-static                  # the single file's test in a busybox-only root
   curl ca-certificates            # fetching Deno over HTTPS
 )
 

@@ -53,13 +53,18 @@ function shellLines(block: Block): string[] {
   return out;
 }
 
-/** The parts of `a && b && c` that run the program itself. */
-const PROGRAM_RUN = /^(deno task start\b|deno run .*dist\/virt-p2v\.js\b)/;
+/**
+ * The parts of `a && b && c` that run the program itself, with at least one
+ * option (a bare run is the dialog): `deno task start`, the bundle, or the
+ * single file (`./virt-p2v` on a live system is `./dist/virt-p2v` here).
+ */
+const PROGRAM_RUN = /^(deno task start\b|deno run .*dist\/virt-p2v\.js\b|\.\/(dist\/)?virt-p2v\s)/;
 const programCommands = codeBlocks(README)
   .filter((b) => b.lang === "sh")
   .flatMap(shellLines)
   .flatMap((l) => l.split("&&").map((p) => p.trim()))
-  .filter((p) => PROGRAM_RUN.test(p));
+  .filter((p) => PROGRAM_RUN.test(p) && /\s-/.test(p))
+  .map((p) => p.replace(/^\.\/virt-p2v\b/, "./dist/virt-p2v"));
 const kernelLines = codeBlocks(README)
   .filter((b) => b.lang === "")
   .flatMap((b) => b.lines)
@@ -73,13 +78,24 @@ Deno.test("README: it shows the program run with options, a conversion, and boot
     programCommands.some((c) => c.includes("dist/virt-p2v.js")),
     programCommands.join("\n"),
   );
+  assert.ok(
+    programCommands.some((c) => c.startsWith("./dist/virt-p2v ") && c.includes("p2v.server=")),
+    programCommands.join("\n"),
+  );
   assert.ok(kernelLines.length >= 2, kernelLines.join("\n"));
 });
 
-Deno.test("README: every options-only command line runs and exits 0", async () => {
-  if (programCommands.some((c) => c.includes("dist/virt-p2v.js"))) {
+/** Builds what the README's lines run: the bundle, and the single file if any line runs it. */
+async function buildWhatRuns(): Promise<void> {
+  if (programCommands.some((c) => c.startsWith("./dist/virt-p2v "))) {
+    await run("./build.sh", [], { cwd: ROOT });
+  } else if (programCommands.some((c) => c.includes("dist/virt-p2v.js"))) {
     await run("./build.sh", ["bundle"], { cwd: ROOT });
   }
+}
+
+Deno.test("README: every options-only command line runs and exits 0", async () => {
+  await buildWhatRuns();
   for (const command of programCommands.filter((c) => !c.includes("p2v.server="))) {
     const r = await run("bash", ["-c", command], { cwd: ROOT, check: false });
     assert.equal(r.code, 0, `${command}\n${r.stdout}${r.stderr}`);
@@ -89,6 +105,7 @@ Deno.test("README: every options-only command line runs and exits 0", async () =
 });
 
 Deno.test("README: every conversion command line converts, against the test sshd", async () => {
+  await buildWhatRuns();
   const sshd = await startSshd();
   const work = await tempDir({ prefix: "p2v-readme." });
   try {

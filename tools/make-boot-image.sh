@@ -3,7 +3,7 @@
 #
 # The initramfs is a complete tiny system: busybox (shell, modprobe, udhcpc,
 # poweroff), the kernel modules for common storage and network hardware, the
-# program (the compiled dist/virt-p2v, or the deno executable plus the bundle
+# program (dist/virt-p2v, the single file of ./build.sh, or the deno executable plus the bundle
 # dist/virt-p2v.js), qemu-nbd, and the shared libraries they need. Its /init
 # brings up the machine and runs virt-p2v on the console; see --help.
 #
@@ -145,7 +145,7 @@ case "$program" in
       program=deno
     fi
     ;;
-  compiled) [ -x "$compiled" ] || die "$compiled does not exist; build it with ./build.sh (needs DENORT_BIN)" ;;
+  compiled) [ -x "$compiled" ] || die "$compiled does not exist; build it with ./build.sh" ;;
   deno) ;;
   *) die "--program must be auto, compiled or deno, not '$program'" ;;
 esac
@@ -258,7 +258,11 @@ if [ -n "$qemu_nbd" ]; then
 fi
 
 # OpenSSL 3's libcrypto encrypts the SSH data (src/net/libcrypto.ts); without it the program uses slower code.
-crypto_lib=$(ldconfig -p | awk '$1 == "libcrypto.so.3" && $2 != "(libc6)" { p = $NF } END { print p }'); [ -n "$crypto_lib" ] && add_elf "$crypto_lib"
+# The single file of ./build.sh carries its own.
+if [ "$program" = deno ] || [ "$(tail -c 24 "$compiled" | head -c 8)" != VP2VSFX1 ]; then
+  crypto_lib=$(ldconfig -p | awk '$1 == "libcrypto.so.3" && $2 != "(libc6)" { p = $NF } END { print p }')
+  [ -n "$crypto_lib" ] && add_elf "$crypto_lib"
+fi
 
 # Nice to have for the diagnostics virt-p2v uploads (each is optional there).
 for tool in lscpu lspci; do

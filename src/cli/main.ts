@@ -13,6 +13,7 @@ import { describeError, UserError } from "../errors.ts";
 import { chooseNbdBackend, nbdExportStarter } from "../nbd/backends.ts";
 import { randomString } from "../system/random.ts";
 import { terminalText } from "../text/ansi.ts";
+import { nameThisProcess } from "../system/process_name.ts";
 import { PROGRAM, VERSION } from "../version.ts";
 import { runInteractive } from "./interactive.ts";
 import { runUnattended } from "./unattended.ts";
@@ -60,6 +61,8 @@ export async function main(args: string[], io: MainIo = DEFAULT_IO): Promise<num
 }
 
 async function runProgram(args: string[], io: MainIo): Promise<number> {
+  // Started by the single file's launcher: named after the loader's memfd.
+  if (io.env("VIRT_P2V_BUILD")) nameThisProcess(PROGRAM);
   const cli = parseCli(args);
   if (cli.help) {
     io.stdout(usageText());
@@ -67,6 +70,9 @@ async function runProgram(args: string[], io: MainIo): Promise<number> {
   }
   if (cli.version) {
     io.stdout(`${PROGRAM} ${VERSION}\n`);
+    // Set by the single file's launcher: what it carries (tools/single-file).
+    const build = io.env("VIRT_P2V_BUILD");
+    if (build) io.stdout(`single file: ${terminalText(build)}\n`);
     return 0;
   }
   if (cli.longOptions || cli.shortOptions) {

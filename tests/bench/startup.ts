@@ -5,7 +5,9 @@
  *   first frame  — from spawn to the first painted frame of the dialog
  *                  (its "Test connection" button) on a pseudo-terminal (script).
  * Each for `deno run main.ts` (`deno task start`) and, when present, for the
- * bundle dist/virt-p2v.js (what the boot image runs; `./build.sh bundle`).
+ * bundle dist/virt-p2v.js on deno (`./build.sh bundle`) and for the single
+ * file dist/virt-p2v (`./build.sh`; what the boot images run), which first
+ * unpacks its runtime into memory.
  *
  *   deno run -A tests/bench/startup.ts [--rounds=7] [--compare=OTHER_TREE]
  *
@@ -37,6 +39,10 @@ function programsOf(tree: string, label: string): Program[] {
       name: `${label}bundle`,
       argv: [Deno.execPath(), ...flags, "--no-config", `${tree}/dist/virt-p2v.js`],
     });
+  } catch { /* not built */ }
+  try {
+    Deno.statSync(`${tree}/dist/virt-p2v`);
+    list.push({ name: `${label}single file`, argv: [`${tree}/dist/virt-p2v`] });
   } catch { /* not built */ }
   return list;
 }
@@ -79,12 +85,18 @@ async function timeUntil(argv: string[], marker: string, pty: boolean): Promise<
 }
 
 const closedPort = freePort();
+// A disk to name: a machine with no disk of its own stops before connecting.
+const disk = await Deno.makeTempFile({ prefix: "p2v-startup-disk." });
+await Deno.truncate(disk, 1024 * 1024);
 const cases = programs.flatMap((p) => [
   {
     name: `${p.name}: to "Connecting"`,
     run: () =>
       timeUntil(
-        [...p.argv, `--cmdline=p2v.server=127.0.0.1 p2v.port=${closedPort} p2v.post=`],
+        [
+          ...p.argv,
+          `--cmdline=p2v.server=127.0.0.1 p2v.port=${closedPort} p2v.disks=${disk} p2v.post=`,
+        ],
         "Connecting to",
         false,
       ),
@@ -107,3 +119,4 @@ for (const c of cases) {
   const all = xs.map((x) => x.toFixed(0)).join(" ");
   console.log(`| ${c.name} | ${median(xs).toFixed(0)} | ${Math.min(...xs).toFixed(0)} | ${all} |`);
 }
+await Deno.remove(disk);

@@ -74,15 +74,13 @@ function appendKeys(s: { sshd: TestSshd; out: string }): string {
 }
 
 async function buildMedia(s: { sshd: TestSshd; out: string; media: string }): Promise<void> {
-  // With DENORT_BIN the image carries the single compiled binary; without it,
-  // deno itself and the bundle (what works offline).
-  const compiled = Boolean(Deno.env.get("DENORT_BIN"));
-  await run("./build.sh", compiled ? [] : ["bundle"], { cwd: ROOT });
+  // The image carries dist/virt-p2v, the single file users get.
+  await run("./build.sh", [], { cwd: ROOT });
   const keys = appendKeys(s);
   let started = performance.now();
   const made = await run(join(ROOT, "tools/make-boot-image.sh"), [
     ...["--output", s.media, "--inject-ssh-identity", s.sshd.userKeyPath, "--iso"],
-    ...["--append", keys, "--program", compiled ? "compiled" : "deno"],
+    ...["--append", keys, "--program", "compiled"],
     ...["--compress", Deno.env.get("VIRT_P2V_BOOT_COMPRESS") ?? "xz"],
   ], { cwd: ROOT });
   console.log(made.stdout.trim());

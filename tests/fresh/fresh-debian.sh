@@ -71,6 +71,7 @@ if [ "${1:-}" = --in-namespaces ]; then
   fi
   mkdir -p "$root$CHECKOUT_IN_TREE"
   tar -xf "$run/checkout.tar" -C "$root$CHECKOUT_IN_TREE"
+  install -m 0755 "$run/virt-p2v" "$root/usr/local/bin/virt-p2v"
 
   env_in_tree=(HOME=/root USER=root LOGNAME=root SHELL=/bin/bash
     PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin)
@@ -194,6 +195,10 @@ if [ -n "$revision" ]; then what+=" + uncommitted changes"; else revision=HEAD; 
 step "host: clean copy of the checkout ($what)" \
   git -C "$repo" archive --format=tar -o "$work/run/checkout.tar" "$revision" ||
   die "git archive of $repo failed"
+# The single file, built here as a user builds it, then run inside the fresh
+# system before ./setup.sh has installed anything.
+step "host: ./build.sh (dist/virt-p2v)" "$repo/build.sh" || die "./build.sh failed"
+cp "$repo/dist/virt-p2v" "$work/run/virt-p2v"
 
 timeout "$RUN_TIMEOUT_SECONDS" unshare --mount --pid --fork --kill-child --propagation private \
   "$self" --in-namespaces "$work/run" "$tree" &

@@ -31,6 +31,17 @@ stop_sshd() {
 }
 trap stop_sshd EXIT
 
+# The single file (dist/virt-p2v, built on the host) before anything is
+# installed: it brings its own runtime and libraries.
+command -v deno >/dev/null && die "deno is already installed in the fresh system"
+step "virt-p2v --version (the single file, before ./setup.sh)" virt-p2v --version ||
+  die "the single file does not run on a fresh Debian 12"
+grep -q '^single file: ' "$step_log" || die "the single file's --version does not say what it carries"
+step "virt-p2v p2v.dump_config_and_exit (the single file)" \
+  virt-p2v --cmdline="p2v.server=conv.example.com p2v.dump_config_and_exit" ||
+  die "the single file's dump of the configuration failed"
+grep -q 'conv.example.com' "$step_log" || die "the single file's dump does not show p2v.server"
+
 # The README: `./setup.sh && deno task start -- --help`.
 step "./setup.sh" ./setup.sh || die "./setup.sh failed on a fresh Debian 12"
 step "deno task start -- --help" deno task start -- --help ||
@@ -124,6 +135,15 @@ copied_sum=$(sha256sum "$SERVER_DIR/out/fresh-sda" | cut -d' ' -f1)
 [ "$source_sum" = "$copied_sum" ] ||
   die "the copy on the server differs from the source (sha256 $copied_sum, expected $source_sum)"
 say "the disk arrived byte-identical (sha256 $source_sum)"
+
+# The same conversion with the single file (8 MiB, same server).
+rm -f "$SERVER_DIR/out/fresh-sda" "$post_marker"
+step "unattended conversion with the single file" \
+  timeout 300 virt-p2v --cmdline="$cmdline" || die "the single file's conversion failed"
+grep -q 'Conversion finished successfully' "$step_log" || die "the single file's conversion did not report success"
+[ "$(sha256sum "$SERVER_DIR/out/fresh-sda" | cut -d' ' -f1)" = "$source_sum" ] ||
+  die "the single file's copy on the server differs from the source"
+say "the single file's conversion arrived byte-identical"
 
 # The server's session processes end a moment after the client has gone.
 for _ in $(seq 50); do

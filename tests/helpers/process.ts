@@ -11,7 +11,14 @@ export interface RunResult {
 export async function run(
   cmd: string,
   args: string[],
-  opts: { stdin?: string; check?: boolean; env?: Record<string, string>; cwd?: string } = {},
+  opts: {
+    stdin?: string;
+    check?: boolean;
+    env?: Record<string, string>;
+    /** Start from an empty environment: only `env`. */
+    clearEnv?: boolean;
+    cwd?: string;
+  } = {},
 ): Promise<RunResult> {
   const child = new Deno.Command(cmd, {
     args,
@@ -19,6 +26,7 @@ export async function run(
     stdout: "piped",
     stderr: "piped",
     env: opts.env,
+    clearEnv: opts.clearEnv,
     cwd: opts.cwd,
   }).spawn();
   if (opts.stdin !== undefined) {
