@@ -74,13 +74,14 @@ function appendKeys(s: { sshd: TestSshd; out: string }): string {
 }
 
 async function buildMedia(s: { sshd: TestSshd; out: string; media: string }): Promise<void> {
-  // The image carries dist/virt-p2v, the single file users get.
-  await run("./build.sh", [], { cwd: ROOT });
+  // As users build it: `./build.sh image` makes the single file (zstd) and
+  // passes the options on to the image maker.
   const keys = appendKeys(s);
   let started = performance.now();
-  const made = await run(join(ROOT, "tools/make-boot-image.sh"), [
+  const made = await run("./build.sh", [
+    "image",
     ...["--output", s.media, "--inject-ssh-identity", s.sshd.userKeyPath, "--iso"],
-    ...["--append", keys, "--program", "compiled"],
+    ...["--append", keys],
     ...["--compress", Deno.env.get("VIRT_P2V_BOOT_COMPRESS") ?? "xz"],
   ], { cwd: ROOT });
   console.log(made.stdout.trim());
