@@ -60,22 +60,36 @@ function inRoot(root: string, args: string[]) {
   );
 }
 
-/**
- * The names of the processes running inside `root` (by /proc/PID/root), as
- * `name:NAME`, and the files they map.
- */
-async function mappedFiles(root: string): Promise<string[]> {
-  const found: string[] = [];
+/** What one process running inside the test root looked like at one moment. */
+interface Snapshot {
+  name: string;
+  /** What its descriptors are (readlink of /proc/PID/fd/N). */
+  fds: string[];
+  /** The files it maps. */
+  maps: string[];
+}
+
+/** The processes running inside `root` (by /proc/PID/root). */
+async function processesIn(root: string): Promise<Snapshot[]> {
+  const found: Snapshot[] = [];
   for await (const entry of Deno.readDir("/proc")) {
     if (!/^\d+$/.test(entry.name)) continue;
+    const proc = `/proc/${entry.name}`;
     try {
-      if (await Deno.readLink(`/proc/${entry.name}/root`) !== root) continue;
-      found.push(`name:${(await Deno.readTextFile(`/proc/${entry.name}/comm`)).trim()}`);
-      const maps = await Deno.readTextFile(`/proc/${entry.name}/maps`);
-      for (const line of maps.split("\n")) {
-        const path = line.split(/\s+/).slice(5).join(" ");
-        if (path.startsWith("/")) found.push(path);
+      if (await Deno.readLink(`${proc}/root`) !== root) continue;
+      const snapshot: Snapshot = {
+        name: (await Deno.readTextFile(`${proc}/comm`)).trim(),
+        fds: [],
+        maps: [],
+      };
+      for await (const fd of Deno.readDir(`${proc}/fd`)) {
+        snapshot.fds.push(await Deno.readLink(`${proc}/fd/${fd.name}`).catch(() => ""));
       }
+      for (const line of (await Deno.readTextFile(`${proc}/maps`)).split("\n")) {
+        const path = line.split(/\s+/).slice(5).join(" ");
+        if (path.startsWith("/")) snapshot.maps.push(path);
+      }
+      found.push(snapshot);
     } catch { /* gone, or not ours to read */ }
   }
   return found;
@@ -110,11 +124,8 @@ Deno.test("the single file runs in a busybox-only root: version, dump, and a con
     const out = await makeOutputDir(sshd);
     await Deno.copyFile(sshd.userKeyPath, join(root, "key"));
     await Deno.chmod(join(root, "key"), 0o600);
-    const libraries = new Set<string>();
-    const watching = setInterval(
-      () => mappedFiles(root).then((f) => f.forEach((n) => libraries.add(n))),
-      100,
-    );
+    const seen: Snapshot[] = [];
+    const watching = setInterval(() => processesIn(root).then((p) => seen.push(...p)), 100);
     const conversion = await inRoot(root, [
       "--cmdline=" + [
         "p2v.server=127.0.0.1",
@@ -130,12 +141,21 @@ Deno.test("the single file runs in a busybox-only root: version, dump, and a con
     assert.equal(conversion.code, 0, shown);
     assert.equal(await sha256File(join(out, "busybox1-sda")), await sha256File(image), shown);
     // Everything it ran on came from inside the file: the loader, glibc and
-    // OpenSSL's libcrypto (the fast SSH ciphers), each an in-memory file.
+    // OpenSSL's libcrypto (the fast SSH ciphers), each an in-memory file. Once
+    // running it is found by name (ps, pidof, killall), not as the loader's
+    // "3", and has closed the launcher's in-memory files: nothing it starts
+    // inherits them.
+    const running = seen.filter((p) => p.maps.includes("/memfd:deno (deleted)"));
+    assert.ok(running.length > 0, `never saw the program running: ${JSON.stringify(seen)}`);
+    const maps = new Set(running.flatMap((p) => p.maps));
     for (const name of ["ld-linux-x86-64.so.2", "libc.so.6", "libcrypto.so.3", "deno"]) {
-      assert.ok(libraries.has(`/memfd:${name} (deleted)`), `${name} not mapped: ${[...libraries]}`);
+      assert.ok(maps.has(`/memfd:${name} (deleted)`), `${name} not mapped: ${[...maps]}`);
     }
-    // Found by name (ps, pidof, killall), not as the loader's "3".
-    assert.ok(libraries.has("name:virt-p2v"), [...libraries].join(" "));
+    const named = running.filter((p) => p.name === "virt-p2v");
+    assert.ok(named.length > 0, `names seen: ${running.map((p) => p.name)}`);
+    for (const p of named) {
+      assert.deepEqual(p.fds.filter((fd) => fd.startsWith("/memfd:")), [], "in-memory files open");
+    }
   } finally {
     await sshd.stop();
   }

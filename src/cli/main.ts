@@ -14,6 +14,7 @@ import { chooseNbdBackend, nbdExportStarter } from "../nbd/backends.ts";
 import { randomString } from "../system/random.ts";
 import { terminalText } from "../text/ansi.ts";
 import { nameThisProcess } from "../system/process_name.ts";
+import { closeLauncherFiles } from "../system/launcher_files.ts";
 import { PROGRAM, VERSION } from "../version.ts";
 import { runInteractive } from "./interactive.ts";
 import { runUnattended } from "./unattended.ts";
@@ -61,8 +62,12 @@ export async function main(args: string[], io: MainIo = DEFAULT_IO): Promise<num
 }
 
 async function runProgram(args: string[], io: MainIo): Promise<number> {
-  // Started by the single file's launcher: named after the loader's memfd.
-  if (io.env("VIRT_P2V_BUILD")) nameThisProcess(PROGRAM);
+  // Started by the single file's launcher: named after the loader's memfd,
+  // and holding its in-memory files open.
+  if (io.env("VIRT_P2V_BUILD")) {
+    closeLauncherFiles();
+    nameThisProcess(PROGRAM);
+  }
   const cli = parseCli(args);
   if (cli.help) {
     io.stdout(usageText());

@@ -377,6 +377,17 @@ int main(int argc, char **argv) {
   setenv("DENO_NO_UPDATE_CHECK", "1", 0);
   setenv("DENO_NO_PROMPT", "1", 0);
   if (build) setenv("VIRT_P2V_BUILD", build, 1);
+  /* Open across the exec only so the loader and deno can open them by path;
+     the program closes them once running (src/system/launcher_files.ts), so
+     the processes it starts do not inherit them. */
+  char fds[MAX_ENTRIES * 12] = "";
+  for (size_t i = 0; i < count; i++) {
+    if (entries[i].role == 'I' || entries[i].role == 'L') continue;
+    char one[16];
+    snprintf(one, sizeof one, "%s%d", fds[0] ? "," : "", entries[i].fd);
+    strcat(fds, one);
+  }
+  setenv("VIRT_P2V_LAUNCHER_FDS", fds, 1);
   execv(loader_path, args);
   die("cannot start the unpacked runtime: %s", strerror(errno));
 }
