@@ -158,7 +158,15 @@ Deno.test("test connection: virt-v2v 2.13's new names are hidden by meaning too"
   ]);
 });
 
-Deno.test("test connection: the 2.2 answer is the real one of the virt-v2v installed here", async () => {
+/** Whether virt-v2v is installed here (tests/e2e/setup-e2e.sh installs it; ./setup.sh does not). */
+const HAS_VIRT_V2V =
+  (await new Deno.Command("sh", { args: ["-c", "command -v virt-v2v"] }).output())
+    .success;
+
+Deno.test({
+  name: "test connection: the 2.2 answer is the real one of the virt-v2v installed here",
+  ignore: !HAS_VIRT_V2V,
+}, async () => {
   const run = await new Deno.Command("virt-v2v", { args: ["--machine-readable"] }).output();
   const text = new TextDecoder().decode(run.stdout);
   // Only a 2.2 here can confirm the fixture; another version is a different answer.
