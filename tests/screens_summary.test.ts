@@ -101,6 +101,22 @@ Deno.test("summary: the server, guest, output, disks, media and interfaces as se
   assert.deepEqual(tested().warnings, []);
 });
 
+Deno.test("summary: a drive or an interface the machine does not have is named as such", () => {
+  const facts = sampleFacts();
+  const config = sampleConfig(facts);
+  config.removable = ["sr0", "sr9"];
+  config.interfaces = ["eth7"];
+  const rows = flat(conversionSummary({ config, facts }));
+  assert.ok(
+    rows.includes("Removable media: sr0=HL-DT-ST DVDRAM GH24NSD1, sr9=not found on this machine"),
+    rows.join("\n"),
+  );
+  assert.ok(
+    rows.includes("Network interfaces: eth7=to network default|not found on this machine"),
+    rows.join("\n"),
+  );
+});
+
 Deno.test("summary: untested server, copied topology, nothing optional, what is unknown says so", () => {
   const facts = sampleFacts();
   const config = sampleConfig(facts);
@@ -232,6 +248,31 @@ Deno.test("summary screen: fits 80x24, scrolls with the arrows and page keys", (
   assert.match(text, /Server\s+p2v@/);
   press(screen, ctx, { name: "up" });
   assert.match(screen.layout(SIZE).lines.map(lineText).join("\n"), /-- Conversion server/);
+});
+
+Deno.test("summary screen: warnings below the screen are announced at the top", () => {
+  const s = tested();
+  s.warnings.push("vCPUs: More than KVM supports (160); the guest may not work.");
+  const screen = new SummaryScreen(s, "2.0.0");
+  const { ctx } = recorder();
+  let frame = screen.layout(SIZE);
+  show("summary with a warning", frame);
+  let text = frame.lines.map(lineText).join("\n");
+  assert.match(text, /^ 1 warning at the end of the page\.$/m);
+  assert.doesNotMatch(text, /-- Warnings/);
+  press(screen, ctx, { name: "end" });
+  frame = screen.layout(SIZE);
+  show("summary with a warning, end", frame);
+  text = frame.lines.map(lineText).join("\n");
+  assert.match(
+    text,
+    /-- Warnings -+\n {3}vCPUs: More than KVM supports \(160\); the guest may not/,
+  );
+  assert.equal(frame.clipped, 0);
+  assert.doesNotMatch(
+    new SummaryScreen(tested(), "2.0.0").layout(SIZE).lines.map(lineText).join("\n"),
+    /warning/,
+  );
 });
 
 Deno.test("summary screen: Enter starts; Esc or Back goes back; Ctrl-C asks; the terminal gone quits", () => {

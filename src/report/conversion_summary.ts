@@ -62,6 +62,12 @@ export interface SummaryInput {
 /** The user virt-p2v logs in as when none is given. */
 const DEFAULT_USER = "root";
 
+/**
+ * A device the settings name that the machine did not list (a typo on the
+ * command line): the settings let it through, so the summary says so.
+ */
+const NOT_HERE = "not found on this machine";
+
 export function conversionSummary(input: SummaryInput): ConversionSummary {
   const { config, facts } = input;
   return {
@@ -72,19 +78,22 @@ export function conversionSummary(input: SummaryInput): ConversionSummary {
       diskSection(config, facts),
       {
         title: "Removable media",
-        rows: config.removable.map((name) => ({
-          label: name,
-          value: facts.removable.find((r) => r.name === name)?.model ?? "",
-        })),
+        rows: config.removable.map((name) => {
+          const info = facts.removable.find((r) => r.name === name);
+          return { label: name, value: info ? info.model ?? "" : NOT_HERE };
+        }),
         empty: "none",
       },
       {
         title: "Network interfaces",
-        rows: config.interfaces.map((name) => ({
-          label: name,
-          value: `to network ${networkTarget(config.networkMap, name)}`,
-          detail: facts.interfaces.find((i) => i.name === name)?.mac,
-        })),
+        rows: config.interfaces.map((name) => {
+          const info = facts.interfaces.find((i) => i.name === name);
+          return {
+            label: name,
+            value: `to network ${networkTarget(config.networkMap, name)}`,
+            detail: info ? info.mac : NOT_HERE,
+          };
+        }),
         empty: "none: the guest gets no network interface",
       },
     ],

@@ -74,6 +74,14 @@ export class SummaryScreen extends FormScreen<SummaryResult> {
       " ",
       seg("Nothing has been exported yet. Check what goes where, then start.", "dim"),
     );
+    // The warnings come last, maybe below the screen: say at the top that there are some.
+    const warnings = this.#summary.warnings.length;
+    if (warnings > 0) {
+      header.add(
+        " ",
+        seg(`${warnings} warning${warnings === 1 ? "" : "s"} at the end of the page.`, "warn"),
+      );
+    }
     const body = new PageBuilder();
     body.lines.push(...summaryLines(this.#summary, width));
     const footer = new PageBuilder();
