@@ -69,8 +69,9 @@ function rowLines(row: SummaryRow, labelW: number, valueW: number, detailAt: num
   const detail = row.detail === undefined ? "" : sanitize(row.detail);
   const lines: Line[] = [];
   let first: Line;
-  if (textWidth(label) <= labelW) first = [seg(pad), seg(padText(label, labelW) + "  ", "key")];
-  else {
+  if (textWidth(label) <= labelW) {
+    first = [seg(pad), seg(label, "key"), seg(" ".repeat(labelW - textWidth(label) + 2))];
+  } else {
     // The whole label on rows of its own, the value under the value column.
     for (const piece of hardWrap(label, labelW + valueW)) lines.push([seg(pad), seg(piece, "key")]);
     first = [seg(under)];
