@@ -2,7 +2,8 @@
  * The disk list in a real terminal (tmux), on this machine's real disks: a
  * disk named on the command line that the machine does not have is "not
  * found" and the conversion does not start while it is ticked; the running
- * system's own disks are listed greyed, with the reason.
+ * system's own disks are listed greyed, with the reason; once unticked, the
+ * summary lists only the disk that will be converted.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -14,7 +15,7 @@ import { frame, TmuxSession } from "./helpers/tmux.ts";
 const MAIN = fileURLToPath(new URL("../main.ts", import.meta.url));
 const REPO = fileURLToPath(new URL("..", import.meta.url));
 
-Deno.test("dialog: a disk that is not here stops Start; the running system's disks are greyed", async () => {
+Deno.test("dialog: a disk that is not here stops Start; the running system's disks are greyed; the summary lists the rest", async () => {
   const work = await tempDir({ prefix: "p2v-dd." });
   const image = join(work, "a.img");
   await Deno.writeFile(image, new Uint8Array(1024 * 1024));
@@ -63,6 +64,24 @@ Deno.test("dialog: a disk that is not here stops Start; the running system's dis
     await tmux.keys("Space");
     screen = await tmux.waitFor(/>\[ \] sdzz9/);
     assert.doesNotMatch(screen, /Not on this machine/);
+
+    // Start now leads to the summary: the image with its size, the untested server.
+    await tmux.focus(/\[>Start conversion<\]/);
+    await tmux.keys("Enter");
+    screen = await tmux.waitFor("Conversion summary");
+    assert.match(screen, /Server\s+root@10\.0\.0\.1:22\b/, frame(screen));
+    assert.match(screen, /virt-v2v\s+not tested: the server is checked when the conversion starts/);
+    assert.match(screen, /Name\s+guest1\b/);
+    assert.match(screen, /-o\s+local\b/);
+    assert.match(screen, /-os\s+\/var\/tmp\b/);
+    assert.match(screen, /Fixed disks \(1 disk\)/);
+    assert.ok(screen.includes(image), frame(screen));
+    assert.match(screen.slice(screen.indexOf(image)), /^\S+\n\s+1\.0 MiB\b/, frame(screen));
+    assert.doesNotMatch(screen, /sdzz9/, "the unticked disk is not in the summary");
+    // Esc: back to the settings, as they were.
+    await tmux.keys("Escape");
+    screen = await tmux.waitFor("Conversion settings");
+    assert.match(screen, /\[ \] sdzz9/);
 
     await tmux.keys("C-c");
     await tmux.waitFor("Quit virt-p2v without converting anything?");

@@ -140,6 +140,23 @@ Deno.test("dialog: fill in, wrong key then right key, untick a disk, change -o, 
     await tmux.focus(/\[>Start conversion<\]/);
     await tmux.keys("Enter");
 
+    // The summary: what goes where, as chosen; Start is focused.
+    screen = await tmux.waitFor("Conversion summary");
+    assert.match(screen, new RegExp(`Server\\s+${TEST_USER}@127\\.0\\.0\\.1:${sshd.port}\\b`));
+    assert.match(screen, /virt-v2v\s+2\.2\.0/, frame(screen));
+    assert.ok(screen.includes(sshd.hostKeyFingerprint), frame(screen));
+    assert.match(screen, /Name\s+dialog1\b/);
+    assert.match(screen, /-o\s+qemu\b/);
+    assert.match(screen, new RegExp(`-os\\s+${out.replaceAll(".", "\\.")}$`, "m"), frame(screen));
+    assert.match(screen, /\[ Back to settings \]\s+\[>Start conversion<\]/);
+    // The image's path is wider than the label column: the size goes on the row under it.
+    assert.match(screen, /Fixed disks \(1 disk\)/, frame(screen));
+    const row = screen.indexOf(diskA);
+    assert.ok(row >= 0, `a.img is not in the summary:\n${frame(screen)}`);
+    assert.match(screen.slice(row), /^\S+\n\s+64\.0 MiB\b/, frame(screen));
+    assert.ok(!screen.includes(diskB), `b.img must not be in the summary:\n${frame(screen)}`);
+    await tmux.keys("Enter");
+
     // Running: the bar of a.img moves; b.img is not there.
     await tmux.waitFor("Conversion running");
     const seen = new Set<number>();
@@ -250,6 +267,8 @@ Deno.test("dialog: shell and back, cancel mid-copy, nothing left on the server, 
     await tmux.waitFor("Conversion settings");
     await tmux.focus(/\[>Start conversion<\]/);
     await tmux.keys("Enter");
+    await tmux.waitFor("Conversion summary");
+    await tmux.keys("Enter");
 
     // Cancel while the disk is being copied.
     await tmux.waitFor("Conversion running");
@@ -307,6 +326,8 @@ Deno.test("dialog: a failed conversion names virt-v2v's error at 80x24, the log 
     await tmux.keys("Enter");
     await tmux.waitFor("Conversion settings");
     await tmux.focus(/\[>Start conversion<\]/);
+    await tmux.keys("Enter");
+    await tmux.waitFor("Conversion summary");
     await tmux.keys("Enter");
 
     let screen = await tmux.waitFor("The conversion FAILED.", 90_000);

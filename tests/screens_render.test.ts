@@ -15,6 +15,8 @@ import { NetworkScreen } from "../src/screens/network.ts";
 import { chooseColourMode, paintLine } from "../src/screens/paint.ts";
 import { type RunningResult, RunningScreen } from "../src/screens/running.ts";
 import { SettingsScreen } from "../src/screens/settings.ts";
+import { SummaryScreen } from "../src/screens/summary.ts";
+import { conversionSummary } from "../src/report/conversion_summary.ts";
 import { Display, type Size } from "../src/screens/terminal.ts";
 import { type Line, lineText, lineWidth, sanitize, seg } from "../src/screens/text.ts";
 import { type LaidOutFrame, wrapHelp } from "../src/screens/page_layout.ts";
@@ -643,6 +645,26 @@ Deno.test("larger terminals: every screen still fits", () => {
     const net = new NetworkScreen(fakeDeps());
     net.setStatus(sampleNetwork());
     assertFits("network", net.layout(size), size);
+    // The summary of the sample machine needs no scrolling once the screen is 43 rows.
+    const summary = new SummaryScreen(conversionSummary(m), "2.0.0");
+    assertFits("summary", summary.layout(size), size, { scrolls: size.height < 43 });
+  }
+});
+
+Deno.test("summary screen fits 80x24: it scrolls, every section is there, plain with NO_COLOR", () => {
+  const m = model();
+  m.config.remote.server = "conv.example.com";
+  m.capabilities = { version: "2.2.0", coloursOption: true, inputs: [], outputs: ["local"] };
+  m.hostKey = "SHA256:CSRksaBx78Y3t4x/dedw+3Ellp+c0erW6zWclfEQ/tI";
+  const screen = new SummaryScreen(conversionSummary(m), "2.0.0");
+  let text = assertFits("summary", screen.layout(SIZE), SIZE, { scrolls: true });
+  for (
+    const part of ["Conversion server", "Target guest", "virt-v2v output", "Fixed disks"]
+  ) assert.ok(text.includes(`-- ${part}`), `missing ${part}`);
+  screen.key({ name: "end" }, fakeCtx({ t: 0 }));
+  text = assertFits("summary, end", screen.layout(SIZE), SIZE, { scrolls: true });
+  for (const part of ["Removable media", "Network interfaces"]) {
+    assert.ok(text.includes(`-- ${part}`), `missing ${part}`);
   }
 });
 

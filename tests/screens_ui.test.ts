@@ -238,6 +238,7 @@ Deno.test("dialog flow: test, next, untick a disk, change -o, run, finish", asyn
   const ui = new Ui(term, "plain", { frameMs: 5 });
   const model = dialogModel();
   let requested: ConvertRequest | undefined;
+  let conversions = 0;
   const deps = fakeDeps({
     testConnection(config, emit) {
       assert.equal(config.remote.server, "conv.example.com");
@@ -251,6 +252,7 @@ Deno.test("dialog flow: test, next, untick a disk, change -o, run, finish", asyn
     },
     async convert(req, emit: EventSink) {
       requested = req;
+      conversions++;
       emit({ type: "remote-dir", path: "/tmp/virt-p2v-20260101-abcdefgh" });
       emit({ type: "phase", phase: "converting", message: "Doing conversion ..." });
       emit({ type: "disk-progress", disk: "sda", bytesSent: 2 ** 30, sizeBytes: 256 * 2 ** 30 });
@@ -281,6 +283,21 @@ Deno.test("dialog flow: test, next, untick a disk, change -o, run, finish", asyn
   await until(term, /Storage \(-os\)\s+\[\s+\]/);
   await focus(term, /\[>Start conversion<\]/);
   term.press(KEY.enter);
+  // The summary first: what goes where; Esc goes back with nothing started.
+  let summary = await until(term, "Conversion summary");
+  assert.match(summary, /Server\s+root@conv\.example\.com:22/);
+  assert.match(summary, /virt-v2v\s+2\.2\.0/);
+  assert.match(summary, /-o\s+null/);
+  assert.match(summary, /^\s+sda\s+256\.0 GiB\s+Samsung SSD 860/m);
+  assert.doesNotMatch(summary, /nvme0n1/, "the unticked disk is not in the summary");
+  term.press("\x1b");
+  await until(term, "Conversion settings");
+  assert.equal(conversions, 0, "nothing was started");
+  await focus(term, /\[>Start conversion<\]/);
+  term.press(KEY.enter);
+  summary = await until(term, "Conversion summary");
+  assert.match(summary, /\[ Back to settings \]\s+\[>Start conversion<\]/);
+  term.press(KEY.enter);
   const finished = await until(term, "The conversion was successful.");
   assert.match(finished, /\/tmp\/virt-p2v-20260101-abcdefgh\/virt-v2v-conversion-log\.txt/);
   term.press(KEY.enter);
@@ -295,6 +312,7 @@ Deno.test("dialog flow: test, next, untick a disk, change -o, run, finish", asyn
     },
     config: requested!.config,
   });
+  assert.equal(conversions, 1);
   assert.deepEqual(requested?.config.disks, ["sda"]);
   assert.equal(requested?.config.output.type, "null");
   assert.equal(requested?.config.output.storage, "");
@@ -374,6 +392,8 @@ Deno.test("dialog flow: cancel asks first, then aborts the engine", async () => 
   await until(term, "Conversion settings");
   await focus(term, /\[>Start conversion<\]/);
   term.press(KEY.enter);
+  await until(term, "Conversion summary");
+  term.press(KEY.enter);
   await until(term, "/tmp/virt-p2v-20260101-cancel01");
   term.press(KEY.enter);
   await until(term, "Really cancel the conversion?");
@@ -426,6 +446,8 @@ Deno.test("dialog flow: after a failure, Back to settings, fix a value, convert 
   term.press("\x15bad-name");
   await focus(term, /\[>Start conversion<\]/);
   term.press(KEY.enter);
+  await until(term, /Name\s+bad-name/);
+  term.press(KEY.enter);
   await until(term, "The conversion FAILED.");
   await until(term, /\[>Back to settings<\]/);
   term.press(KEY.enter);
@@ -434,6 +456,9 @@ Deno.test("dialog flow: after a failure, Back to settings, fix a value, convert 
   await focus(term, /^>Name/m, KEY.backtab);
   term.press("\x15good-name");
   await focus(term, /\[>Start conversion<\]/);
+  term.press(KEY.enter);
+  // The summary is made afresh from the settings as they are now.
+  await until(term, /Name\s+good-name/);
   term.press(KEY.enter);
   await until(term, "The conversion was successful.");
   term.press(KEY.enter);

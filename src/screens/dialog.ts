@@ -1,18 +1,21 @@
 /**
  * The order of the screens: Connection (with Network, Shell, About) →
- * Conversion settings → Running → Finished. Back from the settings returns
- * to the connection with everything kept; Back from a failed conversion
- * returns to the settings, to change something and convert again.
+ * Conversion settings → Summary → Running → Finished. Back from the
+ * settings returns to the connection with everything kept; Back from the
+ * summary, or from a failed conversion, returns to the settings, to change
+ * something and convert (again).
  */
 import { kernelLine } from "../config/kernel_line.ts";
 import type { Config } from "../config/types.ts";
 import type { ConversionOutcome } from "../engine/outcome.ts";
+import { conversionSummary } from "../report/conversion_summary.ts";
 import { ConnectionScreen } from "./connection.ts";
 import { FinishedScreen } from "./finished.ts";
 import type { DialogDeps, DialogModel } from "./model.ts";
 import { NetworkScreen } from "./network.ts";
 import { RunningScreen } from "./running.ts";
 import { SettingsScreen } from "./settings.ts";
+import { SummaryScreen } from "./summary.ts";
 import type { Ui } from "./ui.ts";
 
 export type DialogResult =
@@ -57,6 +60,16 @@ export async function runDialog(
       at = "connection";
       continue;
     }
+    // What goes where, checked before anything is exported; Back keeps the settings as they are.
+    const summary = conversionSummary({
+      config: model.config,
+      facts: model.facts,
+      capabilities: model.capabilities,
+      hostKey: model.hostKey,
+    });
+    const confirmed = await ui.run(new SummaryScreen(summary, deps.version));
+    if (confirmed === "quit") return { kind: "quit" };
+    if (confirmed === "back") continue;
 
     const config = structuredClone(model.config);
     const running = new RunningScreen(

@@ -7,6 +7,12 @@ import type { HostFacts } from "../collect/types.ts";
 import { networkTarget } from "../remote/network_target.ts";
 import { parseCores, parseList, parseSize } from "../config/values.ts";
 import { groupTitle, partialGroupMessage, partialGroups } from "../config/disk_groups.ts";
+import {
+  MAX_SUPPORTED_MEMORY,
+  MAX_SUPPORTED_VCPUS,
+  TOO_MANY_VCPUS,
+  TOO_MUCH_MEMORY,
+} from "../config/guest_limits.ts";
 import type { OutputAllocation } from "../config/types.ts";
 import {
   defaultOutputStorage,
@@ -45,10 +51,6 @@ import { type LaidOutFrame, layoutPage } from "./page_layout.ts";
 import { fieldWidth, TextField } from "./text_field.ts";
 
 export type SettingsResult = { kind: "start" } | { kind: "back" } | { kind: "quit" };
-
-/** KVM's limits, as the original warns about them. */
-export const MAX_SUPPORTED_VCPUS = 160;
-export const MAX_SUPPORTED_MEMORY = 4000 * 2 ** 30;
 
 /** virt-v2v 2.x output modes usable from here, when the server was not asked. */
 const FALLBACK_OUTPUTS = [
@@ -349,10 +351,7 @@ export class SettingsScreen extends FormScreen<SettingsResult> {
       .map(partialGroupMessage);
     const vcpus = Number(this.vcpus.value);
     if (Number.isFinite(vcpus) && vcpus > MAX_SUPPORTED_VCPUS) {
-      this.#warnings.set(
-        this.vcpus,
-        `More than KVM supports (${MAX_SUPPORTED_VCPUS}); the guest may not work.`,
-      );
+      this.#warnings.set(this.vcpus, TOO_MANY_VCPUS);
     }
     // With -o libvirt, which pools the server has, while -os is typed.
     const pool = libvirtStorageProblems(
@@ -362,7 +361,7 @@ export class SettingsScreen extends FormScreen<SettingsResult> {
     if (pool !== undefined) this.#warnings.set(this.os, pool.message);
     try {
       if (parseSize("memory", this.memory.value.trim()) > MAX_SUPPORTED_MEMORY) {
-        this.#warnings.set(this.memory, "More than KVM supports (4000G); the guest may not work.");
+        this.#warnings.set(this.memory, TOO_MUCH_MEMORY);
       }
     } catch { /* reported on Start */ }
   }

@@ -443,7 +443,8 @@ Deno.test({
  * The disk image as a USB stick under UEFI, the serial console in a tmux
  * pane: choose the serial-console dialog in the boot menu, type the server,
  * test the connection, check the disk list (the stick is not there), start,
- * wait for success, and power off from the last screen.
+ * check the summary (this server, the one disk) and confirm it, wait for
+ * success, and power off from the last screen.
  */
 async function dialogOverSerial(s: Suite, image: string, source: SourceDisk): Promise<void> {
   const logPath = join(s.work, "console-dialog-uefi.log");
@@ -479,6 +480,17 @@ async function dialogOverSerial(s: Suite, image: string, source: SourceDisk): Pr
     assert.match(screen, /\[x\] vda\s+64\.0 MiB/, frame(screen));
     assert.doesNotMatch(screen, /\] sd[a-z]\s/, frame(screen));
     await tmux.focus(/\[>Start conversion<\]/);
+    await tmux.keys("Enter");
+    // The summary before anything is exported: this server, the one virtio disk; Start is focused.
+    screen = await tmux.waitFor("Conversion summary");
+    assert.match(
+      screen,
+      new RegExp(`Server\\s+${TEST_USER}@10\\.0\\.2\\.2:${s.sshd.port}\\b`),
+      frame(screen),
+    );
+    assert.match(screen, /Fixed disks \(1 disk\)/, frame(screen));
+    assert.match(screen, /^ {3}vda\s+64\.0 MiB/m, frame(screen));
+    assert.match(screen, /\[>Start conversion<\]/, frame(screen));
     await tmux.keys("Enter");
     screen = await tmux.waitFor("The conversion was successful.", 180_000);
     await tmux.focus(/\[>Power off<\]/);
