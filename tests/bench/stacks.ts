@@ -1,0 +1,282 @@
+/**
+ * The two stacks the benchmarks compare, run against a test sshd, either
+ * directly or through another address in front of it (a WAN link emulator):
+ *   the original's — OpenSSH `ssh -R` forwarding an `nbdkit -r file` export,
+ *     as Debian's virt-p2v 1.42.3 sets up each disk;
+ *   ours — our program, unattended (`--cmdline`).
+ */
+import { join } from "node:path";
+import { run, waitFor } from "../helpers/process.ts";
+import { TEST_USER, type TestSshd } from "../helpers/sshd.ts";
+import { childPids, cpuSecondsOrNaN, parseStat, peakRssKb } from "./proc_stats.ts";
+
+/** Where the SSH clients connect: the sshd itself, or something in front of it. */
+export interface Endpoint {
+  hostname: string;
+  port: number;
+}
+
+function endpointOf(sshd: TestSshd, via?: Endpoint): Endpoint {
+  return via ?? { hostname: "127.0.0.1", port: sshd.port };
+}
+
+/** OpenSSH client arguments up to the destination, as the original runs ssh. */
+function sshArgs(sshd: TestSshd, via: Endpoint | undefined, extra: string[]): string[] {
+  const { hostname, port } = endpointOf(sshd, via);
+  return [
+    ...extra,
+    "-o",
+    "StrictHostKeyChecking=no",
+    "-o",
+    "UserKnownHostsFile=/dev/null",
+    "-o",
+    "LogLevel=ERROR",
+    "-i",
+    sshd.userKeyPath,
+    "-p",
+    String(port),
+    `${TEST_USER}@${hostname}`,
+  ];
+}
+
+export interface OriginalForward {
+  /** The port on the server that reaches the disk. */
+  remotePort: number;
+  /** ssh and nbdkit. */
+  pids: number[];
+  stop(): Promise<void>;
+}
+
+/**
+ * One disk served as the original serves it: `nbdkit -r file` on a local
+ * port, and an OpenSSH data connection (`ssh -N -R 0:localhost:PORT`) whose
+ * allocated port on the server reaches it.
+ */
+export async function startOriginalForward(
+  sshd: TestSshd,
+  imagePath: string,
+  options: { sshArgs?: string[]; via?: Endpoint } = {},
+): Promise<OriginalForward> {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const nbdPort = listener.addr.port;
+  listener.close();
+  const nbdkit = new Deno.Command("nbdkit", {
+    args: ["-r", "-f", "-i", "127.0.0.1", "-p", String(nbdPort), "file", imagePath],
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  const ssh = new Deno.Command("ssh", {
+    args: sshArgs(sshd, options.via, [
+      "-N",
+      ...(options.sshArgs ?? []),
+      // ssh prints the allocated port at this level and above.
+      "-o",
+      "LogLevel=INFO",
+      "-o",
+      "ExitOnForwardFailure=yes",
+      "-R",
+      `0:localhost:${nbdPort}`,
+    ]),
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const stop = async () => {
+    for (const child of [ssh, nbdkit]) {
+      try {
+        child.kill("SIGTERM");
+      } catch { /* already gone */ }
+    }
+    await Promise.all([ssh.status, nbdkit.status]);
+  };
+  try {
+    let stderr = "";
+    const reader = ssh.stderr.pipeThrough(new TextDecoderStream()).getReader();
+    let remotePort = 0;
+    await waitFor(
+      async () => {
+        const { value, done } = await reader.read();
+        if (done) throw new Error(`ssh exited: ${stderr}`);
+        stderr += value;
+        const m = /Allocated port (\d+) for remote forward/.exec(stderr);
+        if (m) remotePort = Number(m[1]);
+        return remotePort > 0;
+      },
+      20_000,
+      "ssh to allocate the remote port",
+    );
+    // Keep draining: a full pipe would stall ssh.
+    (async () => {
+      while (!(await reader.read()).done) { /* discard */ }
+    })().catch(() => {});
+    return { remotePort, pids: [ssh.pid, nbdkit.pid], stop };
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+}
+
+/**
+ * A libvirt XML with one network disk, enough for the stub virt-v2v; the
+ * original writes its physical.xml the same way, one such element per disk.
+ */
+function physicalXml(name: string, remotePort: number): string {
+  return `<domain type="physical">
+  <name>${name}</name>
+  <devices>
+    <disk type="network" device="disk">
+      <driver name="qemu" type="raw"/>
+      <source protocol="nbd">
+        <host name="localhost" port="${remotePort}"/>
+      </source>
+      <target dev="sda"/>
+    </disk>
+  </devices>
+</domain>
+`;
+}
+
+export interface ConversionTimes {
+  /** From start to the end of everything the client side ran. */
+  wallSeconds: number;
+  /** The stub virt-v2v's time reading the disk (OS/NAME-sda.seconds; needs copyToNull). */
+  copySeconds: number;
+}
+
+/**
+ * A whole conversion of one disk as the original makes it, each step its own
+ * SSH connection, in its order: the test connection (`virt-v2v --version`,
+ * `--machine-readable`), the disk's data connection, then the control
+ * connection that writes physical.xml and runs virt-v2v on it. The original
+ * runs more commands over its control connection (through a shell on a PTY,
+ * each a round trip); this is the least it does.
+ */
+export async function originalConversion(
+  sshd: TestSshd,
+  options: { via?: Endpoint; imagePath: string; out: string; name: string },
+): Promise<ConversionTimes> {
+  const started = performance.now();
+  await run("ssh", [
+    ...sshArgs(sshd, options.via, []),
+    "virt-v2v --version && virt-v2v --machine-readable",
+  ]);
+  const forward = await startOriginalForward(sshd, options.imagePath, { via: options.via });
+  try {
+    const script = 'd=$(mktemp -d) && cd "$d" && cat > physical.xml && ' +
+      `virt-v2v -v -x -i libvirtxml -o local -os '${options.out}' physical.xml; ` +
+      'rc=$?; rm -rf "$d"; exit $rc';
+    await run("ssh", [...sshArgs(sshd, options.via, []), script], {
+      stdin: physicalXml(options.name, forward.remotePort),
+    });
+  } finally {
+    await forward.stop();
+  }
+  const wallSeconds = (performance.now() - started) / 1000;
+  return { wallSeconds, copySeconds: await copySecondsOf(options.out, options.name) };
+}
+
+async function copySecondsOf(out: string, name: string): Promise<number> {
+  return Number(await Deno.readTextFile(join(out, `${name}-sda.seconds`)));
+}
+
+export interface OurRun extends ConversionTimes {
+  /** CPU seconds of our program and its children while the disk was copied. */
+  copyCpu: number;
+  /** CPU seconds of our program from start to exit, children included. */
+  wholeCpu: number;
+  rssMb: number;
+}
+
+/**
+ * Our program, unattended, through a small shell that prints its own
+ * accounting of waited-for children once the program has exited: that is the
+ * program's whole CPU time, its children (lscpu, dmesg …) included.
+ */
+export async function runOurs(
+  sshd: TestSshd,
+  options: {
+    via?: Endpoint;
+    imagePath: string;
+    out: string;
+    name: string;
+    /** main.ts of the checkout to run. */
+    main: string;
+    backend: "qemu-nbd" | "builtin";
+    env?: Record<string, string>;
+    /** More kernel-command-line keys. */
+    keys?: string;
+  },
+): Promise<OurRun> {
+  const { hostname, port } = endpointOf(sshd, options.via);
+  const statFile = await Deno.makeTempFile({ prefix: "p2v-bench-stat." });
+  const cmdline = `p2v.server=${hostname} p2v.port=${port} p2v.username=${TEST_USER} ` +
+    `p2v.identity=file://${sshd.userKeyPath} p2v.disks=${options.imagePath} ` +
+    `p2v.os=${options.out} p2v.name=${options.name} p2v.post= p2v.nbd=${options.backend} ` +
+    (options.keys ?? "");
+  const started = performance.now();
+  const child = new Deno.Command("sh", {
+    args: [
+      "-c",
+      '"$@"; rc=$?; cat /proc/$$/stat > "$P2V_BENCH_STAT"; exit $rc',
+      "sh",
+      Deno.execPath(),
+      "run",
+      "--allow-all",
+      "--quiet",
+      // The same V8 flag as `deno task start`.
+      "--v8-flags=--max-semi-space-size=1",
+      options.main,
+      `--cmdline=${cmdline}`,
+    ],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1", P2V_BENCH_STAT: statFile, ...options.env },
+  }).spawn();
+  let programPid = 0;
+  let rssKb = 0;
+  let copyStartCpu = NaN;
+  let copyEndCpu = NaN;
+  const sample = () => {
+    if (programPid === 0) programPid = childPids(child.pid)[0] ?? 0;
+    if (programPid !== 0) rssKb = Math.max(rssKb, peakRssKb(programPid));
+  };
+  const sampler = setInterval(sample, 200);
+  let stdout = "";
+  const watchStdout = async () => {
+    const decoder = new TextDecoder();
+    for await (const chunk of child.stdout) {
+      stdout += decoder.decode(chunk, { stream: true });
+      sample();
+      if (Number.isNaN(copyStartCpu) && stdout.includes("Copying disk")) {
+        copyStartCpu = treeCpu(programPid);
+      }
+      if (Number.isNaN(copyEndCpu) && stdout.includes("Finishing off")) {
+        copyEndCpu = treeCpu(programPid);
+      }
+    }
+  };
+  const stderrText = new Response(child.stderr).text();
+  await watchStdout();
+  const status = await child.status;
+  const wallSeconds = (performance.now() - started) / 1000;
+  clearInterval(sampler);
+  const stderr = await stderrText;
+  try {
+    if (status.code !== 0) throw new Error(`our run failed:\n${stdout}\n${stderr}`);
+    return {
+      wallSeconds,
+      copySeconds: await copySecondsOf(options.out, options.name),
+      copyCpu: copyEndCpu - copyStartCpu,
+      wholeCpu: parseStat(await Deno.readTextFile(statFile)).children,
+      rssMb: rssKb / 1024,
+    };
+  } finally {
+    await Deno.remove(statFile);
+  }
+}
+
+/** CPU seconds of a process and of its running children (our program and its qemu-nbd). */
+function treeCpu(pid: number): number {
+  return childPids(pid).reduce((sum, child) => sum + cpuSecondsOrNaN(child), cpuSecondsOrNaN(pid));
+}
