@@ -98,9 +98,10 @@ for (const rttMs of [20, 50]) {
       await withLink(server.target, { rttMs }, async (link) => {
         const times = await pingPong(link.port, 15);
         assert.ok(times[0] >= rttMs, `fastest round trip ${times[0].toFixed(2)} ms < ${rttMs}`);
+        // Typically half a millisecond over; the margin is for a busy machine.
         assert.ok(
-          median(times) < rttMs + 2,
-          `median round trip ${median(times).toFixed(2)} ms, not within 2 ms of ${rttMs}`,
+          median(times) < rttMs + 3,
+          `median round trip ${median(times).toFixed(2)} ms, not within 3 ms of ${rttMs}`,
         );
       });
     } finally {

@@ -357,3 +357,23 @@ export async function startWanLink(options: WanLinkOptions): Promise<WanLink> {
     },
   };
 }
+
+/**
+ * By hand: `deno run --allow-net --allow-read tests/helpers/wan_link.ts RTT_MS HOST:PORT
+ * [LISTEN_PORT] [BITS_PER_SECOND]` puts a link in front of HOST:PORT until Ctrl-C.
+ */
+if (import.meta.main) {
+  const [rtt, target, listen, rate] = Deno.args;
+  const m = /^(.+):(\d+)$/.exec(target ?? "");
+  if (rtt === undefined || !m) {
+    console.error("usage: wan_link.ts RTT_MS HOST:PORT [LISTEN_PORT] [BITS_PER_SECOND]");
+    Deno.exit(2);
+  }
+  const link = await startWanLink({
+    target: { hostname: m[1], port: Number(m[2]) },
+    rttMs: Number(rtt),
+    port: Number(listen ?? 0),
+    rateBitsPerSecond: rate === undefined ? undefined : Number(rate),
+  });
+  console.log(`${link.hostname}:${link.port} -> ${target}, RTT ${rtt} ms`);
+}
