@@ -6,6 +6,7 @@
  *   ours — our program, unattended (`--cmdline`).
  */
 import { join } from "node:path";
+import { tempDir } from "../helpers/cleanup.ts";
 import { run, waitFor } from "../helpers/process.ts";
 import { TEST_USER, type TestSshd } from "../helpers/sshd.ts";
 import { childPids, cpuSecondsOrNaN, parseStat, peakRssKb } from "./proc_stats.ts";
@@ -20,11 +21,9 @@ function endpointOf(sshd: TestSshd, via?: Endpoint): Endpoint {
   return via ?? { hostname: "127.0.0.1", port: sshd.port };
 }
 
-/** OpenSSH client arguments up to the destination, as the original runs ssh. */
-function sshArgs(sshd: TestSshd, via: Endpoint | undefined, extra: string[]): string[] {
-  const { hostname, port } = endpointOf(sshd, via);
+/** The OpenSSH client options for a test server (ssh and scp alike). */
+function sshOptions(sshd: TestSshd): string[] {
   return [
-    ...extra,
     "-o",
     "StrictHostKeyChecking=no",
     "-o",
@@ -33,10 +32,13 @@ function sshArgs(sshd: TestSshd, via: Endpoint | undefined, extra: string[]): st
     "LogLevel=ERROR",
     "-i",
     sshd.userKeyPath,
-    "-p",
-    String(port),
-    `${TEST_USER}@${hostname}`,
   ];
+}
+
+/** OpenSSH client arguments up to the destination, as the original runs ssh. */
+function sshArgs(sshd: TestSshd, via: Endpoint | undefined, extra: string[]): string[] {
+  const { hostname, port } = endpointOf(sshd, via);
+  return [...extra, ...sshOptions(sshd), "-p", String(port), `${TEST_USER}@${hostname}`];
 }
 
 export interface OriginalForward {
@@ -144,35 +146,137 @@ export interface ConversionTimes {
 }
 
 /**
- * A whole conversion of one disk as the original makes it, each step its own
- * SSH connection, in its order: the test connection (`virt-v2v --version`,
- * `--machine-readable`), the disk's data connection, then the control
- * connection that writes physical.xml and runs virt-v2v on it. The original
- * runs more commands over its control connection (through a shell on a PTY,
- * each a round trip); this is the least it does.
+ * A whole conversion of one disk as the original (1.42.3) makes it, each
+ * step in its order and over its own SSH connection: the test connection
+ * (`virt-v2v --version`, then `--machine-readable`), the disk's data
+ * connection, the control connection (`mkdir` of the remote directory,
+ * `date > time`), an scp of the files it writes there, then virt-v2v run
+ * over the control connection. The original drives an interactive shell on
+ * a PTY and first synchronises with its prompt, a round trip or two more
+ * per interactive connection than the shell read here through a pipe.
  */
 export async function originalConversion(
   sshd: TestSshd,
   options: { via?: Endpoint; imagePath: string; out: string; name: string },
 ): Promise<ConversionTimes> {
-  const started = performance.now();
-  await run("ssh", [
-    ...sshArgs(sshd, options.via, []),
-    "virt-v2v --version && virt-v2v --machine-readable",
-  ]);
-  const forward = await startOriginalForward(sshd, options.imagePath, { via: options.via });
+  const local = await tempDir({ prefix: "p2v-bench-original." });
+  // Under -os: writable by the test user, and removed with the test server.
+  const remoteDir = join(options.out, `${options.name}.d`);
   try {
-    const script = 'd=$(mktemp -d) && cd "$d" && cat > physical.xml && ' +
-      `virt-v2v -v -x -i libvirtxml -o local -os '${options.out}' physical.xml; ` +
-      'rc=$?; rm -rf "$d"; exit $rc';
-    await run("ssh", [...sshArgs(sshd, options.via, []), script], {
-      stdin: physicalXml(options.name, forward.remotePort),
-    });
+    const started = performance.now();
+    const test = RemoteShell.open(sshd, options.via);
+    await test.command("virt-v2v --version");
+    await test.command("virt-v2v --machine-readable");
+    await test.close();
+    const forward = await startOriginalForward(sshd, options.imagePath, { via: options.via });
+    try {
+      const control = RemoteShell.open(sshd, options.via);
+      await control.command(`mkdir '${remoteDir}'`);
+      await control.command(`date > '${remoteDir}/time'`);
+      await Deno.writeTextFile(join(local, "name"), `${options.name}\n`);
+      await Deno.writeTextFile(
+        join(local, "physical.xml"),
+        physicalXml(options.name, forward.remotePort),
+      );
+      const { hostname, port } = endpointOf(sshd, options.via);
+      await run("scp", [
+        ...sshOptions(sshd),
+        "-P",
+        String(port),
+        join(local, "name"),
+        join(local, "physical.xml"),
+        `${TEST_USER}@${hostname}:${remoteDir}/`,
+      ]);
+      await control.command(
+        `cd '${remoteDir}' && virt-v2v -v -x -i libvirtxml -o local -os '${options.out}' physical.xml`,
+      );
+      await control.close();
+    } finally {
+      await forward.stop();
+    }
+    const wallSeconds = (performance.now() - started) / 1000;
+    return { wallSeconds, copySeconds: await copySecondsOf(options.out, options.name) };
   } finally {
-    await forward.stop();
+    await Deno.remove(local, { recursive: true });
   }
-  const wallSeconds = (performance.now() - started) / 1000;
-  return { wallSeconds, copySeconds: await copySecondsOf(options.out, options.name) };
+}
+
+/**
+ * A shell on the server read through a pipe, one command at a time: each
+ * waits for its own end marker, as the original waits for its prompt.
+ */
+class RemoteShell {
+  #lines: string[] = [];
+  #partial = "";
+  #ended = false;
+  #wake: (() => void) | undefined;
+  #stderr = "";
+  #count = 0;
+
+  private constructor(
+    private readonly child: Deno.ChildProcess,
+    private readonly writer: WritableStreamDefaultWriter<Uint8Array>,
+  ) {
+    (async () => {
+      const decoder = new TextDecoder();
+      for await (const chunk of child.stdout) {
+        const text = this.#partial + decoder.decode(chunk, { stream: true });
+        const lines = text.split("\n");
+        this.#partial = lines.pop()!;
+        this.#lines.push(...lines);
+        this.#wake?.();
+      }
+      this.#ended = true;
+      this.#wake?.();
+    })();
+    (async () => {
+      const decoder = new TextDecoder();
+      for await (const chunk of child.stderr) {
+        // Only the end matters, for an error message.
+        this.#stderr = (this.#stderr + decoder.decode(chunk, { stream: true })).slice(-4000);
+      }
+    })();
+  }
+
+  static open(sshd: TestSshd, via?: Endpoint): RemoteShell {
+    const child = new Deno.Command("ssh", {
+      // No terminal: the shell reads commands from the pipe. Not a login shell,
+      // whose profile would reset the PATH the test server sets.
+      args: [...sshArgs(sshd, via, []), "exec bash --noprofile --norc"],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    return new RemoteShell(child, child.stdin.getWriter());
+  }
+
+  /** Runs `command` and waits for it to end; it must succeed. */
+  async command(command: string): Promise<void> {
+    const status = await this.status(command);
+    if (status !== 0) throw new Error(`"${command}" exited ${status}: ${this.#stderr}`);
+  }
+
+  /** Runs `command` and waits for it to end; its exit status. */
+  async status(command: string): Promise<number> {
+    const mark = `@@p2v-bench-${++this.#count}`;
+    await this.writer.write(new TextEncoder().encode(`${command}\necho "${mark} $?"\n`));
+    for (;;) {
+      const line = this.#lines.shift();
+      if (line !== undefined) {
+        if (line.startsWith(`${mark} `)) return Number(line.slice(mark.length + 1));
+        continue;
+      }
+      if (this.#ended) throw new Error(`ssh ended during "${command}": ${this.#stderr}`);
+      await new Promise<void>((resolve) => this.#wake = resolve);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.writer.write(new TextEncoder().encode("exit\n"));
+    await this.writer.close();
+    const status = await this.child.status;
+    if (!status.success) throw new Error(`ssh exited ${status.code}: ${this.#stderr}`);
+  }
 }
 
 async function copySecondsOf(out: string, name: string): Promise<number> {
