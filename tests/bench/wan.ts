@@ -13,7 +13,8 @@
  * behind it. Stacks:
  *   original — as Debian's virt-p2v 1.42.3 converts: a test connection, an
  *              OpenSSH data connection per disk (`ssh -R` to `nbdkit -r`),
- *              a control connection running virt-v2v (tests/bench/stacks.ts);
+ *              a control connection, an scp of its files, then virt-v2v
+ *              over the control connection (tests/bench/stacks.ts);
  *   builtin  — our program with its built-in NBD server (the default);
  *   qemu-nbd — our program with qemu-nbd.
  *
