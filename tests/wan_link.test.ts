@@ -91,17 +91,39 @@ async function withLink(
   }
 }
 
+/**
+ * A timing on a shared machine (two cores, other work running): taken up to
+ * three times until `close` finds it close enough (it returns why not).
+ * `never` runs on every attempt: what the link must not do however busy the
+ * machine is (deliver early, exceed its cap), which waiting cannot explain.
+ */
+async function timing<T>(
+  take: () => Promise<T>,
+  never: (x: T) => void,
+  close: (x: T) => string | undefined,
+): Promise<void> {
+  const misses: string[] = [];
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const x = await take();
+    never(x);
+    const miss = close(x);
+    if (miss === undefined) return;
+    misses.push(miss);
+  }
+  assert.fail(misses.join("; "));
+}
+
 for (const rttMs of [20, 50]) {
   Deno.test(`wan link: a ping-pong through a ${rttMs} ms link takes ${rttMs} ms, never less`, async () => {
     const server = startServer(echo);
     try {
       await withLink(server.target, { rttMs }, async (link) => {
-        const times = await pingPong(link.port, 15);
-        assert.ok(times[0] >= rttMs, `fastest round trip ${times[0].toFixed(2)} ms < ${rttMs}`);
-        // Typically half a millisecond over; the margin is for a busy machine.
-        assert.ok(
-          median(times) < rttMs + 3,
-          `median round trip ${median(times).toFixed(2)} ms, not within 3 ms of ${rttMs}`,
+        await timing(
+          () => pingPong(link.port, 15),
+          (times) => assert.ok(times[0] >= rttMs, `a round trip of ${times[0].toFixed(2)} ms`),
+          // Typically under a millisecond over.
+          (times) =>
+            median(times) < rttMs + 3 ? undefined : `median ${median(times).toFixed(2)} ms`,
         );
       });
     } finally {
@@ -113,12 +135,17 @@ for (const rttMs of [20, 50]) {
 Deno.test("wan link: at 0 ms it adds less than a millisecond to a round trip", async () => {
   const server = startServer(echo);
   try {
-    const direct = median(await pingPong(server.target.port, 50));
     await withLink(server.target, { rttMs: 0 }, async (link) => {
-      const relayed = median(await pingPong(link.port, 50));
-      assert.ok(
-        relayed - direct < 1,
-        `${relayed.toFixed(3)} ms through the link, ${direct.toFixed(3)} ms direct`,
+      await timing(
+        async () => ({
+          direct: median(await pingPong(server.target.port, 50)),
+          relayed: median(await pingPong(link.port, 50)),
+        }),
+        () => {},
+        ({ direct, relayed }) =>
+          relayed - direct < 1
+            ? undefined
+            : `${relayed.toFixed(3)} ms through the link, ${direct.toFixed(3)} ms direct`,
       );
     });
   } finally {
@@ -126,23 +153,62 @@ Deno.test("wan link: at 0 ms it adds less than a millisecond to a round trip", a
   }
 });
 
-Deno.test("wan link: a new connection costs a round trip, as a TCP handshake does", async () => {
+Deno.test("wan link: a new connection costs what a TCP handshake costs", async () => {
+  const seen: { accepted: number; greeted: number; firstByte: number }[] = [];
   const server = startServer(async (conn) => {
+    const accepted = performance.now();
     await conn.write(new Uint8Array([1]));
-    await conn.closeWrite();
-    await conn.read(new Uint8Array(1));
+    const greeted = performance.now();
+    await readExactly(conn, new Uint8Array(1));
+    seen.push({ accepted, greeted, firstByte: performance.now() });
   });
-  try {
-    await withLink(server.target, { rttMs: 40 }, async (link) => {
+  /** Sorted times of 7 connections: to the server's accept, first byte there, greeting's way back. */
+  const connections = async (port: number) => {
+    const accepts: number[] = [];
+    const firstBytes: number[] = [];
+    const greetings: number[] = [];
+    for (let i = 0; i < 7; i++) {
+      seen.length = 0;
       const started = performance.now();
-      const conn = await Deno.connect({ hostname: "127.0.0.1", port: link.port });
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
       try {
+        // Sent at once, as if connect() had waited for the handshake.
+        await conn.write(new Uint8Array([2]));
         await readExactly(conn, new Uint8Array(1));
-        const ms = performance.now() - started;
-        assert.ok(ms >= 40 && ms < 45, `greeting after ${ms.toFixed(2)} ms`);
+        const greetingAt = performance.now();
+        assert.equal(await conn.read(new Uint8Array(1)), null);
+        accepts.push(seen[0].accepted - started);
+        firstBytes.push(seen[0].firstByte - started);
+        greetings.push(greetingAt - seen[0].greeted);
       } finally {
         conn.close();
       }
+    }
+    const sort = (xs: number[]) => xs.sort((a, b) => a - b);
+    return { accepts: sort(accepts), firstBytes: sort(firstBytes), greetings: sort(greetings) };
+  };
+  // The server accepts 1.5 round trips after the client's start (SYN,
+  // SYN-ACK, ACK), the client's first byte arrives no sooner, the server's
+  // greeting takes half a round trip back.
+  const expected = { accepts: 60, firstBytes: 60, greetings: 20 };
+  const keys = Object.keys(expected) as (keyof typeof expected)[];
+  const show = (xs: number[]) => xs.map((t) => t.toFixed(1)).join(", ");
+  try {
+    await withLink(server.target, { rttMs: 40 }, async (link) => {
+      await timing(
+        () => connections(link.port),
+        (times) => {
+          for (const k of keys) {
+            assert.ok(times[k][0] >= expected[k], `${k}: ${show(times[k])} ms`);
+          }
+        },
+        (times) => {
+          const late = keys.filter((k) => median(times[k]) >= expected[k] + 3);
+          return late.length === 0
+            ? undefined
+            : late.map((k) => `${k}: ${show(times[k])} ms`).join(", ");
+        },
+      );
     });
   } finally {
     await server.close();
@@ -197,20 +263,28 @@ async function streamRate(
 
 Deno.test("wan link: one stream is capped at the rate, within 10 %", async () => {
   const cap = 200e6;
-  const { rate } = await streamRate(0, cap, 25e6);
-  assert.ok(Math.abs(rate / cap - 1) < 0.1, `${(rate / 1e6).toFixed(1)} Mbit/s, cap 200`);
+  await timing(
+    () => streamRate(0, cap, 25e6),
+    ({ rate }) => assert.ok(rate < cap * 1.1, `${(rate / 1e6).toFixed(1)} Mbit/s, cap 200`),
+    ({ rate }) => rate > cap * 0.9 ? undefined : `${(rate / 1e6).toFixed(1)} Mbit/s, cap 200`,
+  );
 });
 
 Deno.test("wan link: at 50 ms one stream still fills the cap, and the link holds only what the path holds", async () => {
-  const cap = 400e6;
-  const { rate, link } = await streamRate(50, cap, 50e6);
-  assert.ok(Math.abs(rate / cap - 1) < 0.1, `${(rate / 1e6).toFixed(1)} Mbit/s, cap 400`);
-  // delay × rate is 1.25 MB one way: the sender outruns the cap, so without
-  // backpressure the link would have swallowed most of the 50 MB.
-  assert.ok(link.peakHeldBytes > 25e-3 * cap / 8, `peak ${link.peakHeldBytes} bytes held`);
-  assert.ok(
-    link.peakHeldBytes <= link.limitBytes + READ_SIZE,
-    `peak ${link.peakHeldBytes} bytes held, limit ${link.limitBytes}`,
+  const cap = 200e6;
+  await timing(
+    () => streamRate(50, cap, 30e6),
+    ({ rate, link }) => {
+      assert.ok(rate < cap * 1.1, `${(rate / 1e6).toFixed(1)} Mbit/s, cap 200`);
+      // delay × rate is 625 kB one way: the sender outruns the cap, so without
+      // backpressure the link would have swallowed most of the 30 MB.
+      assert.ok(link.peakHeldBytes > 25e-3 * cap / 8, `peak ${link.peakHeldBytes} bytes held`);
+      assert.ok(
+        link.peakHeldBytes <= link.limitBytes + READ_SIZE,
+        `peak ${link.peakHeldBytes} bytes held, limit ${link.limitBytes}`,
+      );
+    },
+    ({ rate }) => rate > cap * 0.9 ? undefined : `${(rate / 1e6).toFixed(1)} Mbit/s, cap 200`,
   );
 });
 

@@ -5,9 +5,13 @@
  * direction capped at a rate. This machine's kernel has no netem, so the
  * delay is made here, in user space.
  *
- * - Delay: data read at time t is written at t + rtt/2, order preserved. The
- *   connection to the target is itself made rtt/2 late, so a new connection
- *   costs the round trip its TCP handshake costs on a real path.
+ * - Delay: data read at time t is written at t + rtt/2, order preserved.
+ * - Connecting costs what a TCP handshake costs on a real path: the client's
+ *   connect() returns at once here (the kernel completes it on loopback), so
+ *   the relay connects to the target 1.5 round trips later, when the
+ *   handshake's last packet would reach it. The target's first bytes reach
+ *   the client two round trips after the connect, and the client's own
+ *   earliest bytes reach the target no sooner than 1.5, as on a real path.
  * - Rate: a token bucket per direction (default 1 Gbit/s), a few
  *   milliseconds deep.
  * - Backpressure: a direction stops reading once it holds more than
@@ -273,7 +277,7 @@ export async function startWanLink(options: WanLinkOptions): Promise<WanLink> {
     bytesPerMs,
     // Deep enough to cover the timer's lateness at the rate, so lateness costs no
     // throughput; also the most one write gathers.
-    burst: Math.max(64 * 1024, 4 * bytesPerMs),
+    burst: Math.max(64 * 1024, 8 * bytesPerMs),
     limit: delayMs * bytesPerMs + (options.bufferBytes ?? Math.max(256 * 1024, 10 * bytesPerMs)),
     timer: new Timer(),
     closing: false,
@@ -296,8 +300,8 @@ export async function startWanLink(options: WanLinkOptions): Promise<WanLink> {
 
   const serve = async (client: Deno.TcpConn) => {
     client.setNoDelay(true);
-    // The far end sees the connection half a round trip late, as after a SYN's flight.
-    const server = link.timer.at(performance.now() + delayMs).then(async () => {
+    // SYN, SYN-ACK, ACK: the target accepts 1.5 round trips after the client began.
+    const server = link.timer.at(performance.now() + 3 * delayMs).then(async () => {
       if (link.closing) throw new Error("closing");
       const conn = await Deno.connect(options.target);
       conn.setNoDelay(true);
