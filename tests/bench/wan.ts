@@ -20,7 +20,8 @@
  *
  * Printed per RTT and stack: the whole conversion's wall seconds (start of
  * the client side to its end), the copy rate (disk bytes ÷ the stub's time
- * reading the disk) and their ratios to the original; medians over rounds.
+ * reading the disk) and their ratios to the original, medians over rounds;
+ * and the most one channel can carry (one 2 MiB window per round trip).
  *
  *   BENCH_RTTS=0,20,50,100    round-trip times in ms (default 0,20,50,100)
  *   BENCH_RATE=1e9            cap per direction, bit/s (default 1 Gbit/s)
@@ -58,6 +59,15 @@ const RUNNERS: Record<string, Runner> = {
   "qemu-nbd": (sshd, via, options) =>
     runOurs(sshd, { via, main: MAIN, backend: "qemu-nbd", ...options }),
 };
+
+/**
+ * What one channel can carry at most: sshd's 2 MiB window per round trip,
+ * or the cap (less SSH's own framing, not counted here).
+ */
+function oneWindow(rttMs: number): number {
+  const cap = RATE / 8 / 1e6;
+  return rttMs === 0 ? cap : Math.min(cap, (2 * MiB) / (rttMs / 1000) / 1e6);
+}
 
 async function main(): Promise<void> {
   for (const stack of STACKS) {
@@ -114,7 +124,10 @@ async function main(): Promise<void> {
       for (const stack of STACKS) {
         rows.push(
           `| ${rttMs} | ${stack} | ${wall(stack).toFixed(1)} | ${rate(stack).toFixed(1)} | ` +
-            `${(rate(stack) / rate(base)).toFixed(2)} | ${(wall(stack) / wall(base)).toFixed(2)} |`,
+            `${(rate(stack) / rate(base)).toFixed(2)} | ${
+              (wall(stack) / wall(base)).toFixed(2)
+            } | ` +
+            `${oneWindow(rttMs).toFixed(0)} |`,
         );
       }
     }
@@ -125,9 +138,10 @@ async function main(): Promise<void> {
         loadAverage(),
     );
     console.log(
-      `| RTT ms | stack | whole conversion s | copy MB/s | copy ×${base} | whole ×${base} |`,
+      `| RTT ms | stack | whole conversion s | copy MB/s | copy ×${base} | whole ×${base} | ` +
+        `one window per RTT, MB/s |`,
     );
-    console.log("|---|---|---|---|---|---|");
+    console.log("|---|---|---|---|---|---|---|");
     for (const row of rows) console.log(row);
   } finally {
     await sshd.stop();
