@@ -165,12 +165,16 @@ export async function originalConversion(
   try {
     const started = performance.now();
     const test = RemoteShell.open(sshd, options.via);
-    await test.command("virt-v2v --version");
-    await test.command("virt-v2v --machine-readable");
-    await test.close();
-    const forward = await startOriginalForward(sshd, options.imagePath, { via: options.via });
     try {
-      const control = RemoteShell.open(sshd, options.via);
+      await test.command("virt-v2v --version");
+      await test.command("virt-v2v --machine-readable");
+      await test.close();
+    } finally {
+      await test.kill();
+    }
+    const forward = await startOriginalForward(sshd, options.imagePath, { via: options.via });
+    const control = RemoteShell.open(sshd, options.via);
+    try {
       await control.command(`mkdir '${remoteDir}'`);
       await control.command(`date > '${remoteDir}/time'`);
       await Deno.writeTextFile(join(local, "name"), `${options.name}\n`);
@@ -192,6 +196,7 @@ export async function originalConversion(
       );
       await control.close();
     } finally {
+      await control.kill();
       await forward.stop();
     }
     const wallSeconds = (performance.now() - started) / 1000;
@@ -269,6 +274,14 @@ class RemoteShell {
       if (this.#ended) throw new Error(`ssh ended during "${command}": ${this.#stderr}`);
       await new Promise<void>((resolve) => this.#wake = resolve);
     }
+  }
+
+  /** Ends ssh if it still runs (after a failure). */
+  async kill(): Promise<void> {
+    try {
+      this.child.kill("SIGTERM");
+    } catch { /* already gone */ }
+    await this.child.status;
   }
 
   async close(): Promise<void> {
