@@ -27,20 +27,13 @@
  * `STACK@DIR` runs our program from another checkout (say, an older commit
  * unpacked with `git archive`).
  */
-import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { GiB, makeDenseImage, makeSparseImage } from "../helpers/images.ts";
-import { freePort, run, waitFor } from "../helpers/process.ts";
-import { startSshd, TEST_USER, type TestSshd } from "../helpers/sshd.ts";
+import { run } from "../helpers/process.ts";
+import { startSshd, type TestSshd } from "../helpers/sshd.ts";
 import { installStubVirtV2v, makeOutputDir } from "../helpers/stub_server.ts";
-import {
-  childPids,
-  cpuSecondsOrNaN,
-  loadAverage,
-  median,
-  parseStat,
-  peakRssKb,
-} from "./proc_stats.ts";
+import { cpuSecondsOrNaN, loadAverage, median, peakRssKb } from "./proc_stats.ts";
+import { runOurs, startOriginalForward } from "./stacks.ts";
 
 const MAIN = fileURLToPath(new URL("../../main.ts", import.meta.url));
 const ROUNDS = Number(Deno.env.get("BENCH_ROUNDS") ?? 3);
@@ -86,59 +79,15 @@ const STACKS: Record<string, StackRunner> = {
 };
 
 async function originalStack(sshd: TestSshd, image: Image, sshArgs: string[]): Promise<Sample> {
-  const nbdPort = freePort();
-  const nbdkit = new Deno.Command("nbdkit", {
-    args: ["-r", "-f", "-i", "127.0.0.1", "-p", String(nbdPort), "file", image.path],
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  const ssh = new Deno.Command("ssh", {
-    args: [
-      "-N",
-      ...sshArgs,
-      "-o",
-      "StrictHostKeyChecking=no",
-      "-o",
-      "UserKnownHostsFile=/dev/null",
-      "-o",
-      "ExitOnForwardFailure=yes",
-      "-i",
-      sshd.userKeyPath,
-      "-p",
-      String(sshd.port),
-      "-R",
-      `0:localhost:${nbdPort}`,
-      `${TEST_USER}@127.0.0.1`,
-    ],
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const pids = [ssh.pid, nbdkit.pid];
-  const cpu = () => pids.reduce((sum, pid) => sum + cpuSecondsOrNaN(pid), 0);
+  const forward = await startOriginalForward(sshd, image.path, { sshArgs });
+  const cpu = () => forward.pids.reduce((sum, pid) => sum + cpuSecondsOrNaN(pid), 0);
   try {
-    let stderr = "";
-    const reader = ssh.stderr.pipeThrough(new TextDecoderStream()).getReader();
-    let remotePort = 0;
-    await waitFor(
-      async () => {
-        const { value, done } = await reader.read();
-        if (done) throw new Error(`ssh exited: ${stderr}`);
-        stderr += value;
-        const m = /Allocated port (\d+) for remote forward/.exec(stderr);
-        if (m) remotePort = Number(m[1]);
-        return remotePort > 0;
-      },
-      20_000,
-      "ssh to allocate the remote port",
-    );
-    reader.releaseLock();
     const cpuBefore = cpu();
     const started = performance.now();
-    await run("nbdcopy", [`nbd://localhost:${remotePort}`, "null:"]);
+    await run("nbdcopy", [`nbd://localhost:${forward.remotePort}`, "null:"]);
     const seconds = (performance.now() - started) / 1000;
     const cpuAfter = cpu();
-    const rssKb = pids.reduce((sum, pid) => sum + peakRssKb(pid), 0);
+    const rssKb = forward.pids.reduce((sum, pid) => sum + peakRssKb(pid), 0);
     return {
       mbPerS: image.bytes / 1e6 / seconds,
       copyCpu: cpuAfter - cpuBefore,
@@ -146,17 +95,10 @@ async function originalStack(sshd: TestSshd, image: Image, sshArgs: string[]): P
       rssMb: rssKb / 1024,
     };
   } finally {
-    ssh.kill("SIGTERM");
-    nbdkit.kill("SIGTERM");
-    await Promise.all([ssh.status, nbdkit.status]);
+    await forward.stop();
   }
 }
 
-/**
- * Our program, unattended, through a small shell that prints its own
- * accounting of waited-for children once the program has exited: that is the
- * program's whole CPU time, its children (lscpu, dmesg …) included.
- */
 async function ourStack(
   sshd: TestSshd,
   out: string,
@@ -168,74 +110,13 @@ async function ourStack(
   keys = "",
 ): Promise<Sample> {
   const name = `bench-${backend}-${round}-${Date.now()}`;
-  const statFile = await Deno.makeTempFile({ prefix: "p2v-bench-stat." });
-  const cmdline = `p2v.server=127.0.0.1 p2v.port=${sshd.port} p2v.username=${TEST_USER} ` +
-    `p2v.identity=file://${sshd.userKeyPath} p2v.disks=${image.path} p2v.os=${out} ` +
-    `p2v.name=${name} p2v.post= p2v.nbd=${backend} ${keys}`;
-  const child = new Deno.Command("sh", {
-    args: [
-      "-c",
-      '"$@"; rc=$?; cat /proc/$$/stat > "$P2V_BENCH_STAT"; exit $rc',
-      "sh",
-      Deno.execPath(),
-      "run",
-      "--allow-all",
-      "--quiet",
-      // The same V8 flag as `deno task start`.
-      "--v8-flags=--max-semi-space-size=1",
-      main,
-      `--cmdline=${cmdline}`,
-    ],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1", P2V_BENCH_STAT: statFile, ...env },
-  }).spawn();
-  let programPid = 0;
-  let rssKb = 0;
-  let copyStartCpu = NaN;
-  let copyEndCpu = NaN;
-  const sample = () => {
-    if (programPid === 0) programPid = childPids(child.pid)[0] ?? 0;
-    if (programPid !== 0) rssKb = Math.max(rssKb, peakRssKb(programPid));
+  const ours = await runOurs(sshd, { imagePath: image.path, out, name, main, backend, env, keys });
+  return {
+    mbPerS: image.bytes / 1e6 / ours.copySeconds,
+    copyCpu: ours.copyCpu,
+    wholeCpu: ours.wholeCpu,
+    rssMb: ours.rssMb,
   };
-  const sampler = setInterval(sample, 200);
-  let stdout = "";
-  const watchStdout = async () => {
-    const decoder = new TextDecoder();
-    for await (const chunk of child.stdout) {
-      stdout += decoder.decode(chunk, { stream: true });
-      sample();
-      if (Number.isNaN(copyStartCpu) && stdout.includes("Copying disk")) {
-        copyStartCpu = treeCpu(programPid);
-      }
-      if (Number.isNaN(copyEndCpu) && stdout.includes("Finishing off")) {
-        copyEndCpu = treeCpu(programPid);
-      }
-    }
-  };
-  const stderrText = new Response(child.stderr).text();
-  await watchStdout();
-  const status = await child.status;
-  clearInterval(sampler);
-  const stderr = await stderrText;
-  try {
-    if (status.code !== 0) throw new Error(`our run failed:\n${stdout}\n${stderr}`);
-    const seconds = Number(await Deno.readTextFile(join(out, `${name}-sda.seconds`)));
-    return {
-      mbPerS: image.bytes / 1e6 / seconds,
-      copyCpu: copyEndCpu - copyStartCpu,
-      wholeCpu: parseStat(await Deno.readTextFile(statFile)).children,
-      rssMb: rssKb / 1024,
-    };
-  } finally {
-    await Deno.remove(statFile);
-  }
-}
-
-/** CPU seconds of a process and of its running children (our program and its qemu-nbd). */
-function treeCpu(pid: number): number {
-  return childPids(pid).reduce((sum, child) => sum + cpuSecondsOrNaN(child), cpuSecondsOrNaN(pid));
 }
 
 async function main(): Promise<void> {

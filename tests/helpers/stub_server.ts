@@ -16,6 +16,13 @@ export interface StubBehaviour {
   rate?: string;
   /** Report success without reading the disks (what a conversion of someone else's disk looks like). */
   readNothing?: boolean;
+  /**
+   * How each disk is read: "nbdcopy" (default) reads the forwarded port with
+   * nbdcopy's own connections; "virt-v2v" as virt-v2v 2.x does, one shared
+   * connection per disk (`nbdkit --filter=cow nbd ... shared=true`) with
+   * nbdcopy behind it.
+   */
+  input?: "nbdcopy" | "virt-v2v";
 }
 
 const STUB_SOURCE = new URL("../fixtures/stub-virt-v2v", import.meta.url);
@@ -34,6 +41,7 @@ export async function installStubVirtV2v(
     `STUB_MR_HANG=${behaviour.machineReadableHangs ? 1 : 0}`,
     `STUB_RATE=${behaviour.rate ?? ""}`,
     `STUB_READ=${behaviour.readNothing ? 0 : 1}`,
+    `STUB_INPUT=${behaviour.input ?? "nbdcopy"}`,
   ];
   if (behaviour.versionLine !== undefined) lines.push(`STUB_VERSION='${behaviour.versionLine}'`);
   if (behaviour.features) lines.push(`STUB_FEATURES='${behaviour.features.join("\n")}'`);
