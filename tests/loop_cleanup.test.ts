@@ -45,11 +45,13 @@ for (const signal of ["SIGTERM", "SIGKILL"] as const) {
     child.kill(signal);
     await child.status;
     await reader.cancel();
+    // The reaper detaches the device first, then removes the child's temporary root.
     await waitFor(
-      async () => (await loopsUnder(tmp)).length === 0,
+      async () => (await loopsUnder(tmp)).length === 0 && [...Deno.readDirSync(tmp)].length === 0,
       10_000,
-      "the loop device to go",
+      "the loop device and the child's files to go",
     );
+    assert.deepEqual(await loopsUnder(tmp), []);
     assert.deepEqual([...Deno.readDirSync(tmp)].map((e) => e.name), []);
     await Deno.remove(tmp, { recursive: true });
   });
