@@ -20,7 +20,7 @@ import type { Size } from "./terminal.ts";
 import { hardWrap, sanitize, seg, type StyleName, wrapWords } from "./text.ts";
 import { Button } from "./button.ts";
 import type { Item } from "./focus_ring.ts";
-import { PageBuilder, type Part } from "./page_builder.ts";
+import { PageBuilder } from "./page_builder.ts";
 import { type LaidOutFrame, layoutPage } from "./page_layout.ts";
 
 export type FinishedAction = "exit" | "poweroff" | "reboot" | "back";
@@ -226,12 +226,7 @@ export class FinishedScreen extends FormScreen<FinishedAction> {
       if (room >= 4) this.#logPane(body, width, room - 2);
     }
     footer.blank();
-    const row: Part[] = [" "];
-    this.items().forEach((b, i) => {
-      if (i > 0) row.push("  ");
-      row.push((b as Button).render(this.ring.is(b)));
-    });
-    footer.add(...row);
+    footer.add(...this.buttonRow(this.items() as Button[]));
     if (this.#status) footer.add(" ", seg(this.#status.text, this.#status.style));
     else if (!this.#deps.iso) {
       footer.add(

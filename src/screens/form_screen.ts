@@ -10,6 +10,7 @@ import { Button } from "./button.ts";
 import { FocusRing, type Item, navigate } from "./focus_ring.ts";
 import { Modal } from "./modal.ts";
 import type { LaidOutFrame } from "./page_layout.ts";
+import type { Part } from "./page_builder.ts";
 import { PageScroll } from "./page_scroll.ts";
 
 export abstract class FormScreen<R> implements View<R> {
@@ -65,6 +66,16 @@ export abstract class FormScreen<R> implements View<R> {
         if (choice === "Yes, quit") this.finish(result);
       },
     );
+  }
+
+  /** A footer's row of buttons, the focused one marked, two columns apart. */
+  buttonRow(buttons: Button[]): Part[] {
+    const row: Part[] = [" "];
+    buttons.forEach((b, i) => {
+      if (i > 0) row.push("  ");
+      row.push(b.render(this.ring.is(b)));
+    });
+    return row;
   }
 
   render(size: Size): Frame {

@@ -611,12 +611,7 @@ export class SettingsScreen extends FormScreen<SettingsResult> {
     const footer = new PageBuilder();
     footer.blank();
     const buttons = [this.backButton, this.refreshButton, this.startButton];
-    const row: Part[] = [" "];
-    buttons.forEach((b, i) => {
-      if (i > 0) row.push("  ");
-      row.push(b.render(this.ring.is(b)));
-    });
-    footer.add(...row);
+    footer.add(...this.buttonRow(buttons));
     // The focused button is in the footer: keep the body where it is.
     if (buttons.some((b) => this.ring.is(b))) body.focusRow = undefined;
 

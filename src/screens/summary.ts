@@ -10,7 +10,7 @@ import { Button } from "./button.ts";
 import { FormScreen } from "./form_screen.ts";
 import type { Item } from "./focus_ring.ts";
 import { isCtrl, type Key } from "./keys.ts";
-import { PageBuilder, type Part } from "./page_builder.ts";
+import { PageBuilder } from "./page_builder.ts";
 import { type LaidOutFrame, layoutPage } from "./page_layout.ts";
 import { summaryLines } from "./summary_lines.ts";
 import type { Size } from "./terminal.ts";
@@ -86,12 +86,7 @@ export class SummaryScreen extends FormScreen<SummaryResult> {
     body.lines.push(...summaryLines(this.#summary, width));
     const footer = new PageBuilder();
     footer.blank();
-    const row: Part[] = [" "];
-    this.items().forEach((b, i) => {
-      if (i > 0) row.push("  ");
-      row.push((b as Button).render(this.ring.is(b)));
-    });
-    footer.add(...row);
+    footer.add(...this.buttonRow(this.items() as Button[]));
     return layoutPage(size, {
       title: "Conversion summary",
       header,
