@@ -271,12 +271,19 @@ async function main(args: string[]): Promise<number> {
     }
   }
   const read = (p: string) => Deno.readFile(p);
-  const runtimeBytes = await read(runtime);
-  const libcBytes = await read(libraries.find((l) => basename(l) === "libc.so.6") ?? deps.loader);
-  const cryptoBytes = crypto ? await read(crypto) : undefined;
+  const libraryParts: Part[] = await Promise.all(libraries.map(async (lib) => ({
+    role: "library" as const,
+    name: basename(lib),
+    data: await read(lib),
+  })));
+  // The versions are read from the bytes that go into the file.
+  const partData = (name: string) => libraryParts.find((p) => p.name === name)?.data;
+  const libcBytes = partData("libc.so.6");
+  const cryptoBytes = partData("libcrypto.so.3");
   const built = [
     opts.get("built-from"),
     await runtimeVersion(runtime),
+    libcBytes &&
     versionIn(libcBytes, /GNU C Library \([^)]*\) (stable release )?version \d+\.\d+/)
       ?.replace(/.* version /, "glibc "),
     cryptoBytes ? versionIn(cryptoBytes, /OpenSSL \d+\.\d+\.\d+/) : "no libcrypto",
@@ -284,12 +291,8 @@ async function main(args: string[]): Promise<number> {
 
   const parts: Part[] = [
     { role: "loader", name: basename(deps.loader), data: await read(deps.loader) },
-    ...await Promise.all(libraries.map(async (lib) => ({
-      role: "library" as const,
-      name: basename(lib),
-      data: await read(lib),
-    }))),
-    { role: "runtime", name: "deno", data: runtimeBytes },
+    ...libraryParts,
+    { role: "runtime", name: "deno", data: await read(runtime) },
     { role: "program", name: "virt-p2v.js", data: await read(need("program")) },
     { role: "info", name: "built-from", data: new TextEncoder().encode(built) },
   ];
