@@ -43,9 +43,6 @@
 #ifndef MFD_EXEC
 #define MFD_EXEC 0x0010U /* Linux 6.3+: executable even under vm.memfd_noexec=1 */
 #endif
-#ifndef F_SEAL_FUTURE_WRITE
-#define F_SEAL_FUTURE_WRITE 0x0010
-#endif
 
 #define MAGIC "VP2VSFX1"
 #define TRAILER_SIZE 24
