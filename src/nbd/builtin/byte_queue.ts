@@ -46,6 +46,19 @@ export class ByteQueue {
     return out;
   }
 
+  /** Remove exactly `n` bytes into `dest[at…]`; the caller checked `length >= n`. */
+  takeInto(dest: Uint8Array, at: number, n: number): void {
+    if (n > this.#length) throw new RangeError(`takeInto(${n}) with ${this.#length} bytes queued`);
+    let filled = 0;
+    while (filled < n) {
+      const chunk = this.#chunks[this.#first];
+      const part = Math.min(n - filled, chunk.length - this.#offset);
+      dest.set(chunk.subarray(this.#offset, this.#offset + part), at + filled);
+      filled += part;
+      this.#consume(part);
+    }
+  }
+
   /** Drop up to `n` bytes; returns how many were dropped. */
   skip(n: number): number {
     let dropped = 0;

@@ -16,11 +16,11 @@ import { ByteQueue } from "./byte_queue.ts";
 import { type ExportInfo, Handshake } from "./handshake.ts";
 import { REQUEST_SIZE } from "./protocol.ts";
 import { serverGreeting } from "./replies.ts";
-import type { DiskSource } from "./source.ts";
+import type { ExportSource } from "./source.ts";
 import { type ReplySink, Transmission, type TransmissionLimits } from "./transmission.ts";
 
 export interface ConnectionContext {
-  source: DiskSource;
+  source: ExportSource;
   exportInfo: ExportInfo;
   pool: BufferPool;
   limits: TransmissionLimits;

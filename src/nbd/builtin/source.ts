@@ -27,7 +27,19 @@ export interface SourceOptions {
   seeker?: HoleSeeker | null;
 }
 
-export class DiskSource {
+/**
+ * What the transmission phase serves from: a fixed size, positional reads
+ * that may run concurrently, and the allocation map answered without
+ * waiting (a hole is known or it is treated as data).
+ */
+export interface ExportSource {
+  readonly size: number;
+  read(buf: Uint8Array, bufOffset: number, length: number, position: number, done: ReadDone): void;
+  isHole(offset: number, length: number): boolean;
+  extents(offset: number, length: number, maxExtents: number): Extent[];
+}
+
+export class DiskSource implements ExportSource {
   #fd: number;
   #seeker: HoleSeeker | null;
   #inFlight = 0;

@@ -30,7 +30,7 @@ import {
   writeDataChunkHeader,
   writeSimpleHeader,
 } from "./replies.ts";
-import type { DiskSource, Extent } from "./source.ts";
+import type { ExportSource, Extent } from "./source.ts";
 
 /** Where replies go (the connection's stream). */
 export interface ReplySink {
@@ -81,7 +81,7 @@ export class Transmission {
   error = "";
 
   constructor(
-    private readonly source: DiskSource,
+    private readonly source: ExportSource,
     private readonly pool: BufferPool,
     private readonly out: ReplySink,
     negotiated: Negotiated,
