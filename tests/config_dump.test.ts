@@ -38,6 +38,7 @@ const FULL: Config = {
   dumpConfigAndExit: true,
   nbd: ["builtin", "qemu-nbd"],
   reconnectSeconds: 600,
+  channels: 0,
 };
 
 Deno.test("dump: a full configuration, password masked", () => {
@@ -76,6 +77,7 @@ output.misc          a=1 b=2
 remote.hostkey       (none)
 nbd                  builtin qemu-nbd
 reconnect            600
+channels             auto
 `,
   );
 });
@@ -128,6 +130,7 @@ output.misc          (none)
 remote.hostkey       (none)
 nbd                  builtin qemu-nbd
 reconnect            600
+channels             auto
 `,
   );
 });

@@ -34,6 +34,7 @@ Deno.test("resolve: with nothing given, everything comes from the host and the d
     dumpConfigAndExit: false,
     nbd: ["builtin"],
     reconnectSeconds: 600,
+    channels: 0,
   };
   assert.deepEqual(resolveConfig({}, resolveHost(), CTX), expected);
 });
@@ -76,6 +77,7 @@ Deno.test("resolve: every override beats the host", () => {
       dumpConfigAndExit: true,
       nbd: ["nbdkit", "builtin"],
       reconnectSeconds: 600,
+      channels: 0,
     },
     resolveHost(),
     CTX,
@@ -107,6 +109,7 @@ Deno.test("resolve: every override beats the host", () => {
     dumpConfigAndExit: true,
     nbd: ["nbdkit", "builtin"],
     reconnectSeconds: 600,
+    channels: 0,
   });
 });
 

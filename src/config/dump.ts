@@ -79,6 +79,7 @@ export function dumpConfig(config: Config): string {
     line("remote.hostkey", list(config.remote.hostKeys)),
     line("nbd", list(config.nbd)),
     line("reconnect", String(config.reconnectSeconds)),
+    line("channels", config.channels === 0 ? "auto" : String(config.channels)),
   ];
   return lines.join("\n") + "\n";
 }

@@ -8,6 +8,7 @@ import type { ConfigOverrides } from "./types.ts";
 import { tokeniseCmdline } from "./tokenise.ts";
 import {
   parseBool,
+  parseChannels,
   parseCores,
   parseHostKeys,
   parseIdentityUrl,
@@ -54,6 +55,7 @@ export const KERNEL_KEYS: readonly KeySpec[] = [
   { key: "p2v.nbd", apply: (o, k, v) => o.nbd = parseNbdBackends(k, v) },
   { key: "p2v.hostkey", apply: (o, k, v) => o.hostKeys = parseHostKeys(k, v) },
   { key: "p2v.reconnect", apply: (o, k, v) => o.reconnectSeconds = parseReconnect(k, v) },
+  { key: "p2v.channels", apply: (o, k, v) => o.channels = parseChannels(k, v) },
   {
     key: "p2v.auth.username",
     alias: "p2v.username",

@@ -225,5 +225,6 @@ export function kernelLine(input: KernelLineInput): KernelLine {
   if (c.reconnectSeconds !== d.reconnectSeconds) {
     b.value("p2v.reconnect", String(c.reconnectSeconds));
   }
+  if (c.channels !== d.channels) b.value("p2v.channels", String(c.channels));
   return { words: b.words, notes: b.notes };
 }

@@ -102,5 +102,6 @@ export function resolveConfig(o: ConfigOverrides, host: HostFacts, ctx: ResolveC
     dumpConfigAndExit: o.dumpConfigAndExit ?? false,
     nbd: o.nbd ?? [...DEFAULT_NBD_PREFERENCE],
     reconnectSeconds: o.reconnectSeconds ?? DEFAULT_RECONNECT_SECONDS,
+    channels: o.channels ?? 0,
   };
 }

@@ -115,6 +115,11 @@ export interface Config {
    * original does.
    */
   reconnectSeconds: number;
+  /**
+   * SSH channels each disk is read through (`p2v.channels`, our extension);
+   * 0 lets the conversion choose from the round-trip time it measures.
+   */
+  channels: number;
 }
 
 /**
@@ -158,6 +163,7 @@ export interface ConfigOverrides {
   dumpConfigAndExit?: boolean;
   nbd?: NbdBackend[];
   reconnectSeconds?: number;
+  channels?: number;
 }
 
 /** Options of the program's own command line (see OPTIONS in docs/virt-p2v.1). */

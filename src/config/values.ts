@@ -78,6 +78,18 @@ export function parseReconnect(key: string, value: string | undefined): number {
   return parseInteger(key, value, { min: 0, max: 86_400, what: "number of seconds" });
 }
 
+/** Most SSH channels per disk: past this, more only adds work on both ends. */
+export const MAX_CHANNELS = 32;
+
+/** `p2v.channels`: 0 (chosen from the link) or 1 to MAX_CHANNELS. */
+export function parseChannels(key: string, value: string | undefined): number {
+  return parseInteger(key, value, {
+    min: 0,
+    max: MAX_CHANNELS,
+    what: "number of SSH channels per disk (0 to choose from the link)",
+  });
+}
+
 export function parseCores(key: string, value: string | undefined): number {
   return parseInteger(key, value, { min: 1, max: INT_MAX, what: "number of vCPUs" });
 }
