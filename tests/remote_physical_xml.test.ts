@@ -31,6 +31,7 @@ function makeConfig(patch: Partial<Config> = {}): Config {
     dumpConfigAndExit: false,
     nbd: ["builtin"],
     reconnectSeconds: 600,
+    channels: 0,
     ...patch,
   };
 }

@@ -18,6 +18,7 @@ import { closeLauncherFiles } from "../system/launcher_files.ts";
 import { PROGRAM, VERSION } from "../version.ts";
 import { runInteractive } from "./interactive.ts";
 import { runUnattended } from "./unattended.ts";
+import { DISK_FANOUT_FLAG, runDiskFanout } from "./disk_fanout.ts";
 
 const PROC_CMDLINE = "/proc/cmdline";
 
@@ -68,6 +69,8 @@ async function runProgram(args: string[], io: MainIo): Promise<number> {
     closeLauncherFiles();
     nameThisProcess(PROGRAM);
   }
+  // The server side, started by the job script on the conversion server.
+  if (args[0] === DISK_FANOUT_FLAG) return await runDiskFanout(args.slice(1), io.stderr);
   const cli = parseCli(args);
   if (cli.help) {
     io.stdout(usageText());

@@ -11,31 +11,27 @@ import {
   type IsolationDecision,
   isolationFromProbe,
 } from "../remote/isolation.ts";
-import { buildJobScript, type RelayKind, STATUS_RELAY_FAILED } from "../remote/job_script.ts";
+import {
+  buildJobScript,
+  type FanoutSpec,
+  type RelayKind,
+  STATUS_RELAY_FAILED,
+} from "../remote/job_script.ts";
 import { chooseGuestFirmware } from "../remote/guest_firmware.ts";
 import { buildPhysicalXml } from "../remote/physical_xml.ts";
 import {
   controlCommand,
+  detachFromProbe,
   jobProbeCommand,
   relayFromProbe,
-  removeSocketsCommand,
 } from "../remote/remote_commands.ts";
-import {
-  conversionLogPath,
-  diskSocketPath,
-  makeRemoteDirName,
-  RELAY_LOG,
-} from "../remote/remote_dir.ts";
+import { conversionLogPath, makeRemoteDirName, RELAY_LOG } from "../remote/remote_dir.ts";
 import { buildRemoteFiles } from "../remote/upload_files.ts";
 import { buildWrapperScript } from "../remote/wrapper_script.ts";
 import { describeError, UserError } from "../errors.ts";
-import type { Duplex } from "node:stream";
-import { allocatedBytes } from "../nbd/allocated.ts";
 import { diskSourcePath } from "../nbd/disk_size.ts";
-import { ExportRequestCount } from "../nbd/request_counter.ts";
-import { formatBytes } from "../text/units.ts";
-import type { DiskExport, ExportEvents, ExportStarter } from "../nbd/export.ts";
-import type { RemoteSession, ReverseForward, SocketForward } from "../net/session.ts";
+import type { ExportEvents, ExportStarter } from "../nbd/export.ts";
+import type { RemoteSession } from "../net/session.ts";
 import type { ServerCapabilities } from "../remote/virt_v2v_probe.ts";
 import { runDetachedJob } from "./detached_job.ts";
 import type { EventSink } from "./events.ts";
@@ -46,6 +42,10 @@ import { checkOutputTarget, OutputTargetError } from "./output_check.ts";
 import { VirtV2vErrorWatch } from "./virt_v2v_error.ts";
 import type { ConversionOutcome } from "./outcome.ts";
 import { runRemoteJob } from "./remote_job.ts";
+import { DiskForwards } from "./disk_forwards.ts";
+import { channelsFor, measureRoundTrip, placeOwnCopy } from "./disk_channels.ts";
+import { loadOwnExecutable, type OwnExecutable } from "../system/own_executable.ts";
+import { ownCopyFromProbe, type OwnCopyProbe, ownCopyProbeLines } from "../remote/server_copy.ts";
 import type { Timeouts } from "./timeouts.ts";
 import { uploadFiles } from "./upload.ts";
 
@@ -64,24 +64,20 @@ export interface ConversionRequest {
   timeouts: Timeouts;
   now?: () => Date;
   progressIntervalMs?: number;
-}
-
-interface ActiveDisk {
-  name: string;
-  export: DiskExport;
-  /** What virt-v2v's copy will read of it (see `allocated.ts`); undefined when unknown. */
-  dataBytes: number | undefined;
-  /** What NBD clients asked of the export, through every forward. */
-  requests: ExportRequestCount;
-  /** The loopback port physical.xml names, forwarded straight to us… */
-  forward?: ReverseForward;
-  /** …or, when the conversion can survive a dropped link, a relay's upstream socket. */
-  socket?: SocketForward;
+  /**
+   * Our single executable, to run the server side of several channels per
+   * disk; default: the file we run from, or the one ./build.sh made.
+   */
+  ownExecutable?: () => Promise<{ info: OwnExecutable; content: Uint8Array } | undefined>;
 }
 
 interface JobSupport {
+  /** A job can run detached from our sessions. */
+  detach: boolean;
   /** What the server can relay the disks with, so that a dropped link is survived; if anything. */
   relay?: RelayKind;
+  /** Where our own copy is kept there, and whether it is already there. */
+  ownCopy?: OwnCopyProbe;
   isolation: IsolationDecision;
 }
 
@@ -89,30 +85,59 @@ async function probeJobSupport(
   session: RemoteSession,
   config: Config,
   timeoutMs: number,
+  own: OwnExecutable | undefined,
 ): Promise<JobSupport> {
-  const r = await session.exec(jobProbeCommand(), { timeoutMs });
+  const r = await session.exec(
+    jobProbeCommand(own ? ownCopyProbeLines(own.sha256) : []),
+    { timeoutMs },
+  );
   const output = r.code === 0 ? r.stdout : "";
   return {
+    detach: detachFromProbe(output),
     relay: relayFromProbe(output),
+    ownCopy: own ? ownCopyFromProbe(output) : undefined,
     isolation: decideIsolation(config.output, config.auth.sudo, isolationFromProbe(output)),
   };
 }
 
 /**
- * Why this conversion's success cannot be trusted; undefined when it can.
- * virt-v2v cannot convert a disk without reading it (its inspection alone
- * reads partition tables and file system metadata), so a disk whose export
- * was asked nothing but handshakes was served to virt-v2v by something else
- * on the server.
+ * The fan-out for this conversion, or undefined when each disk keeps one
+ * channel: `p2v.channels=1`, no executable of ours to copy, or no way to
+ * put it there.
  */
-function implausibleDisks(disks: readonly ActiveDisk[]): string | undefined {
-  const unread = disks.filter((d) => d.requests.requests === 0);
-  if (unread.length === 0) return undefined;
-  const names = unread.map((d) => d.name).join(", ");
-  return `virt-v2v reported success, but it never read disk ${names} through our export ` +
-    `(${unread.map((d) => formatBytes(d.export.bytesSent)).join(", ")} sent, handshakes only): ` +
-    `it may have converted a disk that another program on the conversion server served in ` +
-    `its place; do not use the converted guest before checking it`;
+async function planFanout(
+  session: RemoteSession,
+  config: Config,
+  support: JobSupport,
+  own: { info: OwnExecutable; content: Uint8Array } | undefined,
+  opts: { timeoutMs: number; emit: EventSink },
+): Promise<FanoutSpec | undefined> {
+  if (config.channels === 1 || !support.detach || !own || !support.ownCopy) {
+    opts.emit({
+      type: "debug",
+      message: config.channels === 1
+        ? "one SSH channel per disk (p2v.channels=1)"
+        : !own
+        ? "one SSH channel per disk: no single executable of virt-p2v to copy to the server " +
+          "(./build.sh makes one)"
+        : "one SSH channel per disk: the server cannot run a detached job",
+    });
+    return undefined;
+  }
+  const [rttMs, program] = await Promise.all([
+    config.channels === 0 ? measureRoundTrip(session, opts.timeoutMs) : undefined,
+    placeOwnCopy(session, own, support.ownCopy, opts),
+  ]);
+  if (program === undefined) return undefined;
+  const connections = config.channels !== 0 ? config.channels : channelsFor(rttMs ?? 0);
+  opts.emit({
+    type: "debug",
+    message: `${connections} SSH channel${connections === 1 ? "" : "s"} per disk` +
+      (config.channels !== 0
+        ? " (p2v.channels)"
+        : ` (round trip ${rttMs === undefined ? "unknown" : `${rttMs.toFixed(1)} ms`})`),
+  });
+  return { program, sha256: own.info.sha256, connections };
 }
 
 /**
@@ -134,23 +159,6 @@ function configSecrets(config: Config): string[] {
     } catch { /* a stray % keeps it as written */ }
   }
   return secrets.filter((s) => s !== "");
-}
-
-/** Hands a forwarded channel to the disk's export, counting what its client asks. */
-function serve(disk: ActiveDisk, channel: Duplex): void {
-  disk.requests.watch(channel);
-  disk.export.attach(channel);
-}
-
-/** Forward disk `i`'s export from its socket in the remote directory. */
-async function forwardSockets(
-  session: RemoteSession,
-  remoteDir: string,
-  disks: ActiveDisk[],
-): Promise<void> {
-  for (const [i, d] of disks.entries()) {
-    d.socket = await session.forwardInSocket(diskSocketPath(remoteDir, i), (ch) => serve(d, ch));
-  }
 }
 
 class CancelledError extends Error {}
@@ -198,25 +206,10 @@ class ExportTrouble {
 export async function runConversion(req: ConversionRequest): Promise<ConversionOutcome> {
   const { config, link, emit, signal } = req;
   const session = link.session;
-  const disks: ActiveDisk[] = [];
+  const disks = new DiskForwards(emit);
   const trouble = new ExportTrouble(emit);
   let remoteDir: string | undefined;
   let progressTimer: ReturnType<typeof setInterval> | undefined;
-  const reported = new Map<string, number>();
-  const reportProgress = (changedOnly = false) => {
-    for (const d of disks) {
-      const bytesSent = d.export.bytesSent;
-      if (changedOnly && reported.get(d.name) === bytesSent) continue;
-      reported.set(d.name, bytesSent);
-      emit({
-        type: "disk-progress",
-        disk: d.name,
-        bytesSent,
-        sizeBytes: d.export.size,
-        dataBytes: d.dataBytes,
-      });
-    }
-  };
   const where = () =>
     remoteDir === undefined ? {} : { remoteDir, logFile: conversionLogPath(remoteDir) };
   const failed = (message: string): ConversionOutcome => ({
@@ -232,38 +225,33 @@ export async function runConversion(req: ConversionRequest): Promise<ConversionO
     }
     // What virt-v2v's copy will read of each disk, once: the progress's total,
     // and together the room the output needs (unknown if one disk cannot tell).
-    const dataBytes = new Map(
-      config.disks.map((name) => [name, allocatedBytes(diskSourcePath(name))]),
-    );
-    const totalData = [...dataBytes.values()].reduce<number | undefined>(
-      (sum, bytes) => sum === undefined || bytes === undefined ? undefined : sum + bytes,
-      0,
-    );
-    await checkOutputTarget(session, config, emit, req.timeouts.remoteCommandMs, totalData);
+    const dataBytes = DiskForwards.dataBytes(config.disks);
+    await checkOutputTarget(session, config, emit, req.timeouts.remoteCommandMs, dataBytes.total);
     emit({ type: "phase", phase: "exporting", message: "Starting the NBD servers ..." });
     for (const name of config.disks) {
       throwIfCancelled(signal);
-      const path = diskSourcePath(name);
-      const diskExport = await req.startExport(path, trouble.eventsFor(name, path));
-      const disk: ActiveDisk = {
-        name,
-        export: diskExport,
-        requests: new ExportRequestCount(),
-        dataBytes: dataBytes.get(name),
-      };
-      disks.push(disk);
-      disk.forward = await session.forwardIn((ch) => serve(disk, ch));
+      const events = trouble.eventsFor(name, diskSourcePath(name));
+      await disks.add(session, name, req.startExport, events, dataBytes.perDisk.get(name));
     }
 
     remoteDir = makeRemoteDirName((req.now ?? (() => new Date()))());
     emit({ type: "remote-dir", path: remoteDir });
     const dir = remoteDir;
 
+    const own = config.reconnectSeconds > 0 && config.channels !== 1
+      ? await (req.ownExecutable ?? (() => loadOwnExecutable((n) => Deno.env.get(n))))()
+      : undefined;
     const support = config.reconnectSeconds > 0
-      ? await probeJobSupport(session, config, req.timeouts.remoteCommandMs)
+      ? await probeJobSupport(session, config, req.timeouts.remoteCommandMs, own?.info)
       : undefined;
     const relay = support?.relay;
-    let resilient = relay !== undefined;
+    const fanout = support
+      ? await planFanout(session, config, support, own, {
+        timeoutMs: req.timeouts.remoteCommandMs,
+        emit,
+      })
+      : undefined;
+    let resilient = relay !== undefined || fanout !== undefined;
     if (config.reconnectSeconds > 0 && !resilient) {
       emit({
         type: "warning",
@@ -277,7 +265,7 @@ export async function runConversion(req: ConversionRequest): Promise<ConversionO
     emit({ type: "phase", phase: "uploading", message: "Setting up the control connection ..." });
     const firmware = chooseGuestFirmware(
       req.facts.firmware,
-      await Promise.all(disks.map((d) => efiPartitionOn(diskSourcePath(d.name)))),
+      await Promise.all(disks.names.map((name) => efiPartitionOn(diskSourcePath(name)))),
     );
     emit({
       type: "debug",
@@ -287,7 +275,7 @@ export async function runConversion(req: ConversionRequest): Promise<ConversionO
       config,
       arch: req.facts.arch,
       hostTopology: req.facts.cpu.topology,
-      disks: disks.map((d) => ({ name: d.name, remotePort: d.forward!.port })),
+      disks: disks.names.map((name, i) => ({ name, remotePort: disks.ports[i] })),
       macs: Object.fromEntries(req.facts.interfaces.map((i) => [i.name, i.mac])),
       ...(firmware.firmware ? { firmware: firmware.firmware } : {}),
     });
@@ -304,14 +292,12 @@ export async function runConversion(req: ConversionRequest): Promise<ConversionO
       wrapperScript: buildWrapperScript(config, remoteDir, {
         colours: req.capabilities.coloursOption,
       }),
-      jobScript: relay !== undefined
+      jobScript: resilient
         ? buildJobScript({
           remoteDir,
           relay,
-          relays: disks.map((d, i) => ({
-            port: d.forward!.port,
-            socket: diskSocketPath(dir, i),
-          })),
+          fanout,
+          relays: disks.ports.map((port, i) => ({ port, socket: disks.socketPaths(dir)[i] })),
           boundSeconds,
           retryDelaySeconds: Math.max(1, Math.round(t.relayRetryDelayMs / 1000)),
         })
@@ -323,7 +309,7 @@ export async function runConversion(req: ConversionRequest): Promise<ConversionO
 
     if (resilient) {
       try {
-        await forwardSockets(session, remoteDir, disks);
+        await disks.forwardSockets(session, remoteDir);
       } catch (err) {
         resilient = false;
         emit({
@@ -331,10 +317,7 @@ export async function runConversion(req: ConversionRequest): Promise<ConversionO
           message: `${describeError(err)}: the disks are forwarded directly, and a dropped ` +
             `link will end the conversion`,
         });
-        for (const d of disks) {
-          if (d.socket) await session.unforwardInSocket(d.socket).catch(() => {});
-          d.socket = undefined;
-        }
+        await disks.dropSockets(session);
       }
     }
     const isolated = resilient && support?.isolation.isolate === true;
@@ -347,21 +330,18 @@ export async function runConversion(req: ConversionRequest): Promise<ConversionO
     });
     if (resilient) {
       // The relays take over the ports physical.xml names.
-      for (const d of disks) {
-        if (d.forward) await session.unforwardIn(d.forward);
-        d.forward = undefined;
-      }
+      await disks.dropPorts(session);
     }
 
     throwIfCancelled(signal);
     emit({ type: "phase", phase: "converting", message: "Doing conversion ..." });
-    progressTimer = setInterval(() => reportProgress(), req.progressIntervalMs ?? 1000);
+    progressTimer = setInterval(() => disks.reportProgress(), req.progressIntervalMs ?? 1000);
     // The counts as they stand when a line arrives: a phase line starts or
     // ends a disk's copy, and a count up to a second old would misplace it.
     const libvirtDefine = new LibvirtDefineWatch();
     const errorLine = new VirtV2vErrorWatch();
     const lines = new LineSplitter((line) => {
-      reportProgress(true);
+      disks.reportProgress(true);
       libvirtDefine.feed(line);
       errorLine.see(line);
       emit({ type: "output", line });
@@ -371,11 +351,7 @@ export async function runConversion(req: ConversionRequest): Promise<ConversionO
         link,
         remoteDir,
         isolated,
-        reattach: async (next) => {
-          const paths = disks.map((_, i) => diskSocketPath(dir, i));
-          await next.exec(removeSocketsCommand(paths), { timeoutMs: t.remoteCommandMs });
-          await forwardSockets(next, dir, disks);
-        },
+        reattach: (next) => disks.reattach(next, dir, t.remoteCommandMs),
         onOutput: (chunk) => lines.push(chunk),
         emit,
         signal,
@@ -395,7 +371,7 @@ export async function runConversion(req: ConversionRequest): Promise<ConversionO
         graceMs: t.cancelGraceMs,
       });
     lines.flush();
-    reportProgress();
+    disks.reportProgress();
     if (result.kind === "cancelled") return { kind: "cancelled", ...where() };
     if (result.kind === "aborted") return failed(result.reason);
     if (result.kind === "lost") {
@@ -419,7 +395,7 @@ export async function runConversion(req: ConversionRequest): Promise<ConversionO
           `${conversionLogPath(remoteDir)} on the conversion server`,
       );
     }
-    const implausible = implausibleDisks(disks);
+    const implausible = disks.implausible();
     if (implausible !== undefined) return failed(implausible);
     if (trouble.reason !== undefined) emit({ type: "warning", message: trouble.reason });
     const notDefined = libvirtDefine.warning();
@@ -435,11 +411,7 @@ export async function runConversion(req: ConversionRequest): Promise<ConversionO
   } finally {
     clearInterval(progressTimer);
     emit({ type: "phase", phase: "cleaning-up", message: "Cleaning up ..." });
-    for (const d of disks) {
-      if (d.forward) await link.session.unforwardIn(d.forward).catch(() => {});
-      if (d.socket) await link.session.unforwardInSocket(d.socket).catch(() => {});
-    }
-    await Promise.all(disks.map((d) => d.export.stop().catch(() => {})));
+    await disks.stop(link.session);
   }
 }
 

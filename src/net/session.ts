@@ -93,5 +93,7 @@ export interface RemoteSession {
   /** Ask the server to listen on the Unix socket `path` (which must not exist yet). */
   forwardInSocket(path: string, handler: ForwardHandler): Promise<SocketForward>;
   unforwardInSocket(forward: SocketForward): Promise<void>;
+  /** Milliseconds of one request-and-answer with the server's SSH daemon (no command runs). */
+  ping(): Promise<number>;
   close(): void;
 }

@@ -347,6 +347,26 @@ export class SshSession implements RemoteSession {
     });
   }
 
+  /**
+   * One round trip: OpenSSH's keep-alive global request, whose answer comes
+   * back in order with the other global requests' (ssh2 keeps one callback
+   * queue for them). Rejects when the connection is gone.
+   */
+  ping(): Promise<number> {
+    const client = this.#client as unknown as {
+      _callbacks?: ((failed: boolean) => void)[];
+      _protocol?: { ping(): void };
+    };
+    if (this.#closed || !client._callbacks || !client._protocol) {
+      return Promise.reject(new Error("the connection is closed"));
+    }
+    const started = performance.now();
+    return new Promise((resolve) => {
+      client._callbacks!.push(() => resolve(performance.now() - started));
+      client._protocol!.ping();
+    });
+  }
+
   close(): void {
     if (this.#closed) return;
     this.#client.end();

@@ -44,9 +44,25 @@ export interface RelaySpec {
 /** Which program relays each disk (the server has at least one of them). */
 export type RelayKind = "qemu-nbd" | "nbdkit";
 
+/**
+ * Our own copy on the server, serving every disk with requests spread over
+ * several connections to its socket (`virt-p2v --disk-fanout`). When it
+ * cannot start, the job falls back to `relay`, if there is one.
+ */
+export interface FanoutSpec {
+  /** Absolute path of the copy. */
+  program: string;
+  /** Its SHA-256, checked before it runs. */
+  sha256: string;
+  /** Connections (SSH channels) per disk. */
+  connections: number;
+}
+
 export interface JobScriptOptions {
   remoteDir: string;
-  relay: RelayKind;
+  /** The relay; with `fanout`, only if that cannot start. */
+  relay?: RelayKind;
+  fanout?: FanoutSpec;
   relays: readonly RelaySpec[];
   /** With no heartbeat for this long, the watchdog ends the conversion. */
   boundSeconds: number;
@@ -58,12 +74,45 @@ export interface JobScriptOptions {
 const WATCHDOG_PERIOD_SECONDS = 5;
 /** After TERM, how long the job's processes get before KILL. */
 const KILL_GRACE_SECONDS = 10;
+/** How long the fan-out may take to listen (a first start unpacks the runtime). */
+const FANOUT_START_TENTHS = 300;
+/** The fan-out's pid file, written once it listens. */
+const FANOUT_PID_FILE = "relay-fanout.pid";
+
+/** Bash that starts our fan-out for every disk and returns 0 once it listens. */
+function fanoutFunction(opts: JobScriptOptions, fanout: FanoutSpec): string {
+  const program = shellWord(fanout.program);
+  const disks = opts.relays.map((r) => `--disk ${shellWord(`${r.port}=${r.socket}`)}`).join(" ");
+  return `start_fanout() {
+    if ! echo ${
+    shellWord(`${fanout.sha256}  ${fanout.program}`)
+  } | sha256sum -c --status 2>/dev/null; then
+        echo "${PROGRAM}: ${fanout.program} is not the file we copied there: removed" >> ${RELAY_LOG}
+        rm -f -- ${program}
+        return 1
+    fi
+    ${program} --disk-fanout --pid-file ${FANOUT_PID_FILE} --addresses "$(echo $addresses | tr ' ' ,)" \
+        --connections ${fanout.connections} --retry-delay-ms ${opts.retryDelaySeconds * 1000} \
+        --bound-ms ${opts.boundSeconds * 1000} ${disks} 2>> ${RELAY_LOG} &
+    local pid=$! t
+    for ((t = 0; t < ${FANOUT_START_TENTHS}; t++)); do
+        [ -s ${FANOUT_PID_FILE} ] && return 0
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null
+    echo "${PROGRAM}: the disk fan-out did not start: $(tail -n 1 ${RELAY_LOG})" >> ${RELAY_LOG}
+    return 1
+}`;
+}
 
 export function buildJobScript(opts: JobScriptOptions): string {
   const dir = shellWord(opts.remoteDir);
   const retries = Math.ceil(opts.boundSeconds / opts.retryDelaySeconds) + 1;
   // Requests wait for the upstream to come back for as long as the watchdog waits for us.
-  const relay = opts.relay === "qemu-nbd"
+  const relay = opts.relay === undefined
+    ? `    relay_failed "the disk fan-out could not start, and the server has no relay to use instead"`
+    : opts.relay === "qemu-nbd"
     ? `    qemu-nbd -r -t -e 16 -b "$1" -p "$2" --pid-file="$4" \\
         --image-opts "driver=nbd,server.type=unix,server.path=\${3//,/,,},reconnect-delay=${opts.boundSeconds}" \\
         2>> ${RELAY_LOG} &`
@@ -134,21 +183,26 @@ start_relays() {
         n=$((n + 1))
     done
 }
-${starts.join("\n")}
 
-# Each relay writes its pid file once it listens; one that exits has failed
-# (the address taken, most likely).
-for i in "\${!relay_files[@]}"; do
-    for ((t = 0; t < 150; t++)); do
-        [ -s "\${relay_files[i]}" ] && break
-        kill -0 "\${relay_pids[i]}" 2>/dev/null || break
-        sleep 0.1
+start_classic_relays() {
+${starts.map((line) => `    ${line}`).join("\n")}
+    # Each relay writes its pid file once it listens; one that exits has failed
+    # (the address taken, most likely).
+    local i t
+    for i in "\${!relay_files[@]}"; do
+        for ((t = 0; t < 150; t++)); do
+            [ -s "\${relay_files[i]}" ] && break
+            kill -0 "\${relay_pids[i]}" 2>/dev/null || break
+            sleep 0.1
+        done
+        chmod 600 "\${relay_files[i]}" 2>/dev/null
+        if ! [ -s "\${relay_files[i]}" ]; then
+            relay_failed "the NBD relay on \${relay_names[i]} did not start: $(tail -n 1 ${RELAY_LOG})"
+        fi
     done
-    chmod 600 "\${relay_files[i]}" 2>/dev/null
-    if ! [ -s "\${relay_files[i]}" ]; then
-        relay_failed "the NBD relay on \${relay_names[i]} did not start: $(tail -n 1 ${RELAY_LOG})"
-    fi
-done
+}
+${opts.fanout ? fanoutFunction(opts, opts.fanout) : ""}
+${opts.fanout ? "start_fanout || start_classic_relays" : "start_classic_relays"}
 
 # No heartbeat for the bound: ${PROGRAM} is not coming back; end everything,
 # giving virt-v2v the chance to clean up first.

@@ -103,14 +103,20 @@ export function controlCommand(remoteDir: string): string {
  * and whether the job can have a network namespace of its own (`netns`,
  * `uid N`). `relayFromProbe` and `isolationFromProbe` read it.
  */
-export function jobProbeCommand(): string {
+export function jobProbeCommand(extraLines: readonly string[] = []): string {
   return inBash([
     "command -v setsid >/dev/null && echo setsid",
     "command -v qemu-nbd >/dev/null && qemu-nbd --version 2>/dev/null | head -n 1",
     "nbdkit --filter=retry nbd --dump-plugin >/dev/null 2>&1 && echo nbdkit-retry",
     ...isolationProbeLines(),
+    ...extraLines,
     "exit 0",
   ].join("\n"));
+}
+
+/** Whether the server can run a job detached from our sessions (it has `setsid`). */
+export function detachFromProbe(output: string): boolean {
+  return output.split("\n").map((l) => l.trim()).includes("setsid");
 }
 
 /** The relay to use, from `relayProbeCommand`'s output; undefined when none can run. */

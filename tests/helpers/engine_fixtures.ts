@@ -29,6 +29,8 @@ export function engineConfig(
     storage: string;
     reconnectSeconds: number;
     password?: string;
+    /** p2v.channels; default 0 (chosen from the link). */
+    channels?: number;
   },
 ): Config {
   return {
@@ -48,6 +50,7 @@ export function engineConfig(
     dumpConfigAndExit: false,
     nbd: ["builtin"],
     reconnectSeconds: opts.reconnectSeconds,
+    channels: opts.channels ?? 0,
   };
 }
 

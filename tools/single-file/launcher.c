@@ -374,6 +374,14 @@ int main(int argc, char **argv) {
   setenv("DENO_NO_UPDATE_CHECK", "1", 0);
   setenv("DENO_NO_PROMPT", "1", 0);
   if (build) setenv("VIRT_P2V_BUILD", build, 1);
+  /* Where this file is, so that the program can copy itself to the
+     conversion server and run its server side from there. */
+  char self_path[4096];
+  ssize_t self_len = readlink("/proc/self/exe", self_path, sizeof self_path - 1);
+  if (self_len > 0) {
+    self_path[self_len] = '\0';
+    setenv("VIRT_P2V_SELF", self_path, 1);
+  }
   /* Open across the exec only so the loader and deno can open them by path;
      the program closes them once running (src/system/launcher_files.ts), so
      the processes it starts do not inherit them. */
