@@ -81,7 +81,7 @@ Deno.test("1 GiB, our sshd processes killed while bytes flow: resumed, byte-iden
       killedAt = performance.now();
       sshd.sessionPids().then(killAll);
     });
-    const r = await runP2v(p2vArgs(cmdline(sshd, out, big, "p2v.name=big")), {
+    const r = await runP2v(p2vArgs(cmdline(sshd, out, big, "p2v.name=big p2v.channels=4")), {
       env: timeouts(),
       timeoutMs: 600_000,
     });
@@ -110,7 +110,7 @@ Deno.test("the link black-holed for 45 s mid-copy: the conversion resumes and fi
       host.blackHole(true);
       setTimeout(() => host.blackHole(false), 45_000);
     });
-    const r = await runP2v(p2vArgs(cmdline(sshd, out, small, "p2v.name=holed")), {
+    const r = await runP2v(p2vArgs(cmdline(sshd, out, small, "p2v.name=holed p2v.channels=4")), {
       env: timeouts(),
       timeoutMs: 300_000,
     });

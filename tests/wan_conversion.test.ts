@@ -32,11 +32,17 @@ Deno.test("over a 20 ms link, a 64 MiB disk arrives byte-identical", async () =>
           `p2v.server=127.0.0.1 p2v.port=${link.port} p2v.username=${TEST_USER} ` +
             `p2v.identity=file://${sshd.userKeyPath} p2v.os=${out} ` +
             `p2v.name=wan p2v.disks=${image} p2v.post=`,
+          ["--verbose"],
         ),
         { timeoutMs: 50_000 },
       );
       assert.equal(result.code, 0, `exit ${result.code}\n${result.stdout}\n${result.stderr}`);
       assert.ok(link.accepted >= 1, "the program did not go through the link");
+      // 20 ms is past what one SSH channel fills at 1 Gbit/s: the disk must
+      // have been spread over several (our copy on the server), not fallen
+      // back to the single-channel relay.
+      const channels = /(\d+) SSH channels per disk/.exec(result.stdout);
+      assert.ok(channels && Number(channels[1]) >= 2, `one channel per disk:\n${result.stdout}`);
     } finally {
       await link.close();
     }
