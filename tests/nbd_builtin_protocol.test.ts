@@ -507,7 +507,7 @@ Deno.test("NBD_CMD_BLOCK_STATUS reports holes and data, honours REQ_ONE, needs a
     }));
 });
 
-Deno.test("block status without hole detection reports all data", async () => {
+Deno.test("block status without hole detection reports all data; zeroes read are still holes", async () => {
   await withServer(img.path, (s) =>
     client(s, async (c) => {
       await c.handshake({ structured: true, meta: true });
@@ -516,9 +516,12 @@ Deno.test("block status without hole detection reports all data", async () => {
       assert.deepEqual([ch.payload.readUInt32BE(4), ch.payload.readUInt32BE(8)], [SIZE, 0]);
       assert.equal(ch.payload.length, 12);
       c.sendRequest({ type: CMD.READ, cookie: 2n, offset: 8 * MiB, length: 4096 });
-      const data = await c.chunk(); // no hole chunks either
-      assert.equal(data.type, CHUNK.DATA);
-      assert.ok(data.payload.subarray(8).every((b) => b === 0));
+      // Read, they are zeroes: a hole on the wire all the same.
+      const zeroes = await c.chunk();
+      assert.equal(zeroes.type, CHUNK.HOLE);
+      assert.equal(zeroes.payload.readUInt32BE(8), 4096);
+      c.sendRequest({ type: CMD.READ, cookie: 3n, offset: MiB, length: 4096 });
+      expectDataChunk(await c.chunk(), 3n, MiB, 4096);
     }), { seeker: null });
 });
 
@@ -830,4 +833,35 @@ Deno.test("the image is opened O_RDONLY", async () => {
     assert.equal(flags[0] & 3, 0, "O_ACCMODE is O_RDONLY");
   });
   assert.equal(await sha256File(img.path), imgSha);
+});
+
+Deno.test("structured replies: allocated zeroes are sent as a hole, data beside them as data", async () => {
+  // Written, not sparse: the file system has blocks for the zeroes.
+  const path = `${work}/zeroes.img`;
+  const bytes = new Uint8Array(4 * MiB);
+  crypto.getRandomValues(bytes.subarray(3 * MiB + 100, 3 * MiB + 101 + 4096));
+  bytes[3 * MiB + 100] = 1; // surely not zero
+  await Deno.writeFile(path, bytes);
+  await withServer(path, (s) =>
+    client(s, async (c) => {
+      await c.handshake({ structured: true });
+      c.sendRequest({ type: CMD.READ, cookie: 1n, offset: 0, length: MiB });
+      const hole = await c.chunk();
+      assert.equal(hole.type, CHUNK.HOLE);
+      assert.equal(Number(hole.payload.readBigUInt64BE(0)), 0);
+      assert.equal(hole.payload.readUInt32BE(8), MiB);
+      c.sendRequest({ type: CMD.READ, cookie: 2n, offset: 3 * MiB, length: MiB });
+      const data = await c.chunk();
+      assert.deepEqual([data.type, data.cookie], [CHUNK.DATA, 2n]);
+      assert.equal(Number(data.payload.readBigUInt64BE(0)), 3 * MiB);
+      assertBytes(data.payload.subarray(8), bytes.subarray(3 * MiB, 4 * MiB), "data beside zeroes");
+    }));
+  // Simple replies have no holes: the zeroes themselves.
+  await withServer(path, (s) =>
+    client(s, async (c) => {
+      await c.handshake({ structured: false });
+      c.sendRequest({ type: CMD.READ, cookie: 3n, offset: 0, length: 64 * KiB });
+      assert.deepEqual(await c.simpleReply(), { error: 0, cookie: 3n });
+      assertBytes(await c.read(64 * KiB), new Uint8Array(64 * KiB), "zeroes in a simple reply");
+    }));
 });

@@ -147,12 +147,9 @@ Deno.test("fan-out: connections cut mid-copy, and the socket gone for a while, l
     const copy = copyAsVirtV2v(port, out);
     await waitFor(() => f.stats[0].bytesPerConnection.some((n) => n > 32 * MiB), 60_000, "copy");
     up.cut();
+    await waitFor(() => f.stats[0].reconnects === 4, 10_000, "the cut noticed");
     await waitFor(() => f.stats[0].live === 4, 10_000, "reconnect after the cut");
-    await waitFor(
-      () => f.stats[0].bytesPerConnection.reduce((a, b) => a + b) > 128 * MiB,
-      60_000,
-      "more copy",
-    );
+    // At once: on a busy machine the rest of the copy could otherwise end first.
     await up.unlisten();
     await new Promise((r) => setTimeout(r, 1500));
     await up.listen();

@@ -20,6 +20,7 @@ import type { BufferPool } from "./buffer_pool.ts";
 import type { BudgetLease } from "./byte_budget.ts";
 import type { ByteQueue } from "./byte_queue.ts";
 import type { Negotiated } from "./handshake.ts";
+import { isAllZero } from "./all_zero.ts";
 import * as P from "./protocol.ts";
 import {
   blockStatusChunk,
@@ -287,6 +288,14 @@ export class Transmission {
       this.budget.give(total);
       this.out.readFailed?.(req.offset, req.length, err);
       this.#error(req.cookieHi, req.cookieLo, P.EIO, `read error: ${err.message}`);
+      return;
+    }
+    if (this.#structured && isAllZero(buf, this.#headerSize, req.length)) {
+      // Allocated but zero (a zeroed file system's free space, say): a hole
+      // on the wire, so the zeroes do not cross the link.
+      this.pool.put(buf);
+      this.budget.give(total);
+      this.out.send(holeChunk(req.cookieHi, req.cookieLo, req.offset, req.length));
       return;
     }
     if (this.#structured) {
