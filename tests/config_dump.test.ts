@@ -39,6 +39,7 @@ const FULL: Config = {
   nbd: ["builtin", "qemu-nbd"],
   reconnectSeconds: 600,
   channels: 0,
+  bandwidthMbit: 0,
 };
 
 Deno.test("dump: a full configuration, password masked", () => {
@@ -78,6 +79,7 @@ remote.hostkey       (none)
 nbd                  builtin qemu-nbd
 reconnect            600
 channels             auto
+bandwidth            unlimited
 `,
   );
 });
@@ -131,6 +133,7 @@ remote.hostkey       (none)
 nbd                  builtin qemu-nbd
 reconnect            600
 channels             auto
+bandwidth            unlimited
 `,
   );
 });

@@ -102,6 +102,7 @@ const CASES: Case[] = [
   { key: "p2v.nbd", value: "builtin,qemu-nbd", expected: { nbd: ["builtin", "qemu-nbd"] } },
   { key: "p2v.reconnect", value: "0", expected: { reconnectSeconds: 0 } },
   { key: "p2v.channels", value: "8", expected: { channels: 8 } },
+  { key: "p2v.bandwidth", value: "200", expected: { bandwidthMbit: 200 } },
 ];
 
 function word(key: string, value: string | undefined): string {

@@ -35,6 +35,7 @@ Deno.test("resolve: with nothing given, everything comes from the host and the d
     nbd: ["builtin"],
     reconnectSeconds: 600,
     channels: 0,
+    bandwidthMbit: 0,
   };
   assert.deepEqual(resolveConfig({}, resolveHost(), CTX), expected);
 });
@@ -78,6 +79,7 @@ Deno.test("resolve: every override beats the host", () => {
       nbd: ["nbdkit", "builtin"],
       reconnectSeconds: 600,
       channels: 0,
+      bandwidthMbit: 0,
     },
     resolveHost(),
     CTX,
@@ -110,6 +112,7 @@ Deno.test("resolve: every override beats the host", () => {
     nbd: ["nbdkit", "builtin"],
     reconnectSeconds: 600,
     channels: 0,
+    bandwidthMbit: 0,
   });
 });
 

@@ -3,6 +3,7 @@ import { fileURLToPath } from "node:url";
 import { ConfigError } from "../src/errors.ts";
 import {
   formatNetworkMapEntry,
+  parseBandwidth,
   parseBool,
   parseCores,
   parseIdentityUrl,
@@ -61,6 +62,15 @@ Deno.test("values: ports", () => {
     configError(() => parsePort("p2v.port", bad), "p2v.port");
   }
   configError(() => parsePort("p2v.remote.port", undefined), "p2v.remote.port");
+});
+
+Deno.test("values: a bandwidth cap is whole Mbit/s, 0 for none, up to 100 Gbit/s", () => {
+  assert.equal(parseBandwidth("p2v.bandwidth", "0"), 0);
+  assert.equal(parseBandwidth("p2v.bandwidth", "250"), 250);
+  assert.equal(parseBandwidth("p2v.bandwidth", "100000"), 100_000);
+  for (const bad of ["-1", "fast", "10M", "100001", "2.5"]) {
+    configError(() => parseBandwidth("p2v.bandwidth", bad), "p2v.bandwidth");
+  }
 });
 
 Deno.test("values: vCPU count must be at least 1", () => {

@@ -26,6 +26,7 @@ function makeConfig(patch: Partial<Config> = {}): Config {
     nbd: ["builtin"],
     reconnectSeconds: 600,
     channels: 0,
+    bandwidthMbit: 0,
     ...patch,
   };
 }

@@ -123,6 +123,7 @@ export async function runInteractive(opts: InteractiveOptions): Promise<number> 
         startExport: opts.startExport,
         captureDiagnostics: () => captureDiagnostics(),
         capabilities: req.capabilities,
+        bandwidth: req.bandwidth,
       });
     },
     async refreshFacts() {

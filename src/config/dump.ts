@@ -80,6 +80,7 @@ export function dumpConfig(config: Config): string {
     line("nbd", list(config.nbd)),
     line("reconnect", String(config.reconnectSeconds)),
     line("channels", config.channels === 0 ? "auto" : String(config.channels)),
+    line("bandwidth", config.bandwidthMbit === 0 ? "unlimited" : `${config.bandwidthMbit} Mbit/s`),
   ];
   return lines.join("\n") + "\n";
 }

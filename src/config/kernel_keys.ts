@@ -7,6 +7,7 @@
 import type { ConfigOverrides } from "./types.ts";
 import { tokeniseCmdline } from "./tokenise.ts";
 import {
+  parseBandwidth,
   parseBool,
   parseChannels,
   parseCores,
@@ -56,6 +57,7 @@ export const KERNEL_KEYS: readonly KeySpec[] = [
   { key: "p2v.hostkey", apply: (o, k, v) => o.hostKeys = parseHostKeys(k, v) },
   { key: "p2v.reconnect", apply: (o, k, v) => o.reconnectSeconds = parseReconnect(k, v) },
   { key: "p2v.channels", apply: (o, k, v) => o.channels = parseChannels(k, v) },
+  { key: "p2v.bandwidth", apply: (o, k, v) => o.bandwidthMbit = parseBandwidth(k, v) },
   {
     key: "p2v.auth.username",
     alias: "p2v.username",

@@ -226,5 +226,6 @@ export function kernelLine(input: KernelLineInput): KernelLine {
     b.value("p2v.reconnect", String(c.reconnectSeconds));
   }
   if (c.channels !== d.channels) b.value("p2v.channels", String(c.channels));
+  if (c.bandwidthMbit !== d.bandwidthMbit) b.value("p2v.bandwidth", String(c.bandwidthMbit));
   return { words: b.words, notes: b.notes };
 }

@@ -103,5 +103,6 @@ export function resolveConfig(o: ConfigOverrides, host: HostFacts, ctx: ResolveC
     nbd: o.nbd ?? [...DEFAULT_NBD_PREFERENCE],
     reconnectSeconds: o.reconnectSeconds ?? DEFAULT_RECONNECT_SECONDS,
     channels: o.channels ?? 0,
+    bandwidthMbit: o.bandwidthMbit ?? 0,
   };
 }

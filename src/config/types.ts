@@ -120,6 +120,12 @@ export interface Config {
    * 0 lets the conversion choose from the round-trip time it measures.
    */
   channels: number;
+  /**
+   * The most the conversion sends over the link, in Mbit/s, all disks
+   * together (`p2v.bandwidth`, our extension); 0 for no cap. The dialog
+   * can change it while the disks are copied.
+   */
+  bandwidthMbit: number;
 }
 
 /**
@@ -164,6 +170,7 @@ export interface ConfigOverrides {
   nbd?: NbdBackend[];
   reconnectSeconds?: number;
   channels?: number;
+  bandwidthMbit?: number;
 }
 
 /** Options of the program's own command line (see OPTIONS in docs/virt-p2v.1). */

@@ -90,6 +90,18 @@ export function parseChannels(key: string, value: string | undefined): number {
   });
 }
 
+/** Highest `p2v.bandwidth`: 100 Gbit/s. */
+const MAX_BANDWIDTH_MBIT = 100_000;
+
+/** `p2v.bandwidth`: a cap in Mbit/s, 0 for none. */
+export function parseBandwidth(key: string, value: string | undefined): number {
+  return parseInteger(key, value, {
+    min: 0,
+    max: MAX_BANDWIDTH_MBIT,
+    what: "bandwidth in Mbit/s (0 for no cap)",
+  });
+}
+
 export function parseCores(key: string, value: string | undefined): number {
   return parseInteger(key, value, { min: 1, max: INT_MAX, what: "number of vCPUs" });
 }

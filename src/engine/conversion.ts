@@ -47,6 +47,7 @@ import { channelsFor, measureRoundTrip, placeOwnCopy } from "./disk_channels.ts"
 import { loadOwnExecutable, type OwnExecutable } from "../system/own_executable.ts";
 import { ownCopyFromProbe, type OwnCopyProbe, ownCopyProbeLines } from "../remote/server_copy.ts";
 import type { Timeouts } from "./timeouts.ts";
+import { RateLimit } from "../net/rate_limit.ts";
 import { uploadFiles } from "./upload.ts";
 
 export interface ConversionRequest {
@@ -69,6 +70,11 @@ export interface ConversionRequest {
    * disk; default: the file we run from, or the one ./build.sh made.
    */
   ownExecutable?: () => Promise<{ info: OwnExecutable; content: Uint8Array } | undefined>;
+  /**
+   * The bandwidth cap the disks' data passes, which its owner (the dialog)
+   * may change while they are copied; default: `p2v.bandwidth`'s, if any.
+   */
+  bandwidth?: RateLimit;
 }
 
 interface JobSupport {
@@ -100,44 +106,60 @@ async function probeJobSupport(
   };
 }
 
+/** How many SSH channels each disk is to be read through, and why. */
+interface ChannelChoice {
+  count: number;
+  why: string;
+}
+
+/**
+ * `p2v.channels`, or as many channels as the round trip measured now needs
+ * to fill the link: one on a LAN, where the relays serve as well and
+ * starting our copy on the server would only add to the fixed cost.
+ */
+async function chooseChannels(
+  session: RemoteSession,
+  config: Config,
+  timeoutMs: number,
+): Promise<ChannelChoice> {
+  if (config.channels !== 0) return { count: config.channels, why: "p2v.channels" };
+  const rttMs = await measureRoundTrip(session, timeoutMs);
+  return {
+    count: channelsFor(rttMs ?? 0),
+    why: `round trip ${rttMs === undefined ? "unknown" : `${rttMs.toFixed(1)} ms`}`,
+  };
+}
+
 /**
  * The fan-out for this conversion, or undefined when each disk keeps one
- * channel: `p2v.channels=1`, no executable of ours to copy, or no way to
- * put it there.
+ * channel: one is enough, no executable of ours to copy, or no way to put
+ * it there.
  */
 async function planFanout(
   session: RemoteSession,
-  config: Config,
+  channels: ChannelChoice,
   support: JobSupport,
   own: { info: OwnExecutable; content: Uint8Array } | undefined,
-  opts: { timeoutMs: number; emit: EventSink },
+  opts: { timeoutMs: number; emit: EventSink; bandwidth?: RateLimit },
 ): Promise<FanoutSpec | undefined> {
-  if (config.channels === 1 || !support.detach || !own || !support.ownCopy) {
-    opts.emit({
-      type: "debug",
-      message: config.channels === 1
-        ? "one SSH channel per disk (p2v.channels=1)"
-        : !own
-        ? "one SSH channel per disk: no single executable of virt-p2v to copy to the server " +
-          "(./build.sh makes one)"
-        : "one SSH channel per disk: the server cannot run a detached job",
-    });
+  const oneBecause = channels.count === 1
+    ? channels.why
+    : !own
+    ? "no single executable of virt-p2v to copy to the server (./build.sh makes one)"
+    : !support.detach || !support.ownCopy
+    ? "the server cannot run a detached job"
+    : undefined;
+  if (oneBecause !== undefined || !own || !support.ownCopy) {
+    opts.emit({ type: "debug", message: `one SSH channel per disk (${oneBecause})` });
     return undefined;
   }
-  const [rttMs, program] = await Promise.all([
-    config.channels === 0 ? measureRoundTrip(session, opts.timeoutMs) : undefined,
-    placeOwnCopy(session, own, support.ownCopy, opts),
-  ]);
+  const program = await placeOwnCopy(session, own, support.ownCopy, opts);
   if (program === undefined) return undefined;
-  const connections = config.channels !== 0 ? config.channels : channelsFor(rttMs ?? 0);
   opts.emit({
     type: "debug",
-    message: `${connections} SSH channel${connections === 1 ? "" : "s"} per disk` +
-      (config.channels !== 0
-        ? " (p2v.channels)"
-        : ` (round trip ${rttMs === undefined ? "unknown" : `${rttMs.toFixed(1)} ms`})`),
+    message: `${channels.count} SSH channels per disk (${channels.why})`,
   });
-  return { program, sha256: own.info.sha256, connections };
+  return { program, sha256: own.info.sha256, connections: channels.count };
 }
 
 /**
@@ -206,7 +228,9 @@ class ExportTrouble {
 export async function runConversion(req: ConversionRequest): Promise<ConversionOutcome> {
   const { config, link, emit, signal } = req;
   const session = link.session;
-  const disks = new DiskForwards(emit);
+  const bandwidth = req.bandwidth ??
+    (config.bandwidthMbit > 0 ? new RateLimit(config.bandwidthMbit) : undefined);
+  const disks = new DiskForwards(emit, bandwidth);
   const trouble = new ExportTrouble(emit);
   let remoteDir: string | undefined;
   let progressTimer: ReturnType<typeof setInterval> | undefined;
@@ -238,17 +262,21 @@ export async function runConversion(req: ConversionRequest): Promise<ConversionO
     emit({ type: "remote-dir", path: remoteDir });
     const dir = remoteDir;
 
-    const own = config.reconnectSeconds > 0 && config.channels !== 1
+    const channels = config.reconnectSeconds > 0
+      ? await chooseChannels(session, config, req.timeouts.remoteCommandMs)
+      : undefined;
+    const own = channels && channels.count > 1
       ? await (req.ownExecutable ?? (() => loadOwnExecutable((n) => Deno.env.get(n))))()
       : undefined;
     const support = config.reconnectSeconds > 0
       ? await probeJobSupport(session, config, req.timeouts.remoteCommandMs, own?.info)
       : undefined;
     const relay = support?.relay;
-    const fanout = support
-      ? await planFanout(session, config, support, own, {
+    const fanout = support && channels
+      ? await planFanout(session, channels, support, own, {
         timeoutMs: req.timeouts.remoteCommandMs,
         emit,
+        bandwidth,
       })
       : undefined;
     let resilient = relay !== undefined || fanout !== undefined;
@@ -412,6 +440,8 @@ export async function runConversion(req: ConversionRequest): Promise<ConversionO
     clearInterval(progressTimer);
     emit({ type: "phase", phase: "cleaning-up", message: "Cleaning up ..." });
     await disks.stop(link.session);
+    // Ours only: a cap handed in outlives this conversion with its owner.
+    if (req.bandwidth === undefined) bandwidth?.close();
   }
 }
 

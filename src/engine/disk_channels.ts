@@ -13,6 +13,7 @@ import { ownCopyPath, type OwnCopyProbe, ownCopyUploadCommand } from "../remote/
 import type { OwnExecutable } from "../system/own_executable.ts";
 import { formatBytes } from "../text/units.ts";
 import type { EventSink } from "./events.ts";
+import type { RateLimit } from "../net/rate_limit.ts";
 
 /** The window OpenSSH's sshd gives each channel (CHAN_TCP_WINDOW_DEFAULT). */
 export const SSH_CHANNEL_WINDOW = 2 * 1024 * 1024;
@@ -67,7 +68,7 @@ export async function placeOwnCopy(
   session: RemoteSession,
   own: { info: OwnExecutable; content: Uint8Array },
   probe: OwnCopyProbe,
-  opts: { timeoutMs: number; emit: EventSink },
+  opts: { timeoutMs: number; emit: EventSink; bandwidth?: RateLimit },
 ): Promise<string | undefined> {
   if (probe.dir === undefined) {
     opts.emit({
@@ -89,6 +90,8 @@ export async function placeOwnCopy(
   try {
     const r = await session.exec(ownCopyUploadCommand(probe.dir, own.info.sha256, own.info.size), {
       stdin: own.content,
+      // Under a bandwidth cap the copy is data like the disks'.
+      stdinPace: opts.bandwidth,
       timeoutMs,
       what: "copying virt-p2v to the conversion server",
     });

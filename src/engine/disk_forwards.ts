@@ -18,6 +18,8 @@ import { diskSocketPath } from "../remote/remote_dir.ts";
 import { removeSocketsCommand } from "../remote/remote_commands.ts";
 import { formatBytes } from "../text/units.ts";
 import type { EventSink } from "./events.ts";
+import type { RateLimit } from "../net/rate_limit.ts";
+import { throttleOutgoing } from "../net/throttled_channel.ts";
 
 interface ActiveDisk {
   name: string;
@@ -38,7 +40,8 @@ export class DiskForwards {
   readonly #disks: ActiveDisk[] = [];
   readonly #reported = new Map<string, number>();
 
-  constructor(private readonly emit: EventSink) {}
+  /** `bandwidth`: the cap every disk's outgoing data passes, when there is one. */
+  constructor(private readonly emit: EventSink, private readonly bandwidth?: RateLimit) {}
 
   /** What virt-v2v's copy will read of all disks together; undefined if one cannot tell. */
   static dataBytes(names: readonly string[]): {
@@ -170,6 +173,6 @@ export class DiskForwards {
   #serve(disk: ActiveDisk, channel: Duplex): void {
     disk.channels++;
     disk.requests.watch(channel);
-    disk.export.attach(channel);
+    disk.export.attach(this.bandwidth ? throttleOutgoing(channel, this.bandwidth) : channel);
   }
 }

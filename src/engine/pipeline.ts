@@ -17,6 +17,7 @@ import { unreadableDisks } from "./disk_access.ts";
 import type { EventSink } from "./events.ts";
 import type { ConversionOutcome } from "./outcome.ts";
 import type { Timeouts } from "./timeouts.ts";
+import type { RateLimit } from "../net/rate_limit.ts";
 
 export interface PipelineRequest {
   config: Config;
@@ -31,6 +32,8 @@ export interface PipelineRequest {
   /** Known from an earlier test of this server (the dialog's): the test is not repeated. */
   capabilities?: ServerCapabilities;
   open?: SessionOpener;
+  /** The bandwidth cap, when the caller changes it while the disks are copied (the dialog). */
+  bandwidth?: RateLimit;
 }
 
 export async function runPipeline(req: PipelineRequest): Promise<ConversionOutcome> {
@@ -93,6 +96,7 @@ async function connectAndConvert(req: PipelineRequest): Promise<ConversionOutcom
       emit,
       signal,
       timeouts: req.timeouts,
+      bandwidth: req.bandwidth,
     });
   } finally {
     connected.link.close();

@@ -5,6 +5,7 @@
  * the connection is gone. `SshSession` implements it over ssh2; the engine
  * never sees ssh2's types.
  */
+import type { RateLimit } from "./rate_limit.ts";
 import type { Duplex } from "node:stream";
 
 export interface ExecResult {
@@ -17,6 +18,8 @@ export interface ExecResult {
 
 export interface ExecOptions {
   stdin?: Uint8Array | string;
+  /** Send stdin through this cap (a large upload while a bandwidth cap is set). */
+  stdinPace?: RateLimit;
   /** Give up (and close the channel) after this long. */
   timeoutMs?: number;
   /** Most bytes kept of stdout, and of stderr; more fails the command. Default {@link EXEC_OUTPUT_LIMIT}. */

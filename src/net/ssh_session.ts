@@ -14,6 +14,7 @@ import { TcpSocket } from "./tcp_socket.ts";
 import { Client, type ClientChannel, type ConnectConfig } from "ssh2";
 import { describeError, UserError } from "../errors.ts";
 import { BoundedOutput } from "./bounded_output.ts";
+import type { RateLimit } from "./rate_limit.ts";
 import {
   EXEC_OUTPUT_LIMIT,
   type ExecOptions,
@@ -222,8 +223,7 @@ export class SshSession implements RemoteSession {
       onOutput: collect(stdout),
       onStderr: collect(stderr),
     }).then((proc) => {
-      if (options.stdin !== undefined) proc.write(options.stdin);
-      proc.endInput();
+      feedInput(proc, options.stdin, options.stdinPace);
       return new Promise<ExecResult>((resolve, reject) => {
         let timer: ReturnType<typeof setTimeout> | undefined;
         let settled = false;
@@ -535,4 +535,31 @@ function explainConnectError(err: unknown, opts: SshConnectOptions): string {
     return `the server is unreachable (${code}); check the network settings`;
   }
   return text;
+}
+
+/** Pieces a paced stdin is sent in. */
+const PACED_PIECE = 256 * 1024;
+
+/** Writes `stdin` (through `pace`, piece by piece, when given), then ends the input. */
+function feedInput(
+  proc: SshProcess,
+  stdin: Uint8Array | string | undefined,
+  pace: RateLimit | undefined,
+): void {
+  if (stdin === undefined || pace === undefined || typeof stdin === "string") {
+    if (stdin !== undefined) proc.write(stdin);
+    proc.endInput();
+    return;
+  }
+  let at = 0;
+  const next = (): void => {
+    if (at >= stdin.length) return proc.endInput();
+    const piece = stdin.subarray(at, at + PACED_PIECE);
+    at += piece.length;
+    pace.take(piece.length, () => {
+      proc.write(piece);
+      next();
+    });
+  };
+  next();
 }

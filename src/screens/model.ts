@@ -3,6 +3,7 @@
  * Screens never open connections themselves: every action that reaches the
  * network, the disks or the machine is a function in DialogDeps.
  */
+import type { RateLimit } from "../net/rate_limit.ts";
 import type { HostFacts } from "../collect/types.ts";
 import type { Config } from "../config/types.ts";
 import type { ConversionOutcome } from "../engine/outcome.ts";
@@ -30,6 +31,8 @@ export interface ConvertRequest {
   capabilities?: ServerCapabilities;
   /** Fingerprint seen by the test: the conversion's connection must present the same key. */
   hostKey?: string;
+  /** The bandwidth cap, which the Running screen changes with + and -. */
+  bandwidth?: RateLimit;
 }
 
 /** Command output of a network action, for the Network screen. */

@@ -2,7 +2,8 @@
  * Screen 3: the conversion as it happens — remote log directory, phase,
  * a bar per disk with bytes, rate and ETA, elapsed time, and virt-v2v's
  * output scrolling live. Cancel asks first, then cancels for real (the engine
- * interrupts the remote virt-v2v).
+ * interrupts the remote virt-v2v). + and - loosen and tighten the bandwidth
+ * cap while the disks are copied.
  */
 import type { EngineEvent } from "../engine/events.ts";
 import type { ConversionOutcome } from "../engine/outcome.ts";
@@ -31,6 +32,8 @@ import type { ViewContext } from "./ui.ts";
 import { Button } from "./button.ts";
 import type { Item } from "./focus_ring.ts";
 import { Modal } from "./modal.ts";
+import { bandwidthStep, bandwidthText } from "./bandwidth_steps.ts";
+import { RateLimit } from "../net/rate_limit.ts";
 import { PageBuilder } from "./page_builder.ts";
 import { type LaidOutFrame, layoutPage } from "./page_layout.ts";
 
@@ -57,6 +60,8 @@ export class RunningScreen extends FormScreen<RunningResult> {
   #linkPhase: string | undefined;
   #timer: ReturnType<typeof setInterval> | undefined;
   readonly #abort = new AbortController();
+  /** The cap the disks' data passes; + and - change it while it runs. */
+  readonly bandwidth: RateLimit;
   readonly #deps: DialogDeps;
   readonly #request: ConvertRequest;
 
@@ -65,6 +70,7 @@ export class RunningScreen extends FormScreen<RunningResult> {
     this.#request = request;
     this.#deps = deps;
     this.progress = new ConversionProgress(request.config.disks);
+    this.bandwidth = new RateLimit(request.config.bandwidthMbit);
     this.ring.set(this.cancelButton);
   }
 
@@ -82,7 +88,8 @@ export class RunningScreen extends FormScreen<RunningResult> {
     super.start(ctx);
     this.#started = ctx.now();
     this.#timer = setInterval(() => ctx.invalidate(), 1000);
-    this.#deps.convert(this.#request, (e) => this.onEvent(e), this.#abort.signal)
+    const request = { ...this.#request, bandwidth: this.bandwidth };
+    this.#deps.convert(request, (e) => this.onEvent(e), this.#abort.signal)
       .catch((err): ConversionOutcome => ({
         kind: "failed",
         stage: "conversion",
@@ -97,6 +104,7 @@ export class RunningScreen extends FormScreen<RunningResult> {
 
   #done(outcome: ConversionOutcome): void {
     this.outcome = outcome;
+    this.bandwidth.close();
     clearInterval(this.#timer);
     this.progress.finish(outcome.kind === "succeeded", this.ctx?.now() ?? 0);
     this.finish({
@@ -175,6 +183,15 @@ export class RunningScreen extends FormScreen<RunningResult> {
       this.invalidate();
       return true;
     }
+    if (key.name === "char" && (key.ch === "+" || key.ch === "-") && !this.outcome) {
+      const next = bandwidthStep(this.bandwidth.mbit, key.ch === "+" ? 1 : -1);
+      if (next !== this.bandwidth.mbit) {
+        this.bandwidth.set(next);
+        this.#pushLog(`virt-p2v: bandwidth cap now ${bandwidthText(next)}`);
+      }
+      this.invalidate();
+      return true;
+    }
     if (isCtrl(key, "c")) {
       if (!this.cancelling) this.activate(this.cancelButton);
       return true;
@@ -233,6 +250,11 @@ export class RunningScreen extends FormScreen<RunningResult> {
       ),
     );
     for (const line of this.#diskLines(width)) header.lines.push(line);
+    header.add(
+      " Bandwidth cap: ",
+      seg(bandwidthText(this.bandwidth.mbit), this.bandwidth.mbit === 0 ? "dim" : "key"),
+      seg("  (+/- to change)", "dim"),
+    );
 
     const footer = new PageBuilder();
     footer.add(" ", this.cancelButton.render(this.ring.is(this.cancelButton)));

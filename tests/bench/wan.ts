@@ -28,6 +28,7 @@
  *   BENCH_IMAGE_MIB=512       dense image size in MiB (2048 for 2 GiB)
  *   BENCH_ROUNDS=2            rounds per RTT, the order swapped each round (default 2)
  *   BENCH_STACKS=original,builtin
+ *   BENCH_KEYS="p2v.channels=16"  more kernel-command-line keys for our program
  */
 import { fileURLToPath } from "node:url";
 import { tempDir } from "../helpers/cleanup.ts";
@@ -45,6 +46,7 @@ const RATE = Number(Deno.env.get("BENCH_RATE") ?? 1e9);
 const IMAGE_MIB = Number(Deno.env.get("BENCH_IMAGE_MIB") ?? 512);
 const ROUNDS = Number(Deno.env.get("BENCH_ROUNDS") ?? 2);
 const STACKS = (Deno.env.get("BENCH_STACKS") ?? "original,builtin").split(",");
+const KEYS = Deno.env.get("BENCH_KEYS") ?? "";
 
 type Runner = (
   sshd: TestSshd,
@@ -55,9 +57,9 @@ type Runner = (
 const RUNNERS: Record<string, Runner> = {
   "original": (sshd, via, options) => originalConversion(sshd, { via, ...options }),
   "builtin": (sshd, via, options) =>
-    runOurs(sshd, { via, main: MAIN, backend: "builtin", ...options }),
+    runOurs(sshd, { via, main: MAIN, backend: "builtin", keys: KEYS, ...options }),
   "qemu-nbd": (sshd, via, options) =>
-    runOurs(sshd, { via, main: MAIN, backend: "qemu-nbd", ...options }),
+    runOurs(sshd, { via, main: MAIN, backend: "qemu-nbd", keys: KEYS, ...options }),
 };
 
 /**

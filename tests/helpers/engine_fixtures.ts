@@ -31,6 +31,8 @@ export function engineConfig(
     password?: string;
     /** p2v.channels; default 0 (chosen from the link). */
     channels?: number;
+    /** p2v.bandwidth in Mbit/s; default 0 (no cap). */
+    bandwidthMbit?: number;
   },
 ): Config {
   return {
@@ -51,6 +53,7 @@ export function engineConfig(
     nbd: ["builtin"],
     reconnectSeconds: opts.reconnectSeconds,
     channels: opts.channels ?? 0,
+    bandwidthMbit: opts.bandwidthMbit ?? 0,
   };
 }
 

@@ -51,6 +51,8 @@ export interface WanLink {
   port: number;
   /** Connections accepted so far. */
   readonly accepted: number;
+  /** Bytes delivered from clients to the target so far, all connections together. */
+  readonly bytesUp: number;
   /** What one direction may hold before it stops reading, in bytes. */
   readonly limitBytes: number;
   /** The most one direction has held so far (at most limitBytes plus one read). */
@@ -146,6 +148,8 @@ class Direction {
     private readonly link: Link,
     private readonly from: Promise<Deno.TcpConn>,
     private readonly to: Promise<Deno.TcpConn>,
+    /** Told every write's size, once written. */
+    private readonly wrote: (bytes: number) => void = () => {},
   ) {
     this.#tokens = link.burst;
   }
@@ -235,6 +239,7 @@ class Direction {
       }
       this.#tokens -= bytes;
       await writeAll(to, batch.length === 1 ? batch[0] : concat(batch, bytes));
+      this.wrote(bytes);
       this.#held -= bytes;
       this.#roomWaiter?.();
     }
@@ -291,6 +296,7 @@ export async function startWanLink(options: WanLinkOptions): Promise<WanLink> {
   const open = new Set<{ close(): void }>();
   const tasks = new Set<Promise<void>>();
   let accepted = 0;
+  let bytesUp = 0;
 
   const closeQuietly = (conn: Deno.Conn) => {
     try {
@@ -307,7 +313,7 @@ export async function startWanLink(options: WanLinkOptions): Promise<WanLink> {
       conn.setNoDelay(true);
       return conn;
     });
-    const up = new Direction(link, Promise.resolve(client), server);
+    const up = new Direction(link, Promise.resolve(client), server, (n) => bytesUp += n);
     const down = new Direction(link, server, Promise.resolve(client));
     const entry = {
       close() {
@@ -345,6 +351,9 @@ export async function startWanLink(options: WanLinkOptions): Promise<WanLink> {
     port: address.port,
     get accepted() {
       return accepted;
+    },
+    get bytesUp() {
+      return bytesUp;
     },
     limitBytes: link.limit,
     get peakHeldBytes() {
