@@ -292,8 +292,14 @@ class RemoteShell {
   }
 }
 
+/** The stub's copy time; NaN after a real virt-v2v, which writes none. */
 async function copySecondsOf(out: string, name: string): Promise<number> {
-  return Number(await Deno.readTextFile(join(out, `${name}-sda.seconds`)));
+  try {
+    return Number(await Deno.readTextFile(join(out, `${name}-sda.seconds`)));
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return NaN;
+    throw err;
+  }
 }
 
 export interface OurRun extends ConversionTimes {

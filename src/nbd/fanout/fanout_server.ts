@@ -15,7 +15,8 @@ import { ByteBudget } from "../builtin/byte_budget.ts";
 import { NbdConnection } from "../builtin/connection.ts";
 import { MAX_PAYLOAD_SIZE, OFFSET_DATA_HEADER_SIZE } from "../builtin/protocol.ts";
 import { DEFAULT_LIMITS, type TransmissionLimits } from "../builtin/transmission.ts";
-import { RemoteSource } from "./remote_source.ts";
+import type { BlockCacheStats } from "./block_cache.ts";
+import { type CacheShape, DEFAULT_CACHE, RemoteSource } from "./remote_source.ts";
 import { UpstreamPool } from "./upstream_pool.ts";
 
 export interface FanoutDisk {
@@ -36,6 +37,8 @@ export interface FanoutOptions {
   /** With no upstream connection for this long, waiting requests fail. */
   boundMs: number;
   log: (line: string) => void;
+  /** The block cache's shape; default DEFAULT_CACHE. */
+  cache?: CacheShape;
 }
 
 export interface FanoutDiskStats {
@@ -48,6 +51,8 @@ export interface FanoutDiskStats {
   readonly live: number;
   /** Extents in the allocation map fetched at start. */
   mapExtents: number;
+  /** What the block cache of small reads saved and cost. */
+  readonly cache: BlockCacheStats;
 }
 
 export interface Fanout {
@@ -100,7 +105,12 @@ async function serveDisk(disk: FanoutDisk, opts: FanoutOptions): Promise<ServedD
   const servers: Server[] = [];
   const clients = new Set<NbdConnection>();
   try {
-    const source = await RemoteSource.load(pool, exp.size, exp.metaContextId !== 0);
+    const source = await RemoteSource.load(
+      pool,
+      exp.size,
+      exp.metaContextId !== 0,
+      opts.cache ?? DEFAULT_CACHE,
+    );
     const bufferPool = new BufferPool(LIMITS.maxBufferedBytes);
     const budget = new ByteBudget(
       Math.max(BYTES_PER_DISK, MAX_PAYLOAD_SIZE + OFFSET_DATA_HEADER_SIZE),
@@ -131,6 +141,7 @@ async function serveDisk(disk: FanoutDisk, opts: FanoutOptions): Promise<ServedD
       conn.closed.then(() => {
         clients.delete(conn);
         if (clients.size === 0) bufferPool.clear();
+        opts.log(`port ${disk.port}: a client left; ${cacheText(source.cacheStats)}`);
       });
       conn.start();
     };
@@ -149,6 +160,9 @@ async function serveDisk(disk: FanoutDisk, opts: FanoutOptions): Promise<ServedD
         return pool.live;
       },
       mapExtents: source.mapLength,
+      get cache() {
+        return source.cacheStats;
+      },
     };
     return { pool, servers, clients, stats };
   } catch (err) {
@@ -184,4 +198,10 @@ export async function startFanout(opts: FanoutOptions): Promise<Fanout> {
     stats: served.map((d) => d.stats),
     close: () => Promise.all(served.map(stopDisk)).then(() => {}),
   };
+}
+
+function cacheText(c: BlockCacheStats): string {
+  const mib = (n: number) => `${(n / 1048576).toFixed(1)} MiB`;
+  return `${mib(c.bytesFetched)} fetched; small reads: ${c.fetched} blocks fetched, ` +
+    `${c.ahead} ahead, ${c.hits} found kept; large reads: ${c.bulkHits} blocks found kept`;
 }

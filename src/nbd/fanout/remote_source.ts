@@ -3,39 +3,82 @@
  * upstream pool, split into pieces so that one large read spreads over every
  * channel; the allocation map is fetched once when the fan-out starts (all
  * of it, with the queries in flight together), so block-status queries and
- * reads of holes are answered here without crossing the link.
+ * reads of holes are answered here without crossing the link. Small reads
+ * go through a block cache (`block_cache.ts`).
  */
 import type { ExportSource, Extent, ReadDone } from "../builtin/source.ts";
 import { STATE_HOLE } from "../builtin/protocol.ts";
 import type { UpstreamPool } from "./upstream_pool.ts";
+import { BlockCache, type BlockCacheStats } from "./block_cache.ts";
 
 /** Reads larger than this are split, so that their pieces travel in parallel. */
 export const READ_PIECE = 1024 * 1024;
 /** Each block-status query covers at most this much (the length is 32 bits). */
 const STATUS_SPAN = 1024 * 1024 * 1024;
 
+/** The block cache's shape: what a disk's small reads fetch and keep. */
+export interface CacheShape {
+  blockSize: number;
+  maxBytes: number;
+  maxAheadBlocks: number;
+}
+
+/**
+ * 1 MiB around each read smaller than that; up to 8 MiB ahead of a run of
+ * them; 256 MiB kept per disk (on a conversion server, beside an appliance
+ * of about 2 GiB). Measured on the real virt-v2v converting the test guest
+ * at 50 ms (`deno task bench:wan-e2e`): 152 s and 741 MiB sent, against
+ * 170 s and 532 MiB with 256 KiB blocks and 2 MiB ahead, 156 s and 758 MiB
+ * with 16 MiB ahead, and the original's 298 s and 706 MiB.
+ */
+export const DEFAULT_CACHE: CacheShape = {
+  blockSize: 1024 * 1024,
+  maxBytes: 256 * 1024 * 1024,
+  maxAheadBlocks: 8,
+};
+
 export class RemoteSource implements ExportSource {
   /** Start of each extent, ascending, the first 0; `#ends[i]` its end. */
   #starts: number[];
   #ends: number[];
   #flags: number[];
+  readonly #cache: BlockCache;
 
   private constructor(
     private readonly pool: UpstreamPool,
     readonly size: number,
     map: { start: number; length: number; flags: number }[],
+    cache: CacheShape,
   ) {
     this.#starts = map.map((e) => e.start);
     this.#ends = map.map((e) => e.start + e.length);
     this.#flags = map.map((e) => e.flags);
+    this.#cache = new BlockCache(
+      (dest, at, length, position, done) => this.#fetch(dest, at, length, position, done),
+      {
+        size,
+        ...cache,
+        isData: (offset, length) => !this.isHole(offset, length),
+      },
+    );
   }
 
   /** Fetches the allocation map (or takes it all as data when the server offers none). */
-  static async load(pool: UpstreamPool, size: number, hasMap: boolean): Promise<RemoteSource> {
+  static async load(
+    pool: UpstreamPool,
+    size: number,
+    hasMap: boolean,
+    cache: CacheShape = DEFAULT_CACHE,
+  ): Promise<RemoteSource> {
     const map = hasMap && size > 0
       ? await fetchMap(pool, size)
       : [{ start: 0, length: size, flags: 0 }];
-    return new RemoteSource(pool, size, map);
+    return new RemoteSource(pool, size, map, cache);
+  }
+
+  /** What the block cache saved and cost. */
+  get cacheStats(): BlockCacheStats {
+    return this.#cache.stats;
   }
 
   /** Extents in the map (for diagnostics). */
@@ -44,6 +87,11 @@ export class RemoteSource implements ExportSource {
   }
 
   read(buf: Uint8Array, bufOffset: number, length: number, position: number, done: ReadDone) {
+    this.#cache.read(buf, bufOffset, length, position, done);
+  }
+
+  /** Through the link: split into pieces, so that they travel over every channel at once. */
+  #fetch(buf: Uint8Array, bufOffset: number, length: number, position: number, done: ReadDone) {
     if (length === 0) {
       queueMicrotask(() => done(null));
       return;
