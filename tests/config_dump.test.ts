@@ -40,6 +40,7 @@ const FULL: Config = {
   reconnectSeconds: 600,
   channels: 0,
   bandwidthMbit: 0,
+  compress: true,
 };
 
 Deno.test("dump: a full configuration, password masked", () => {
@@ -80,6 +81,7 @@ nbd                  builtin qemu-nbd
 reconnect            600
 channels             auto
 bandwidth            unlimited
+compress             yes
 `,
   );
 });
@@ -134,6 +136,7 @@ nbd                  builtin qemu-nbd
 reconnect            600
 channels             auto
 bandwidth            unlimited
+compress             yes
 `,
   );
 });

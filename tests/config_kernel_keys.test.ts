@@ -103,6 +103,7 @@ const CASES: Case[] = [
   { key: "p2v.reconnect", value: "0", expected: { reconnectSeconds: 0 } },
   { key: "p2v.channels", value: "8", expected: { channels: 8 } },
   { key: "p2v.bandwidth", value: "200", expected: { bandwidthMbit: 200 } },
+  { key: "p2v.compress", value: "0", expected: { compress: false } },
 ];
 
 function word(key: string, value: string | undefined): string {

@@ -36,6 +36,7 @@ Deno.test("resolve: with nothing given, everything comes from the host and the d
     reconnectSeconds: 600,
     channels: 0,
     bandwidthMbit: 0,
+    compress: true,
   };
   assert.deepEqual(resolveConfig({}, resolveHost(), CTX), expected);
 });
@@ -80,6 +81,7 @@ Deno.test("resolve: every override beats the host", () => {
       reconnectSeconds: 600,
       channels: 0,
       bandwidthMbit: 0,
+      compress: true,
     },
     resolveHost(),
     CTX,
@@ -113,6 +115,7 @@ Deno.test("resolve: every override beats the host", () => {
     reconnectSeconds: 600,
     channels: 0,
     bandwidthMbit: 0,
+    compress: true,
   });
 });
 

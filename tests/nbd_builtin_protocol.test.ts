@@ -19,6 +19,7 @@ import {
 import { type ServedExport, withServer } from "./helpers/nbd_server.ts";
 import { run, sha256File } from "./helpers/process.ts";
 import { tempDir } from "./helpers/cleanup.ts";
+import { unpackBlock } from "../src/nbd/zstd_block.ts";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -863,5 +864,64 @@ Deno.test("structured replies: allocated zeroes are sent as a hole, data beside 
       c.sendRequest({ type: CMD.READ, cookie: 3n, offset: 0, length: 64 * KiB });
       assert.deepEqual(await c.simpleReply(), { error: 0, cookie: 3n });
       assertBytes(await c.read(64 * KiB), new Uint8Array(64 * KiB), "zeroes in a simple reply");
+    }));
+});
+
+Deno.test("our zstd option: refused before structured replies; then reads that pack well come packed", async () => {
+  const OPT_ZSTD = 0x70327601;
+  const CHUNK_ZSTD = 0x7076;
+  // 1 MiB of text (packs well), then 1 MiB of random bytes (does not).
+  const path = `${work}/packable.img`;
+  const random = new Uint8Array(MiB);
+  for (let i = 0; i < MiB; i += 65536) crypto.getRandomValues(random.subarray(i, i + 65536));
+  const text = new TextEncoder().encode("a line of a log file, again and again\n".repeat(30_000))
+    .subarray(0, MiB);
+  const bytes = new Uint8Array(2 * MiB);
+  bytes.set(text, 0);
+  bytes.set(random, MiB);
+  await Deno.writeFile(path, bytes);
+  await withServer(path, (s) =>
+    client(s, async (c) => {
+      await c.greeting();
+      c.sendClientFlags(3);
+      c.sendOption(OPT_ZSTD);
+      assert.equal((await c.optionReply()).type, REP.ERR_INVALID, "zstd before structured");
+      c.sendOption(OPT.SR);
+      assert.equal((await c.optionReply()).type, REP.ACK);
+      c.sendOption(OPT_ZSTD, new Uint8Array(1));
+      assert.equal((await c.optionReply()).type, REP.ERR_INVALID, "zstd option with data");
+      c.sendOption(OPT_ZSTD);
+      assert.equal((await c.optionReply()).type, REP.ACK);
+      c.sendOption(OPT.GO, goData("", []));
+      const rs = await c.optionReplies();
+      assert.equal(rs[rs.length - 1].type, REP.ACK);
+
+      c.sendRequest({ type: CMD.READ, cookie: 1n, offset: 0, length: MiB });
+      const packed = await c.chunk();
+      assert.deepEqual([packed.type, packed.flags & DONE, packed.cookie], [CHUNK_ZSTD, DONE, 1n]);
+      assert.equal(Number(packed.payload.readBigUInt64BE(0)), 0);
+      assert.equal(packed.payload.readUInt32BE(8), MiB);
+      assert.ok(packed.payload.length < MiB / 8, `packed into ${packed.payload.length} bytes`);
+      assertBytes(await unpackBlock(packed.payload.subarray(12), MiB), text, "unpacked text");
+
+      c.sendRequest({ type: CMD.READ, cookie: 2n, offset: MiB, length: MiB });
+      const plain = await c.chunk();
+      assert.deepEqual([plain.type, plain.cookie], [CHUNK.DATA, 2n]);
+      assertBytes(plain.payload.subarray(8), random, "random data as it is");
+
+      // Too short to be worth a frame: sent as it is.
+      c.sendRequest({ type: CMD.READ, cookie: 3n, offset: 0, length: 512 });
+      const small = await c.chunk();
+      assert.equal(small.type, CHUNK.DATA);
+      assertBytes(small.payload.subarray(8), text.subarray(0, 512), "a small read");
+    }));
+  // Without the option nothing is ever packed.
+  await withServer(path, (s) =>
+    client(s, async (c) => {
+      await c.handshake({ structured: true });
+      c.sendRequest({ type: CMD.READ, cookie: 4n, offset: 0, length: MiB });
+      const ch = await c.chunk();
+      assert.equal(ch.type, CHUNK.DATA);
+      assertBytes(ch.payload.subarray(8), text, "text as it is");
     }));
 });

@@ -11,13 +11,15 @@ import { join } from "node:path";
 import { startBuiltinExport } from "../src/nbd/builtin_export.ts";
 import { type Fanout, startFanout } from "../src/nbd/fanout/fanout_server.ts";
 import { tempDir } from "./helpers/cleanup.ts";
-import { GiB, makeDenseImage, makeSparseImage, MiB } from "./helpers/images.ts";
+import { GiB, makeDenseImage, makePackableImage, makeSparseImage, MiB } from "./helpers/images.ts";
 import { freePort, run, sha256File, waitFor } from "./helpers/process.ts";
 
 const work = await tempDir({ prefix: "p2v-fanout." });
 const dense = await makeDenseImage(work, "dense.img", 256 * MiB);
 const denseSum = await sha256File(dense);
 const sparse = await makeSparseImage(work, "sparse.img", 4 * GiB, 32);
+const packable = await makePackableImage(work, "packable.img", 128 * MiB);
+const packableSum = await sha256File(packable);
 
 /** Our built-in server on a Unix socket, whose connections the test can cut. */
 async function upstream(image: string) {
@@ -62,7 +64,7 @@ async function upstream(image: string) {
 
 async function withFanout(
   image: string,
-  options: { connections?: number; boundMs?: number },
+  options: { connections?: number; boundMs?: number; zstd?: boolean },
   fn: (
     f: Fanout,
     port: number,
@@ -79,6 +81,7 @@ async function withFanout(
     connections: options.connections ?? 4,
     retryDelayMs: 200,
     boundMs: options.boundMs ?? 20_000,
+    zstd: options.zstd ?? true,
     log: (line) => log.push(line),
   });
   try {
@@ -141,25 +144,97 @@ Deno.test("fan-out: the allocation map is the source's, and holes do not cross t
   });
 });
 
-Deno.test("fan-out: connections cut mid-copy, and the socket gone for a while, lose nothing", async () => {
-  await withFanout(dense, { connections: 4 }, async (f, port, up, log) => {
-    const out = join(work, "resume.out");
-    const copy = copyAsVirtV2v(port, out);
-    await waitFor(() => f.stats[0].bytesPerConnection.some((n) => n > 32 * MiB), 60_000, "copy");
-    up.cut();
-    await waitFor(() => f.stats[0].reconnects === 4, 10_000, "the cut noticed");
-    await waitFor(() => f.stats[0].live === 4, 10_000, "reconnect after the cut");
-    // At once: on a busy machine the rest of the copy could otherwise end first.
-    await up.unlisten();
-    await new Promise((r) => setTimeout(r, 1500));
-    await up.listen();
-    const r = await copy;
+for (
+  const [kind, image, sum, size] of [
+    ["random", dense, denseSum, 256 * MiB],
+    ["zstd-packed", packable, packableSum, 128 * MiB],
+  ] as const
+) {
+  Deno.test(`fan-out: connections cut mid-copy, and the socket gone for a while, lose nothing (${kind} data)`, async () => {
+    await withFanout(image, { connections: 4 }, async (f, port, up, log) => {
+      const out = join(work, "resume.out");
+      const copy = copyAsVirtV2v(port, out);
+      await waitFor(() => f.stats[0].bytesPerConnection.some((n) => n > size / 8), 60_000, "copy");
+      up.cut();
+      await waitFor(() => f.stats[0].reconnects === 4, 10_000, "the cut noticed");
+      await waitFor(() => f.stats[0].live === 4, 10_000, "reconnect after the cut");
+      // At once: on a busy machine the rest of the copy could otherwise end first.
+      await up.unlisten();
+      await new Promise((r) => setTimeout(r, 1500));
+      await up.listen();
+      const r = await copy;
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(await sha256File(out), sum);
+      assert.ok(f.stats[0].reconnects >= 8, `reconnects: ${f.stats[0].reconnects}`);
+      assert.ok(log.some((l) => /is back after/.test(l)), log.join("\n"));
+      await Deno.remove(out);
+    });
+  });
+}
+
+Deno.test("fan-out: data that packs well crosses zstd-packed, the rest as it is, every byte intact", async () => {
+  await withFanout(packable, { connections: 4 }, async (f, port, up) => {
+    const before = up.exp.bytesSent;
+    const out = join(work, "packable.out");
+    const r = await copyAsVirtV2v(port, out);
     assert.equal(r.code, 0, r.stderr);
-    assert.equal(await sha256File(out), denseSum);
-    assert.ok(f.stats[0].reconnects >= 8, `reconnects: ${f.stats[0].reconnects}`);
-    assert.ok(log.some((l) => /is back after/.test(l)), log.join("\n"));
+    assert.equal(await sha256File(out), packableSum);
+    // 96 of the 128 MiB are text: those come packed, to about 3/4; the random 32 MiB do not.
+    const { raw, wire } = f.stats[0].packed;
+    assert.ok(raw >= 90 * MiB && raw <= 100 * MiB, `${raw} bytes came packed`);
+    assert.ok(wire < 0.8 * raw, `packed ${raw} into ${wire}`);
+    // Both ends agree on what was packed; progress still counts the disk's bytes.
+    assert.deepEqual(up.exp.packed, { raw, wire });
+    assert.ok(up.exp.bytesSent - before >= 128 * MiB);
     await Deno.remove(out);
   });
+  // Asked not to, nothing is packed.
+  await withFanout(packable, { connections: 2, zstd: false }, async (f, port, up) => {
+    const before = up.exp.bytesSent;
+    const out = join(work, "unpacked.out");
+    const r = await copyAsVirtV2v(port, out);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(await sha256File(out), packableSum);
+    assert.equal(f.stats[0].packed.raw, 0);
+    assert.ok(up.exp.bytesSent - before >= 128 * MiB);
+    await Deno.remove(out);
+  });
+});
+
+Deno.test("fan-out: an upstream NBD server that is not ours is asked for zstd, says no, and serves", async () => {
+  const dir = await tempDir({ prefix: "p2v-up." });
+  const socket = join(dir, "nbdkit.sock");
+  const nbdkit = new Deno.Command("nbdkit", {
+    args: ["-f", "-r", "-U", socket, "file", `file=${packable}`],
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  try {
+    await waitFor(() => Deno.stat(socket).then(() => true, () => false), 10_000, "nbdkit");
+    const port = freePort();
+    const fanout = await startFanout({
+      addresses: ["127.0.0.1"],
+      disks: [{ port, upstreamSocket: socket }],
+      connections: 2,
+      retryDelayMs: 200,
+      boundMs: 5000,
+      zstd: true,
+      log: () => {},
+    });
+    try {
+      const out = join(work, "nbdkit.out");
+      const r = await copyAsVirtV2v(port, out);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(await sha256File(out), packableSum);
+      assert.equal(fanout.stats[0].packed.raw, 0);
+      await Deno.remove(out);
+    } finally {
+      await fanout.close();
+    }
+  } finally {
+    nbdkit.kill("SIGTERM");
+    await nbdkit.status;
+  }
 });
 
 Deno.test("fan-out: with no upstream past the bound, reads fail instead of waiting for ever", async () => {
@@ -198,6 +273,7 @@ Deno.test("fan-out: a port already taken is an error, not a second listener", as
         connections: 2,
         retryDelayMs: 200,
         boundMs: 5000,
+        zstd: true,
         log: () => {},
       }),
       /EADDRINUSE|in use/,

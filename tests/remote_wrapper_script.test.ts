@@ -27,6 +27,7 @@ function makeConfig(patch: Partial<Config> = {}): Config {
     reconnectSeconds: 600,
     channels: 0,
     bandwidthMbit: 0,
+    compress: true,
     ...patch,
   };
 }

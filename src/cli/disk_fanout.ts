@@ -6,7 +6,8 @@
  * src/nbd/fanout). Not for users: the job script writes its arguments.
  *
  *   --disk-fanout --pid-file FILE --addresses A[,A…] --connections N
- *                 --retry-delay-ms MS --bound-ms MS --disk PORT=SOCKET …
+ *                 --retry-delay-ms MS --bound-ms MS [--compress zstd|none]
+ *                 --disk PORT=SOCKET …
  *
  * It writes FILE once every listener is bound, and ends on SIGTERM/SIGINT
  * or when the job script that started it is gone.
@@ -22,6 +23,8 @@ export interface FanoutArgs {
   connections: number;
   retryDelayMs: number;
   boundMs: number;
+  /** Ask for zstd-packed read replies (default: no). */
+  zstd: boolean;
   disks: FanoutDisk[];
 }
 
@@ -37,7 +40,7 @@ function positiveInteger(flag: string, value: string): number {
 
 /** Parses what follows `--disk-fanout`; throws a UserError naming the bad argument. */
 export function parseFanoutArgs(args: string[]): FanoutArgs {
-  const out: Partial<FanoutArgs> & { disks: FanoutDisk[] } = { disks: [] };
+  const out: Partial<FanoutArgs> & { disks: FanoutDisk[] } = { disks: [], zstd: false };
   for (let i = 0; i < args.length; i += 2) {
     const flag = args[i];
     const value = args[i + 1];
@@ -57,6 +60,14 @@ export function parseFanoutArgs(args: string[]): FanoutArgs {
         break;
       case "--bound-ms":
         out.boundMs = positiveInteger(flag, value);
+        break;
+      case "--compress":
+        if (value !== "zstd" && value !== "none") {
+          throw new UserError(
+            `${DISK_FANOUT_FLAG}: --compress must be zstd or none, not "${value}"`,
+          );
+        }
+        out.zstd = value === "zstd";
         break;
       case "--disk": {
         const m = /^([1-9][0-9]{0,4})=(\/.+)$/.exec(value);
@@ -90,6 +101,7 @@ export async function runDiskFanout(
     connections: opts.connections,
     retryDelayMs: opts.retryDelayMs,
     boundMs: opts.boundMs,
+    zstd: opts.zstd,
     log: (line) => stderr(`${new Date().toISOString()} ${line}\n`),
   });
   const parent = Deno.ppid;

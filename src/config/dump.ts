@@ -81,6 +81,7 @@ export function dumpConfig(config: Config): string {
     line("reconnect", String(config.reconnectSeconds)),
     line("channels", config.channels === 0 ? "auto" : String(config.channels)),
     line("bandwidth", config.bandwidthMbit === 0 ? "unlimited" : `${config.bandwidthMbit} Mbit/s`),
+    line("compress", config.compress ? "yes" : "no"),
   ];
   return lines.join("\n") + "\n";
 }

@@ -58,6 +58,7 @@ export const KERNEL_KEYS: readonly KeySpec[] = [
   { key: "p2v.reconnect", apply: (o, k, v) => o.reconnectSeconds = parseReconnect(k, v) },
   { key: "p2v.channels", apply: (o, k, v) => o.channels = parseChannels(k, v) },
   { key: "p2v.bandwidth", apply: (o, k, v) => o.bandwidthMbit = parseBandwidth(k, v) },
+  { key: "p2v.compress", apply: (o, k, v) => o.compress = parseBool(k, v) },
   {
     key: "p2v.auth.username",
     alias: "p2v.username",

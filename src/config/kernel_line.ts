@@ -227,5 +227,6 @@ export function kernelLine(input: KernelLineInput): KernelLine {
   }
   if (c.channels !== d.channels) b.value("p2v.channels", String(c.channels));
   if (c.bandwidthMbit !== d.bandwidthMbit) b.value("p2v.bandwidth", String(c.bandwidthMbit));
+  if (c.compress !== d.compress) b.value("p2v.compress", c.compress ? "1" : "0");
   return { words: b.words, notes: b.notes };
 }

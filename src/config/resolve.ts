@@ -104,5 +104,6 @@ export function resolveConfig(o: ConfigOverrides, host: HostFacts, ctx: ResolveC
     reconnectSeconds: o.reconnectSeconds ?? DEFAULT_RECONNECT_SECONDS,
     channels: o.channels ?? 0,
     bandwidthMbit: o.bandwidthMbit ?? 0,
+    compress: o.compress ?? true,
   };
 }

@@ -126,6 +126,11 @@ export interface Config {
    * can change it while the disks are copied.
    */
   bandwidthMbit: number;
+  /**
+   * Pack what crosses a long link with zstd (`p2v.compress`, our extension):
+   * wherever each disk is read through several channels.
+   */
+  compress: boolean;
 }
 
 /**
@@ -171,6 +176,7 @@ export interface ConfigOverrides {
   reconnectSeconds?: number;
   channels?: number;
   bandwidthMbit?: number;
+  compress?: boolean;
 }
 
 /** Options of the program's own command line (see OPTIONS in docs/virt-p2v.1). */

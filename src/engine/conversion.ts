@@ -110,23 +110,36 @@ async function probeJobSupport(
 interface ChannelChoice {
   count: number;
   why: string;
+  /**
+   * Our copy on the server serves the disks (several channels, zstd), even
+   * with one channel: a capped link gains from packing what crosses it.
+   */
+  fanout: boolean;
 }
 
 /**
  * `p2v.channels`, or as many channels as the round trip measured now needs
  * to fill the link: one on a LAN, where the relays serve as well and
- * starting our copy on the server would only add to the fixed cost.
+ * starting our copy on the server would only add to the fixed cost — unless
+ * `p2v.bandwidth` says the link is slow, where packing pays.
  */
 async function chooseChannels(
   session: RemoteSession,
   config: Config,
   timeoutMs: number,
 ): Promise<ChannelChoice> {
-  if (config.channels !== 0) return { count: config.channels, why: "p2v.channels" };
+  const packCapped = config.compress && config.bandwidthMbit > 0;
+  if (config.channels !== 0) {
+    const why = "p2v.channels";
+    return { count: config.channels, why, fanout: config.channels > 1 || packCapped };
+  }
   const rttMs = await measureRoundTrip(session, timeoutMs);
+  const count = channelsFor(rttMs ?? 0);
   return {
-    count: channelsFor(rttMs ?? 0),
-    why: `round trip ${rttMs === undefined ? "unknown" : `${rttMs.toFixed(1)} ms`}`,
+    count,
+    why: `round trip ${rttMs === undefined ? "unknown" : `${rttMs.toFixed(1)} ms`}` +
+      (count === 1 && packCapped ? ", p2v.bandwidth set" : ""),
+    fanout: count > 1 || packCapped,
   };
 }
 
@@ -140,9 +153,9 @@ async function planFanout(
   channels: ChannelChoice,
   support: JobSupport,
   own: { info: OwnExecutable; content: Uint8Array } | undefined,
-  opts: { timeoutMs: number; emit: EventSink; bandwidth?: RateLimit },
+  opts: { timeoutMs: number; emit: EventSink; bandwidth?: RateLimit; compress: boolean },
 ): Promise<FanoutSpec | undefined> {
-  const oneBecause = channels.count === 1
+  const oneBecause = !channels.fanout
     ? channels.why
     : !own
     ? "no single executable of virt-p2v to copy to the server (./build.sh makes one)"
@@ -157,9 +170,16 @@ async function planFanout(
   if (program === undefined) return undefined;
   opts.emit({
     type: "debug",
-    message: `${channels.count} SSH channels per disk (${channels.why})`,
+    message: `${channels.count} SSH channel${channels.count === 1 ? "" : "s"} per disk ` +
+      `(${channels.why}), served by our copy on the server; ` +
+      (opts.compress ? "reads packed with zstd" : "reads sent unpacked (p2v.compress=0)"),
   });
-  return { program, sha256: own.info.sha256, connections: channels.count };
+  return {
+    program,
+    sha256: own.info.sha256,
+    connections: channels.count,
+    compress: opts.compress,
+  };
 }
 
 /**
@@ -265,7 +285,7 @@ export async function runConversion(req: ConversionRequest): Promise<ConversionO
     const channels = config.reconnectSeconds > 0
       ? await chooseChannels(session, config, req.timeouts.remoteCommandMs)
       : undefined;
-    const own = channels && channels.count > 1
+    const own = channels?.fanout
       ? await (req.ownExecutable ?? (() => loadOwnExecutable((n) => Deno.env.get(n))))()
       : undefined;
     const support = config.reconnectSeconds > 0
@@ -277,6 +297,7 @@ export async function runConversion(req: ConversionRequest): Promise<ConversionO
         timeoutMs: req.timeouts.remoteCommandMs,
         emit,
         bandwidth,
+        compress: config.compress,
       })
       : undefined;
     let resilient = relay !== undefined || fanout !== undefined;

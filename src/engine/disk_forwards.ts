@@ -163,6 +163,14 @@ export class DiskForwards {
   /** Ends every forward and export; harmless on a session already gone. */
   async stop(session: RemoteSession): Promise<void> {
     for (const d of this.#disks) {
+      const packed = d.export.packed;
+      if (packed && packed.raw > 0) {
+        this.emit({
+          type: "debug",
+          message: `disk ${d.name}: ${formatBytes(packed.raw)} of data sent zstd-packed in ` +
+            `${formatBytes(packed.wire)}`,
+        });
+      }
       if (d.forward) await session.unforwardIn(d.forward).catch(() => {});
       if (d.socket) await session.unforwardInSocket(d.socket).catch(() => {});
     }

@@ -88,6 +88,7 @@ export async function startBuiltinExport(
   const budget = new ByteBudget(Math.max(limits.maxBytesInFlight, LARGEST_READ));
   const connections = new Set<NbdConnection>();
   let bytesSent = 0;
+  const packed = { raw: 0, wire: 0 };
   let stopping: Promise<void> | null = null;
 
   const ctx = {
@@ -104,6 +105,10 @@ export async function startBuiltinExport(
     countSent(n: number) {
       bytesSent += n;
     },
+    countPacked(raw: number, wire: number) {
+      packed.raw += raw;
+      packed.wire += wire;
+    },
     onClientError: options.onClientError,
     onInternalError: options.onInternalError,
     onReadError: options.onReadError,
@@ -118,6 +123,9 @@ export async function startBuiltinExport(
     },
     get bytesSent() {
       return bytesSent;
+    },
+    get packed() {
+      return { ...packed };
     },
     get bytesInFlight() {
       return budget.used;

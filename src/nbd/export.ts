@@ -12,8 +12,13 @@ export interface DiskExport {
   readonly size: number;
   /** Serve one NBD client arriving on `channel` (a reverse-forward channel). */
   attach(channel: Duplex): void;
-  /** Bytes sent to clients so far (NBD replies, mostly read data). */
+  /**
+   * Bytes sent to clients so far (NBD replies, mostly read data), counting
+   * zstd-packed replies as the data they hold.
+   */
   readonly bytesSent: number;
+  /** Read bytes sent zstd-packed (our fan-out asked), and their size on the wire. */
+  readonly packed?: { raw: number; wire: number };
   /** Stop serving: close every attached channel and the server. Idempotent. */
   stop(): Promise<void>;
 }

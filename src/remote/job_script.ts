@@ -56,6 +56,8 @@ export interface FanoutSpec {
   sha256: string;
   /** Connections (SSH channels) per disk. */
   connections: number;
+  /** Ask the physical machine for zstd-packed reads. */
+  compress: boolean;
 }
 
 export interface JobScriptOptions {
@@ -93,7 +95,9 @@ function fanoutFunction(opts: JobScriptOptions, fanout: FanoutSpec): string {
     fi
     ${program} --disk-fanout --pid-file ${FANOUT_PID_FILE} --addresses "$(echo $addresses | tr ' ' ,)" \
         --connections ${fanout.connections} --retry-delay-ms ${opts.retryDelaySeconds * 1000} \
-        --bound-ms ${opts.boundSeconds * 1000} ${disks} 2>> ${RELAY_LOG} &
+        --bound-ms ${opts.boundSeconds * 1000} --compress ${
+    fanout.compress ? "zstd" : "none"
+  } ${disks} 2>> ${RELAY_LOG} &
     local pid=$! t
     for ((t = 0; t < ${FANOUT_START_TENTHS}; t++)); do
         [ -s ${FANOUT_PID_FILE} ] && return 0

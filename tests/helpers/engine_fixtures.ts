@@ -33,6 +33,7 @@ export function engineConfig(
     channels?: number;
     /** p2v.bandwidth in Mbit/s; default 0 (no cap). */
     bandwidthMbit?: number;
+    compress?: boolean;
   },
 ): Config {
   return {
@@ -54,6 +55,7 @@ export function engineConfig(
     reconnectSeconds: opts.reconnectSeconds,
     channels: opts.channels ?? 0,
     bandwidthMbit: opts.bandwidthMbit ?? 0,
+    compress: opts.compress ?? true,
   };
 }
 

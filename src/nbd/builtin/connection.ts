@@ -28,8 +28,10 @@ export interface ConnectionContext {
   budget: ByteBudget;
   /** A client that has not finished the handshake by then is dropped. */
   handshakeTimeoutMs: number;
-  /** Count bytes handed to the stream. */
+  /** Count reply bytes handed to the stream (packed ones as the data they hold). */
   countSent(n: number): void;
+  /** A read of `raw` bytes went out zstd-packed in `wire` bytes. */
+  countPacked?(raw: number, wire: number): void;
   /** Why a connection ended early (protocol violation, stream error); for diagnostics. */
   onClientError?(message: string): void;
   /** A bug in this server (an exception from our own code); the connection is closed. */
@@ -119,11 +121,15 @@ export class NbdConnection implements ReplySink {
     });
   }
 
+  packed(raw: number, wire: number): void {
+    this.ctx.countPacked?.(raw, wire);
+  }
+
   readFailed(offset: number, length: number, err: Error): void {
     this.ctx.onReadError?.(offset, length, err);
   }
 
-  send(buf: Uint8Array, done?: () => void): void {
+  send(buf: Uint8Array, done?: () => void, counts = buf.length): void {
     const ch = this.channel;
     if (this.#state === "closed" || ch.destroyed || ch.writableEnded) {
       done?.();
@@ -131,7 +137,7 @@ export class NbdConnection implements ReplySink {
     }
     const n = buf.length;
     this.#outstanding += n;
-    this.ctx.countSent(n);
+    this.ctx.countSent(counts);
     ch.write(buf, () => {
       this.#outstanding -= n;
       this.#guard(() => {

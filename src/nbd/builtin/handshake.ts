@@ -4,7 +4,8 @@
  * nothing about streams: the connection decides what to do with the result.
  *
  * Supported: EXPORT_NAME, ABORT, LIST, INFO, GO, STRUCTURED_REPLY,
- * LIST_META_CONTEXT / SET_META_CONTEXT (base:allocation). Every other option
+ * LIST_META_CONTEXT / SET_META_CONTEXT (base:allocation), and our own
+ * OPT_ZSTD_REPLIES (after structured replies). Every other option
  * is answered NBD_REP_ERR_UNSUP and negotiation continues. Clients without
  * NBD_FLAG_C_FIXED_NEWSTYLE, unknown client flags, a bad option magic or an
  * option longer than MAX_OPTION_LENGTH end the connection.
@@ -36,6 +37,8 @@ export interface Negotiated {
   structuredReplies: boolean;
   /** Context id of base:allocation, or 0 when no metadata context is selected. */
   metaContextId: number;
+  /** Reads may be answered with zstd-packed chunks (our fan-out asked). */
+  zstdReplies: boolean;
 }
 
 export type HandshakeStep =
@@ -72,6 +75,7 @@ export class Handshake {
   #state: State = "client-flags";
   #noZeroes = false;
   #structured = false;
+  #zstd = false;
   #metaContextId = 0;
   #option = 0;
   #optionLength = 0;
@@ -144,6 +148,12 @@ export class Handshake {
       case P.OPT_LIST_META_CONTEXT:
       case P.OPT_SET_META_CONTEXT:
         return this.#metaContext(option, data);
+      case P.OPT_ZSTD_REPLIES:
+        if (data.length !== 0) return this.#invalid("the zstd replies option takes no data");
+        if (!this.#structured) return this.#invalid("zstd replies need structured replies first");
+        this.#zstd = true;
+        this.#reply(P.REP_ACK);
+        return CONTINUE;
       default:
         this.#reply(P.REP_ERR_UNSUP, text(`option ${option} is not supported`));
         return CONTINUE;
@@ -241,7 +251,11 @@ export class Handshake {
   #enter(): HandshakeStep {
     return {
       kind: "transmission",
-      negotiated: { structuredReplies: this.#structured, metaContextId: this.#metaContextId },
+      negotiated: {
+        structuredReplies: this.#structured,
+        metaContextId: this.#metaContextId,
+        zstdReplies: this.#zstd,
+      },
     };
   }
 

@@ -35,6 +35,13 @@ export const OPT_STRUCTURED_REPLY = 8;
 export const OPT_LIST_META_CONTEXT = 9;
 export const OPT_SET_META_CONTEXT = 10;
 export const OPT_EXTENDED_HEADERS = 11;
+/**
+ * Not in the NBD protocol: our own option, asked for only by our fan-out and
+ * answered only by our server (anyone else says NBD_REP_ERR_UNSUP). Once
+ * acknowledged, a read may be answered with a REPLY_TYPE_OFFSET_ZSTD chunk.
+ * Its number is far from the protocol's small, sequential ones.
+ */
+export const OPT_ZSTD_REPLIES = 0x70327601;
 
 // Option reply types.
 export const REP_ACK = 1;
@@ -98,6 +105,13 @@ export const REPLY_TYPE_NONE = 0;
 export const REPLY_TYPE_OFFSET_DATA = 1;
 export const REPLY_TYPE_OFFSET_HOLE = 2;
 export const REPLY_TYPE_BLOCK_STATUS = 5;
+/**
+ * Ours, only after OPT_ZSTD_REPLIES: u64 offset, u32 length of the data, then
+ * one zstd frame holding exactly that many bytes.
+ */
+export const REPLY_TYPE_OFFSET_ZSTD = 0x7076;
+/** Bytes of an OFFSET_ZSTD chunk's payload before the frame. */
+export const OFFSET_ZSTD_PREFIX_SIZE = 12;
 export const REPLY_TYPE_ERROR = 0x8001;
 export const REPLY_TYPE_ERROR_OFFSET = 0x8002;
 

@@ -139,6 +139,31 @@ export function writeDataChunkHeader(
   writeU64(b, offset, P.STRUCTURED_HEADER_SIZE);
 }
 
+/**
+ * Everything of a final OFFSET_ZSTD chunk but its frame, which follows:
+ * `rawLength` bytes at `offset`, packed into `frameLength` bytes.
+ */
+export function zstdChunkHeader(
+  cookieHi: number,
+  cookieLo: number,
+  offset: number,
+  rawLength: number,
+  frameLength: number,
+): Buffer {
+  const b = Buffer.allocUnsafe(P.STRUCTURED_HEADER_SIZE + P.OFFSET_ZSTD_PREFIX_SIZE);
+  writeStructuredHeader(
+    b,
+    P.REPLY_FLAG_DONE,
+    P.REPLY_TYPE_OFFSET_ZSTD,
+    cookieHi,
+    cookieLo,
+    P.OFFSET_ZSTD_PREFIX_SIZE + frameLength,
+  );
+  writeU64(b, offset, P.STRUCTURED_HEADER_SIZE);
+  b.writeUInt32BE(rawLength, P.STRUCTURED_HEADER_SIZE + 8);
+  return b;
+}
+
 /** A complete simple reply without payload. */
 export function simpleReply(error: number, cookieHi: number, cookieLo: number): Buffer {
   const b = Buffer.allocUnsafe(P.SIMPLE_REPLY_SIZE);

@@ -14,6 +14,10 @@
  * requests without reading replies stalls itself, not us. Across connections,
  * a read also takes its bytes from the export's budget until its reply is
  * written; when they are not there it waits (it is not read into memory).
+ *
+ * When the client asked for zstd replies (our fan-out), a read's data is
+ * packed before it is answered, and sent packed when that saves enough; the
+ * read keeps its slot and its bytes until then.
  */
 import type { Buffer } from "node:buffer";
 import type { BufferPool } from "./buffer_pool.ts";
@@ -30,13 +34,21 @@ import {
   simpleReply,
   writeDataChunkHeader,
   writeSimpleHeader,
+  zstdChunkHeader,
 } from "./replies.ts";
 import type { ExportSource, Extent } from "./source.ts";
+import { MIN_COMPRESSED_READ, packBlock, worthSending } from "../zstd_block.ts";
 
 /** Where replies go (the connection's stream). */
 export interface ReplySink {
-  /** Queue `buf` for the client; `done` runs once the stream no longer needs it. */
-  send(buf: Uint8Array, done?: () => void): void;
+  /**
+   * Queue `buf` for the client; `done` runs once the stream no longer needs
+   * it. `counts`: the reply bytes it stands for (default its length), so a
+   * packed frame counts as the data it holds and progress follows the disk.
+   */
+  send(buf: Uint8Array, done?: () => void, counts?: number): void;
+  /** A read of `raw` bytes went out zstd-packed in `wire` bytes. */
+  packed?(raw: number, wire: number): void;
   /** Bytes given to `send` whose write has not completed yet. */
   readonly outstanding: number;
   /** A read of the source failed; the client gets EIO either way. */
@@ -76,6 +88,7 @@ export class Transmission {
   #skip = 0;
   #abandoned = false;
   #structured: boolean;
+  #zstd: boolean;
   #metaContextId: number;
   #headerSize: number;
   /** Why `process` returned "protocol-error". */
@@ -95,6 +108,7 @@ export class Transmission {
     private readonly completeRead: (fn: () => void) => void,
   ) {
     this.#structured = negotiated.structuredReplies;
+    this.#zstd = negotiated.structuredReplies && negotiated.zstdReplies;
     this.#metaContextId = negotiated.metaContextId;
     this.#headerSize = this.#structured ? P.OFFSET_DATA_HEADER_SIZE : P.SIMPLE_REPLY_SIZE;
   }
@@ -271,18 +285,40 @@ export class Transmission {
     this.#inFlight++;
     this.#inFlightBytes += req.length;
     this.source.read(buf, hdr, req.length, req.offset, (err) => {
-      this.#inFlight--;
-      this.#inFlightBytes -= req.length;
-      if (this.#abandoned) {
-        this.pool.put(buf);
-        this.budget.give(total);
+      if (
+        err === null && this.#zstd && !this.#abandoned && req.length >= MIN_COMPRESSED_READ &&
+        !isAllZero(buf, hdr, req.length)
+      ) {
+        // A block that cannot be packed is simply sent as it is.
+        packBlock(buf.subarray(hdr, total)).then(
+          (frame) => this.#settle(req, buf, total, null, frame),
+          () => this.#settle(req, buf, total, null),
+        );
         return;
       }
-      this.completeRead(() => this.#readDone(req, buf, total, err));
+      this.#settle(req, buf, total, err);
     });
   }
 
-  #readDone(req: ReadRequest, buf: Buffer, total: number, err: Error | null) {
+  /** The read (and its packing) is over: free its slot, then answer. */
+  #settle(req: ReadRequest, buf: Buffer, total: number, err: Error | null, frame?: Uint8Array) {
+    this.#inFlight--;
+    this.#inFlightBytes -= req.length;
+    if (this.#abandoned) {
+      this.pool.put(buf);
+      this.budget.give(total);
+      return;
+    }
+    this.completeRead(() => this.#readDone(req, buf, total, err, frame));
+  }
+
+  #readDone(
+    req: ReadRequest,
+    buf: Buffer,
+    total: number,
+    err: Error | null,
+    frame: Uint8Array | undefined,
+  ) {
     if (err !== null) {
       this.pool.put(buf);
       this.budget.give(total);
@@ -290,7 +326,21 @@ export class Transmission {
       this.#error(req.cookieHi, req.cookieLo, P.EIO, `read error: ${err.message}`);
       return;
     }
-    if (this.#structured && isAllZero(buf, this.#headerSize, req.length)) {
+    if (frame !== undefined && worthSending(req.length, frame.length)) {
+      this.pool.put(buf);
+      this.out.send(
+        zstdChunkHeader(req.cookieHi, req.cookieLo, req.offset, req.length, frame.length),
+        undefined,
+        this.#headerSize,
+      );
+      this.out.send(frame, () => this.budget.give(total), req.length);
+      this.out.packed?.(
+        req.length,
+        P.STRUCTURED_HEADER_SIZE + P.OFFSET_ZSTD_PREFIX_SIZE + frame.length,
+      );
+      return;
+    }
+    if (this.#structured && frame === undefined && isAllZero(buf, this.#headerSize, req.length)) {
       // Allocated but zero (a zeroed file system's free space, say): a hole
       // on the wire, so the zeroes do not cross the link.
       this.pool.put(buf);

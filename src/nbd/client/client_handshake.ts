@@ -5,10 +5,11 @@
  * trip however far away the server is:
  *
  *   NBD_OPT_STRUCTURED_REPLY, NBD_OPT_SET_META_CONTEXT "base:allocation",
- *   NBD_OPT_GO for the default export "".
+ *   (when asked) our own OPT_ZSTD_REPLIES, NBD_OPT_GO for the default export "".
  *
  * A server that refuses structured replies or the metadata context is still
- * used (reads then come as simple replies, and the map is "all data"); one
+ * used (reads then come as simple replies, and the map is "all data"), and
+ * so is one that does not know zstd replies (every server but ours); one
  * that refuses GO is not.
  */
 import { Buffer } from "node:buffer";
@@ -21,6 +22,8 @@ export interface UpstreamExport {
   structuredReplies: boolean;
   /** Context id of base:allocation, or 0 when the server offers none. */
   metaContextId: number;
+  /** The server may answer reads with zstd-packed chunks. */
+  zstdReplies: boolean;
 }
 
 /** Bytes received from the server, handed out as the handshake asks for them. */
@@ -60,8 +63,21 @@ function goData(): Buffer {
   return Buffer.alloc(6);
 }
 
-/** Checks the greeting, then returns everything the client sends in one write. */
-export function clientOpening(greeting: Buffer): { bytes: Buffer; noZeroes: boolean } {
+/** Options sent in this order; each is answered, in the same order. */
+function optionsSent(zstd: boolean): number[] {
+  return zstd
+    ? [P.OPT_STRUCTURED_REPLY, P.OPT_SET_META_CONTEXT, P.OPT_ZSTD_REPLIES, P.OPT_GO]
+    : [P.OPT_STRUCTURED_REPLY, P.OPT_SET_META_CONTEXT, P.OPT_GO];
+}
+
+/**
+ * Checks the greeting, then returns everything the client sends in one write;
+ * `zstd`: ask for zstd-packed read replies too.
+ */
+export function clientOpening(
+  greeting: Buffer,
+  zstd = false,
+): { bytes: Buffer; noZeroes: boolean } {
   if (
     greeting.readUInt32BE(0) !== P.NBDMAGIC_HI || greeting.readUInt32BE(4) !== P.NBDMAGIC_LO ||
     greeting.readUInt32BE(8) !== P.IHAVEOPT_HI || greeting.readUInt32BE(12) !== P.IHAVEOPT_LO
@@ -75,12 +91,11 @@ export function clientOpening(greeting: Buffer): { bytes: Buffer; noZeroes: bool
   const noZeroes = (flags & P.FLAG_NO_ZEROES) !== 0;
   const clientFlags = Buffer.alloc(4);
   clientFlags.writeUInt32BE(P.FLAG_C_FIXED_NEWSTYLE | (noZeroes ? P.FLAG_C_NO_ZEROES : 0));
-  const bytes = Buffer.concat([
-    clientFlags,
-    option(P.OPT_STRUCTURED_REPLY),
-    option(P.OPT_SET_META_CONTEXT, setMetaContextData()),
-    option(P.OPT_GO, goData()),
-  ]);
+  const data: Record<number, Buffer> = {
+    [P.OPT_SET_META_CONTEXT]: setMetaContextData(),
+    [P.OPT_GO]: goData(),
+  };
+  const bytes = Buffer.concat([clientFlags, ...optionsSent(zstd).map((o) => option(o, data[o]))]);
   return { bytes, noZeroes };
 }
 
@@ -105,14 +120,21 @@ function isError(type: number): boolean {
   return (type & 0x80000000) !== 0;
 }
 
-/** Reads the replies to what `clientOpening` sent; throws when there is no export to use. */
-export async function readNegotiation(input: HandshakeInput): Promise<UpstreamExport> {
+/**
+ * Reads the replies to what `clientOpening` sent (with the same `zstd`);
+ * throws when there is no export to use.
+ */
+export async function readNegotiation(
+  input: HandshakeInput,
+  zstd = false,
+): Promise<UpstreamExport> {
   let structured = false;
+  let zstdReplies = false;
   let metaContextId = 0;
   let size = -1;
   let flags = 0;
   // Replies come in the order the options were sent; each ends with ACK or an error.
-  for (const expected of [P.OPT_STRUCTURED_REPLY, P.OPT_SET_META_CONTEXT, P.OPT_GO]) {
+  for (const expected of optionsSent(zstd)) {
     for (;;) {
       const r = await readReply(input);
       if (r.option !== expected) {
@@ -126,6 +148,7 @@ export async function readNegotiation(input: HandshakeInput): Promise<UpstreamEx
       }
       if (r.type === P.REP_ACK) {
         if (expected === P.OPT_STRUCTURED_REPLY) structured = true;
+        if (expected === P.OPT_ZSTD_REPLIES) zstdReplies = true;
         break;
       }
       if (r.type === P.REP_META_CONTEXT && r.payload.length >= 4) {
@@ -145,5 +168,6 @@ export async function readNegotiation(input: HandshakeInput): Promise<UpstreamEx
     transmissionFlags: flags,
     structuredReplies: structured,
     metaContextId: structured ? metaContextId : 0,
+    zstdReplies: structured && zstdReplies,
   };
 }

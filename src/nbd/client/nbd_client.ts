@@ -2,7 +2,8 @@
  * One NBD client connection on a Unix socket: the handshake (see
  * client_handshake.ts), then reads and block-status queries with any number
  * in flight, their replies matched by cookie. Read data is copied from the
- * socket straight into the caller's buffer as it arrives.
+ * socket straight into the caller's buffer as it arrives; a zstd-packed reply
+ * (our own server, when asked) is unpacked into it off the event loop.
  *
  * Every request ends in exactly one callback: success, an error the server
  * answered (`lost` false: asking again would get the same answer), or the
@@ -15,6 +16,7 @@ import { ByteQueue } from "../builtin/byte_queue.ts";
 import * as P from "../builtin/protocol.ts";
 import type { Extent } from "../builtin/source.ts";
 import { clientOpening, readNegotiation, type UpstreamExport } from "./client_handshake.ts";
+import { unpackBlock } from "../zstd_block.ts";
 
 export type RequestDone = (err: Error | null, lost: boolean) => void;
 
@@ -31,6 +33,10 @@ interface Pending {
   /** Block status: what came back. */
   extents?: Extent[];
   error?: Error;
+  /** Packed chunks still being unpacked; the request ends after them. */
+  unpacking?: number;
+  /** The last chunk arrived while some were still being unpacked. */
+  lastSeen?: boolean;
   done: RequestDone;
 }
 
@@ -54,8 +60,11 @@ export class NbdClient {
   #closed = false;
   #inFlightBytes = 0;
   #resolveClosed!: (reason: string) => void;
-  /** Bytes of read data received, for statistics. */
+  /** Bytes of read data received (unpacked), for statistics. */
   bytesReceived = 0;
+  /** Of those, bytes that came packed, and what they took on the wire. */
+  packedRaw = 0;
+  packedWire = 0;
   /** Settles with the reason once the connection has ended. */
   readonly closed: Promise<string>;
 
@@ -76,8 +85,11 @@ export class NbdClient {
     if (socket.destroyed) this.#fail("the connection closed");
   }
 
-  /** Connects to `path` and negotiates; rejects when that fails or takes over `timeoutMs`. */
-  static connect(path: string, timeoutMs: number): Promise<NbdClient> {
+  /**
+   * Connects to `path` and negotiates (`zstd`: asking for packed read
+   * replies); rejects when that fails or takes over `timeoutMs`.
+   */
+  static connect(path: string, timeoutMs: number, zstd = false): Promise<NbdClient> {
     return new Promise((resolve, reject) => {
       const socket = createConnection({ path });
       const queue = new ByteQueue();
@@ -113,9 +125,9 @@ export class NbdClient {
         },
       };
       (async () => {
-        const opening = clientOpening(await input.bytes(P.SERVER_GREETING_SIZE));
+        const opening = clientOpening(await input.bytes(P.SERVER_GREETING_SIZE), zstd);
         socket.write(opening.bytes);
-        return await readNegotiation(input);
+        return await readNegotiation(input, zstd);
       })().then(
         (exp) => {
           clearTimeout(timer);
@@ -201,6 +213,10 @@ export class NbdClient {
   }
 
   #finish(cookie: number, req: Pending) {
+    if ((req.unpacking ?? 0) > 0) {
+      req.lastSeen = true;
+      return;
+    }
     this.#pending.delete(cookie);
     if (req.type === P.CMD_READ) this.#inFlightBytes -= req.length;
     req.done(req.error ?? null, false);
@@ -257,7 +273,12 @@ export class NbdClient {
           if (q.length < s.length) return;
           const payload = q.take(s.length);
           this.#state = { kind: "head" };
-          this.#chunkPayload(s.req, s.type, payload);
+          if (s.type === P.REPLY_TYPE_OFFSET_ZSTD) {
+            // Unpacked later, off the event loop: keep a copy of its own.
+            this.#unpack(s.req, s.cookie, Buffer.from(payload));
+          } else {
+            this.#chunkPayload(s.req, s.type, payload);
+          }
           if ((s.flags & P.REPLY_FLAG_DONE) !== 0) this.#finish(s.cookie, s.req);
           break;
         }
@@ -304,8 +325,47 @@ export class NbdClient {
       this.#state = { kind: "data-offset", req, cookie, dataLength: length - 8, last };
       return;
     }
-    if (length > MAX_CHUNK_PAYLOAD) throw new Error(`reply chunk of ${length} bytes`);
+    if (type === P.REPLY_TYPE_OFFSET_ZSTD) {
+      // Only sent when asked for, only for reads, and only when smaller than the data.
+      if (!this.export_.zstdReplies || req.type !== P.CMD_READ) {
+        throw new Error("a zstd chunk we did not ask for");
+      }
+      if (length < P.OFFSET_ZSTD_PREFIX_SIZE || length > P.OFFSET_ZSTD_PREFIX_SIZE + req.length) {
+        throw new Error(`zstd chunk of ${length} bytes for a read of ${req.length}`);
+      }
+    } else if (length > MAX_CHUNK_PAYLOAD) {
+      throw new Error(`reply chunk of ${length} bytes`);
+    }
     this.#state = { kind: "payload", req, cookie, type, flags, length };
+  }
+
+  /** Unpacks a zstd chunk into the read's buffer; the read ends once it is in. */
+  #unpack(req: Pending, cookie: number, payload: Buffer) {
+    const offset = payload.readUInt32BE(0) * 0x100000000 + payload.readUInt32BE(4);
+    const length = payload.readUInt32BE(8);
+    const rel = offset - req.offset;
+    if (rel < 0 || rel + length > req.length) throw new Error("zstd chunk outside the read");
+    req.unpacking = (req.unpacking ?? 0) + 1;
+    const frame = payload.subarray(P.OFFSET_ZSTD_PREFIX_SIZE);
+    const current = () => this.#pending.get(cookie) === req;
+    unpackBlock(frame, length).then(
+      (data) => {
+        // A connection lost meanwhile has handed the read on: its buffer is not ours.
+        if (!current()) return;
+        req.dest!.set(data, req.at! + rel);
+        this.bytesReceived += length;
+        this.packedRaw += length;
+        this.packedWire += P.STRUCTURED_HEADER_SIZE + payload.length;
+      },
+      (err: Error) => {
+        req.error ??= new Error(`a packed reply did not unpack: ${err.message}`);
+      },
+    ).finally(() => {
+      req.unpacking!--;
+      if (!current() || req.unpacking! > 0 || !req.lastSeen) return;
+      req.lastSeen = false;
+      this.#finish(cookie, req);
+    });
   }
 
   /** A data chunk's offset is known: check it lies within the read, then copy. */

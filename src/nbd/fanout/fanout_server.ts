@@ -36,6 +36,8 @@ export interface FanoutOptions {
   retryDelayMs: number;
   /** With no upstream connection for this long, waiting requests fail. */
   boundMs: number;
+  /** Ask the physical machine for zstd-packed read replies. */
+  zstd: boolean;
   log: (line: string) => void;
   /** The block cache's shape; default DEFAULT_CACHE. */
   cache?: CacheShape;
@@ -53,6 +55,8 @@ export interface FanoutDiskStats {
   mapExtents: number;
   /** What the block cache of small reads saved and cost. */
   readonly cache: BlockCacheStats;
+  /** Read bytes that arrived zstd-packed, and their size on the wire. */
+  readonly packed: { raw: number; wire: number };
 }
 
 export interface Fanout {
@@ -99,6 +103,7 @@ async function serveDisk(disk: FanoutDisk, opts: FanoutOptions): Promise<ServedD
     retryDelayMs: opts.retryDelayMs,
     boundMs: opts.boundMs,
     handshakeTimeoutMs: HANDSHAKE_TIMEOUT_MS,
+    zstd: opts.zstd,
     log: opts.log,
   });
   const exp = await pool.start();
@@ -141,7 +146,10 @@ async function serveDisk(disk: FanoutDisk, opts: FanoutOptions): Promise<ServedD
       conn.closed.then(() => {
         clients.delete(conn);
         if (clients.size === 0) bufferPool.clear();
-        opts.log(`port ${disk.port}: a client left; ${cacheText(source.cacheStats)}`);
+        opts.log(
+          `port ${disk.port}: a client left; ${cacheText(source.cacheStats)}; ` +
+            packedText(pool.packed),
+        );
       });
       conn.start();
     };
@@ -162,6 +170,9 @@ async function serveDisk(disk: FanoutDisk, opts: FanoutOptions): Promise<ServedD
       mapExtents: source.mapLength,
       get cache() {
         return source.cacheStats;
+      },
+      get packed() {
+        return pool.packed;
       },
     };
     return { pool, servers, clients, stats };
@@ -200,8 +211,13 @@ export async function startFanout(opts: FanoutOptions): Promise<Fanout> {
   };
 }
 
+const mib = (n: number) => `${(n / 1048576).toFixed(1)} MiB`;
+
+function packedText(p: { raw: number; wire: number }): string {
+  return `${mib(p.raw)} arrived packed in ${mib(p.wire)}`;
+}
+
 function cacheText(c: BlockCacheStats): string {
-  const mib = (n: number) => `${(n / 1048576).toFixed(1)} MiB`;
   return `${mib(c.bytesFetched)} fetched; small reads: ${c.fetched} blocks fetched, ` +
     `${c.ahead} ahead, ${c.hits} found kept; large reads: ${c.bulkHits} blocks found kept`;
 }

@@ -23,6 +23,8 @@ export interface UpstreamPoolOptions {
   boundMs: number;
   /** How long one dial plus handshake may take. */
   handshakeTimeoutMs: number;
+  /** Ask for zstd-packed read replies (only our own server gives them). */
+  zstd: boolean;
   log: (line: string) => void;
 }
 
@@ -55,6 +57,9 @@ export class UpstreamPool {
   readonly bytesPerConnection: number[];
   /** Connections that ended while we were using them, and were dialled again. */
   reconnects = 0;
+  /** Read bytes that came packed, and what they took on the wire (ended connections too). */
+  #packedRaw = 0;
+  #packedWire = 0;
 
   constructor(private readonly opts: UpstreamPoolOptions) {
     this.#slots = new Array(opts.connections).fill(null);
@@ -73,6 +78,19 @@ export class UpstreamPool {
       if (results[i].status === "rejected") this.#redialLater(i);
     }
     return this.#export;
+  }
+
+  /** Read bytes that came packed, and their packed size: lifetime totals. */
+  get packed(): { raw: number; wire: number } {
+    let raw = this.#packedRaw;
+    let wire = this.#packedWire;
+    for (const c of this.#slots) {
+      if (c !== null) {
+        raw += c.packedRaw;
+        wire += c.packedWire;
+      }
+    }
+    return { raw, wire };
   }
 
   get live(): number {
@@ -159,7 +177,11 @@ export class UpstreamPool {
   }
 
   async #dial(slot: number): Promise<void> {
-    const c = await NbdClient.connect(this.opts.socket, this.opts.handshakeTimeoutMs);
+    const c = await NbdClient.connect(
+      this.opts.socket,
+      this.opts.handshakeTimeoutMs,
+      this.opts.zstd,
+    );
     if (this.#closed) {
       c.close();
       return;
@@ -189,6 +211,8 @@ export class UpstreamPool {
   #lost(slot: number, c: NbdClient, reason: string) {
     if (this.#slots[slot] !== c) return;
     this.#slots[slot] = null;
+    this.#packedRaw += c.packedRaw;
+    this.#packedWire += c.packedWire;
     if (this.#closed) return;
     this.opts.log(`${this.opts.socket}: connection ${slot} lost (${reason}); dialling again`);
     this.reconnects++;
