@@ -143,6 +143,11 @@ export interface ConversionTimes {
   wallSeconds: number;
   /** The stub virt-v2v's time reading the disk (OS/NAME-sda.seconds; needs copyToNull). */
   copySeconds: number;
+  /**
+   * The fixed cost: from start until the stub virt-v2v begins reading the
+   * disk (OS/NAME-sda.start, same clock); NaN after a real virt-v2v.
+   */
+  firstByteSeconds: number;
 }
 
 /**
@@ -164,6 +169,7 @@ export async function originalConversion(
   const remoteDir = join(options.out, `${options.name}.d`);
   try {
     const started = performance.now();
+    const startedEpoch = Date.now() / 1000;
     const test = RemoteShell.open(sshd, options.via);
     try {
       await test.command("virt-v2v --version");
@@ -200,7 +206,11 @@ export async function originalConversion(
       await forward.stop();
     }
     const wallSeconds = (performance.now() - started) / 1000;
-    return { wallSeconds, copySeconds: await copySecondsOf(options.out, options.name) };
+    return {
+      wallSeconds,
+      copySeconds: await copySecondsOf(options.out, options.name),
+      firstByteSeconds: await copyStartOf(options.out, options.name) - startedEpoch,
+    };
   } finally {
     await Deno.remove(local, { recursive: true });
   }
@@ -292,6 +302,16 @@ class RemoteShell {
   }
 }
 
+/** When the stub began its copy (epoch seconds); NaN after a real virt-v2v. */
+async function copyStartOf(out: string, name: string): Promise<number> {
+  try {
+    return Number(await Deno.readTextFile(join(out, `${name}-sda.start`)));
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return NaN;
+    throw err;
+  }
+}
+
 /** The stub's copy time; NaN after a real virt-v2v, which writes none. */
 async function copySecondsOf(out: string, name: string): Promise<number> {
   try {
@@ -337,6 +357,7 @@ export async function runOurs(
     `p2v.os=${options.out} p2v.name=${options.name} p2v.post= p2v.nbd=${options.backend} ` +
     (options.keys ?? "");
   const started = performance.now();
+  const startedEpoch = Date.now() / 1000;
   const child = new Deno.Command("sh", {
     args: [
       "-c",
@@ -390,6 +411,7 @@ export async function runOurs(
     return {
       wallSeconds,
       copySeconds: await copySecondsOf(options.out, options.name),
+      firstByteSeconds: await copyStartOf(options.out, options.name) - startedEpoch,
       copyCpu: copyEndCpu - copyStartCpu,
       wholeCpu: parseStat(await Deno.readTextFile(statFile)).children,
       rssMb: rssKb / 1024,

@@ -19,13 +19,18 @@
  *   qemu-nbd — our program with qemu-nbd.
  *
  * Printed per RTT and stack: the whole conversion's wall seconds (start of
- * the client side to its end), the copy rate (disk bytes ÷ the stub's time
+ * the client side to its end), the fixed cost (start to the stub's first
+ * read of the disk), the copy rate (disk bytes ÷ the stub's time
  * reading the disk) and their ratios to the original, medians over rounds;
- * and the most one channel can carry (one 2 MiB window per round trip).
+ * the bytes that crossed the link towards the server (MiB, our copy's upload
+ * to the server included, once per sshd), and the most one channel can carry
+ * (one 2 MiB window per round trip).
  *
  *   BENCH_RTTS=0,20,50,100    round-trip times in ms (default 0,20,50,100)
  *   BENCH_RATE=1e9            cap per direction, bit/s (default 1 Gbit/s)
  *   BENCH_IMAGE_MIB=512       dense image size in MiB (2048 for 2 GiB)
+ *   BENCH_IMAGE=PATH          copy this raw image instead (real data, e.g. the e2e
+ *                             guest's); the copy rate counts its allocated bytes
  *   BENCH_ROUNDS=2            rounds per RTT, the order swapped each round (default 2)
  *   BENCH_STACKS=original,builtin
  *   BENCH_KEYS="p2v.channels=16"  more kernel-command-line keys for our program
@@ -47,6 +52,7 @@ const IMAGE_MIB = Number(Deno.env.get("BENCH_IMAGE_MIB") ?? 512);
 const ROUNDS = Number(Deno.env.get("BENCH_ROUNDS") ?? 2);
 const STACKS = (Deno.env.get("BENCH_STACKS") ?? "original,builtin").split(",");
 const KEYS = Deno.env.get("BENCH_KEYS") ?? "";
+const IMAGE = Deno.env.get("BENCH_IMAGE");
 
 type Runner = (
   sshd: TestSshd,
@@ -84,10 +90,14 @@ async function main(): Promise<void> {
   try {
     await installStubVirtV2v(sshd, { copyToNull: true, input: "virt-v2v" });
     const out = await makeOutputDir(sshd);
-    const imagePath = await makeDenseImage(work, "dense.img", IMAGE_MIB * MiB);
-    const bytes = IMAGE_MIB * MiB;
+    const imagePath = IMAGE ?? await makeDenseImage(work, "dense.img", IMAGE_MIB * MiB);
+    // A real image is sparse: what is copied is what is allocated.
+    const bytes = IMAGE ? (await Deno.stat(IMAGE)).blocks! * 512 : IMAGE_MIB * MiB;
+    const what = IMAGE
+      ? `${IMAGE} (${(bytes / MiB).toFixed(0)} MiB allocated)`
+      : `${IMAGE_MIB} MiB dense`;
     console.log(
-      `${IMAGE_MIB} MiB dense, cap ${RATE / 1e6} Mbit/s each way, RTTs ${RTTS.join(", ")} ms, ` +
+      `${what}, cap ${RATE / 1e6} Mbit/s each way, RTTs ${RTTS.join(", ")} ms, ` +
         `${ROUNDS} rounds, stacks ${STACKS.join(", ")}; ${loadAverage()}`,
     );
     const rows: string[] = [];
@@ -98,7 +108,9 @@ async function main(): Promise<void> {
         rttMs,
         rateBitsPerSecond: RATE,
       });
-      const samples = new Map<string, ConversionTimes[]>(STACKS.map((s) => [s, []]));
+      const samples = new Map<string, (ConversionTimes & { sent: number })[]>(
+        STACKS.map((s) => [s, []]),
+      );
       try {
         for (let round = 0; round < ROUNDS; round++) {
           // Rotate the order each round so no stack always runs first.
@@ -106,15 +118,19 @@ async function main(): Promise<void> {
           for (const stack of order) {
             const name = `wan-${rttMs}-${stack}-${runs++}`;
             const accepted = link.accepted;
+            const sentBefore = link.bytesUp;
             const times = await RUNNERS[stack](sshd, link, { imagePath, out, name });
+            const sent = (link.bytesUp - sentBefore) / MiB;
             // Every stack reaches the server through the link, or its numbers mean nothing.
             if (link.accepted === accepted) throw new Error(`${stack} did not use the link`);
-            samples.get(stack)!.push(times);
+            samples.get(stack)!.push({ ...times, sent });
             console.log(
               `  RTT ${rttMs} ms round ${round + 1} ${stack}: ${
                 times.wallSeconds.toFixed(1)
               } s whole, ` +
-                `copy ${(bytes / 1e6 / times.copySeconds).toFixed(1)} MB/s; ${loadAverage()}`,
+                `${times.firstByteSeconds.toFixed(2)} s to the first byte, ` +
+                `copy ${(bytes / 1e6 / times.copySeconds).toFixed(1)} MB/s, ` +
+                `${sent.toFixed(0)} MiB sent; ${loadAverage()}`,
             );
           }
         }
@@ -123,27 +139,28 @@ async function main(): Promise<void> {
       }
       const wall = (s: string) => median(samples.get(s)!.map((x) => x.wallSeconds));
       const rate = (s: string) => median(samples.get(s)!.map((x) => bytes / 1e6 / x.copySeconds));
+      const sent = (s: string) => median(samples.get(s)!.map((x) => x.sent));
+      const first = (s: string) => median(samples.get(s)!.map((x) => x.firstByteSeconds));
       for (const stack of STACKS) {
         rows.push(
-          `| ${rttMs} | ${stack} | ${wall(stack).toFixed(1)} | ${rate(stack).toFixed(1)} | ` +
+          `| ${rttMs} | ${stack} | ${wall(stack).toFixed(1)} | ${first(stack).toFixed(2)} | ` +
+            `${rate(stack).toFixed(1)} | ` +
             `${(rate(stack) / rate(base)).toFixed(2)} | ${
               (wall(stack) / wall(base)).toFixed(2)
-            } | ` +
+            } | ${sent(stack).toFixed(0)} | ` +
             `${oneWindow(rttMs).toFixed(0)} |`,
         );
       }
     }
     console.log(
-      `\n${IMAGE_MIB} MiB dense, cap ${
-        RATE / 1e6
-      } Mbit/s; medians of ${ROUNDS} alternated rounds; ` +
+      `\n${what}, cap ${RATE / 1e6} Mbit/s; medians of ${ROUNDS} alternated rounds; ` +
         loadAverage(),
     );
     console.log(
-      `| RTT ms | stack | whole conversion s | copy MB/s | copy ×${base} | whole ×${base} | ` +
-        `one window per RTT, MB/s |`,
+      `| RTT ms | stack | whole conversion s | to first byte s | copy MB/s | copy ×${base} | whole ×${base} | ` +
+        `sent MiB | one window per RTT, MB/s |`,
     );
-    console.log("|---|---|---|---|---|---|---|");
+    console.log("|---|---|---|---|---|---|---|---|---|");
     for (const row of rows) console.log(row);
   } finally {
     await sshd.stop();
