@@ -59,11 +59,33 @@ Deno.test("own copy: probed missing, uploaded whole, then found good; an altered
     assert.equal((await sh(ownCopyUploadCommand(dir, sha, content.length), env, content)).code, 0);
     assert.deepEqual(await probe(), { dir, ready: true });
     const path = ownCopyPath(dir, sha);
+    assert.deepEqual(
+      [...Deno.readDirSync(dir)].map((e) => e.name).sort(),
+      [sha, `${sha}.ok`],
+    );
+
+    // Found good by its recorded identity, without hashing it again: a
+    // sha256sum that fails everything changes nothing.
+    const bin = await tempDir({ prefix: "p2v-no-sha." });
+    await Deno.writeTextFile(`${bin}/sha256sum`, "#!/bin/sh\nexit 1\n", { mode: 0o755 });
+    const noHash = { ...env, PATH: `${bin}:${env.PATH}` };
+    const probeWith = async (e: Record<string, string>) =>
+      ownCopyFromProbe((await sh(inBash(ownCopyProbeLines(sha).join("\n")), e)).stdout);
+    assert.deepEqual(await probeWith(noHash), { dir, ready: true });
+
+    // Without the record it is hashed, and the record written again.
+    await Deno.remove(`${path}.ok`);
+    assert.deepEqual(await probeWith(noHash), { dir, ready: false });
+    assert.deepEqual(await probe(), { dir, ready: true });
+    assert.deepEqual(await probeWith(noHash), { dir, ready: true });
+    await Deno.remove(bin, { recursive: true });
     assert.deepEqual(await Deno.readFile(path), content);
     assert.equal((await Deno.stat(path)).mode! & 0o777, 0o700);
     assert.equal((await Deno.stat(dir)).mode! & 0o777, 0o700);
 
-    // Altered in place: the probe no longer calls it good, so it is copied again.
+    // Altered in place (a clock tick later, as any later write is): the
+    // identity differs, the hash too, so it is copied again.
+    await new Promise((r) => setTimeout(r, 20));
     const altered = content.slice();
     altered[100] ^= 1;
     await Deno.writeFile(path, altered);

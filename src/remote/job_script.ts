@@ -30,6 +30,7 @@ import {
   WRAPPER_SCRIPT,
 } from "./remote_dir.ts";
 import { shellWord } from "./shell_quote.ts";
+import { ownCopyCheck } from "./server_copy.ts";
 
 /** Status the job leaves when a relay could not start (virt-v2v never ran). */
 export const STATUS_RELAY_FAILED = 98;
@@ -86,9 +87,7 @@ function fanoutFunction(opts: JobScriptOptions, fanout: FanoutSpec): string {
   const program = shellWord(fanout.program);
   const disks = opts.relays.map((r) => `--disk ${shellWord(`${r.port}=${r.socket}`)}`).join(" ");
   return `start_fanout() {
-    if ! echo ${
-    shellWord(`${fanout.sha256}  ${fanout.program}`)
-  } | sha256sum -c --status 2>/dev/null; then
+    if ! ${ownCopyCheck(program, fanout.sha256)}; then
         echo "${PROGRAM}: ${fanout.program} is not the file we copied there: removed" >> ${RELAY_LOG}
         rm -f -- ${program}
         return 1
