@@ -30,7 +30,7 @@ import {
   WRAPPER_SCRIPT,
 } from "./remote_dir.ts";
 import { shellWord } from "./shell_quote.ts";
-import { ownCopyCheck } from "./server_copy.ts";
+import { ownCopyCheck } from "./own_copy_check.ts";
 
 /** Status the job leaves when a relay could not start (virt-v2v never ran). */
 export const STATUS_RELAY_FAILED = 98;

@@ -17,6 +17,7 @@
  * about a second, once.
  */
 import { inBash } from "./remote_commands.ts";
+import { IDENTITY, ownCopyCheck } from "./own_copy_check.ts";
 import { shellWord } from "./shell_quote.ts";
 
 /** The probe's line naming the cache directory (absolute), when it can have one. */
@@ -29,20 +30,6 @@ const CACHE_DIR_EXPR = '"${XDG_CACHE_HOME:-$HOME/.cache}/virt-p2v"';
 
 /** Copies older than this, of other versions, are removed when a new one is put there. */
 const STALE_DAYS = 30;
-
-/** A file's identity: what changes whenever it is written, replaced or moved. */
-const IDENTITY = `stat -c '%d:%i:%s:%y:%z'`;
-
-/**
- * Bash that succeeds when the file at `path` (an expression) is the one whose
- * identity `path.ok` records, or, failing that, has the hash `sha256` (its
- * identity is then recorded again). Needs only bash and coreutils.
- */
-export function ownCopyCheck(path: string, sha256: string): string {
-  return `{ [ -f ${path} ] && { [ "$(${IDENTITY} -- ${path} 2>/dev/null)" = "$(cat -- ${path}.ok 2>/dev/null)" ] || ` +
-    `{ echo ${shellWord(`${sha256}  `)}${path} | sha256sum -c --status 2>/dev/null && ` +
-    `{ ${IDENTITY} -- ${path} > ${path}.ok; true; } 2>/dev/null; }; }; }`;
-}
 
 /** Probe script lines: the cache directory, and whether a good copy with `sha256` is in it. */
 export function ownCopyProbeLines(sha256: string): string[] {

@@ -208,8 +208,8 @@ export async function originalConversion(
     const wallSeconds = (performance.now() - started) / 1000;
     return {
       wallSeconds,
-      copySeconds: await copySecondsOf(options.out, options.name),
-      firstByteSeconds: await copyStartOf(options.out, options.name) - startedEpoch,
+      copySeconds: await stubFigure(options.out, options.name, "seconds"),
+      firstByteSeconds: await stubFigure(options.out, options.name, "start") - startedEpoch,
     };
   } finally {
     await Deno.remove(local, { recursive: true });
@@ -302,20 +302,14 @@ class RemoteShell {
   }
 }
 
-/** When the stub began its copy (epoch seconds); NaN after a real virt-v2v. */
-async function copyStartOf(out: string, name: string): Promise<number> {
+/**
+ * A number the stub wrote for disk sda: `start` (epoch seconds its copy
+ * began) or `seconds` (its copy time); NaN after a real virt-v2v, which
+ * writes neither.
+ */
+async function stubFigure(out: string, name: string, what: "start" | "seconds"): Promise<number> {
   try {
-    return Number(await Deno.readTextFile(join(out, `${name}-sda.start`)));
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return NaN;
-    throw err;
-  }
-}
-
-/** The stub's copy time; NaN after a real virt-v2v, which writes none. */
-async function copySecondsOf(out: string, name: string): Promise<number> {
-  try {
-    return Number(await Deno.readTextFile(join(out, `${name}-sda.seconds`)));
+    return Number(await Deno.readTextFile(join(out, `${name}-sda.${what}`)));
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) return NaN;
     throw err;
@@ -410,8 +404,8 @@ export async function runOurs(
     if (status.code !== 0) throw new Error(`our run failed:\n${stdout}\n${stderr}`);
     return {
       wallSeconds,
-      copySeconds: await copySecondsOf(options.out, options.name),
-      firstByteSeconds: await copyStartOf(options.out, options.name) - startedEpoch,
+      copySeconds: await stubFigure(options.out, options.name, "seconds"),
+      firstByteSeconds: await stubFigure(options.out, options.name, "start") - startedEpoch,
       copyCpu: copyEndCpu - copyStartCpu,
       wholeCpu: parseStat(await Deno.readTextFile(statFile)).children,
       rssMb: rssKb / 1024,
