@@ -41,6 +41,7 @@ const FULL: Config = {
   channels: 0,
   bandwidthMbit: 0,
   compress: true,
+  stage: { step: "none", dir: undefined, keep: false },
 };
 
 Deno.test("dump: a full configuration, password masked", () => {
@@ -82,6 +83,9 @@ reconnect            600
 channels             auto
 bandwidth            unlimited
 compress             yes
+stage                none
+stage.dir            (none)
+stage.keep           no
 `,
   );
 });
@@ -137,6 +141,9 @@ reconnect            600
 channels             auto
 bandwidth            unlimited
 compress             yes
+stage                none
+stage.dir            (none)
+stage.keep           no
 `,
   );
 });

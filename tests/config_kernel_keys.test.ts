@@ -104,6 +104,9 @@ const CASES: Case[] = [
   { key: "p2v.channels", value: "8", expected: { channels: 8 } },
   { key: "p2v.bandwidth", value: "200", expected: { bandwidthMbit: 200 } },
   { key: "p2v.compress", value: "0", expected: { compress: false } },
+  { key: "p2v.stage", value: "precopy", expected: { stageStep: "precopy" } },
+  { key: "p2v.stage.dir", value: "/srv/staging/", expected: { stageDir: "/srv/staging" } },
+  { key: "p2v.stage.keep", value: undefined, expected: { stageKeep: true } },
 ];
 
 function word(key: string, value: string | undefined): string {

@@ -37,6 +37,7 @@ Deno.test("resolve: with nothing given, everything comes from the host and the d
     channels: 0,
     bandwidthMbit: 0,
     compress: true,
+    stage: { step: "none", dir: undefined, keep: false },
   };
   assert.deepEqual(resolveConfig({}, resolveHost(), CTX), expected);
 });
@@ -116,6 +117,7 @@ Deno.test("resolve: every override beats the host", () => {
     channels: 0,
     bandwidthMbit: 0,
     compress: true,
+    stage: { step: "none", dir: undefined, keep: false },
   });
 });
 

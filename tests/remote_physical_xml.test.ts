@@ -34,6 +34,7 @@ function makeConfig(patch: Partial<Config> = {}): Config {
     channels: 0,
     bandwidthMbit: 0,
     compress: true,
+    stage: { step: "none", dir: undefined, keep: false },
     ...patch,
   };
 }

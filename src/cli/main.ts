@@ -19,6 +19,7 @@ import { PROGRAM, VERSION } from "../version.ts";
 import { runInteractive } from "./interactive.ts";
 import { runUnattended } from "./unattended.ts";
 import { DISK_FANOUT_FLAG, runDiskFanout } from "./disk_fanout.ts";
+import { runStageServer, STAGE_FLAG } from "./stage_server.ts";
 
 const PROC_CMDLINE = "/proc/cmdline";
 
@@ -71,6 +72,7 @@ async function runProgram(args: string[], io: MainIo): Promise<number> {
   }
   // The server side, started by the job script on the conversion server.
   if (args[0] === DISK_FANOUT_FLAG) return await runDiskFanout(args.slice(1), io.stderr);
+  if (args[0] === STAGE_FLAG) return await runStageServer(args.slice(1));
   const cli = parseCli(args);
   if (cli.help) {
     io.stdout(usageText());

@@ -82,6 +82,9 @@ export function dumpConfig(config: Config): string {
     line("channels", config.channels === 0 ? "auto" : String(config.channels)),
     line("bandwidth", config.bandwidthMbit === 0 ? "unlimited" : `${config.bandwidthMbit} Mbit/s`),
     line("compress", config.compress ? "yes" : "no"),
+    line("stage", config.stage.step),
+    line("stage.dir", optional(config.stage.dir)),
+    line("stage.keep", config.stage.keep ? "yes" : "no"),
   ];
   return lines.join("\n") + "\n";
 }

@@ -7,6 +7,7 @@
 import type { ConfigOverrides } from "./types.ts";
 import { tokeniseCmdline } from "./tokenise.ts";
 import {
+  parseAbsolutePath,
   parseBandwidth,
   parseBool,
   parseChannels,
@@ -24,6 +25,7 @@ import {
   parseRtcBasis,
   parseRtcOffset,
   parseSize,
+  parseStageStep,
 } from "./values.ts";
 
 /** Writes one key's value into the overrides; `key` is as written, for messages. */
@@ -59,6 +61,9 @@ export const KERNEL_KEYS: readonly KeySpec[] = [
   { key: "p2v.channels", apply: (o, k, v) => o.channels = parseChannels(k, v) },
   { key: "p2v.bandwidth", apply: (o, k, v) => o.bandwidthMbit = parseBandwidth(k, v) },
   { key: "p2v.compress", apply: (o, k, v) => o.compress = parseBool(k, v) },
+  { key: "p2v.stage", apply: (o, k, v) => o.stageStep = parseStageStep(k, v) },
+  { key: "p2v.stage.dir", apply: (o, k, v) => o.stageDir = parseAbsolutePath(k, v) },
+  { key: "p2v.stage.keep", apply: (o, k, v) => o.stageKeep = parseBool(k, v) },
   {
     key: "p2v.auth.username",
     alias: "p2v.username",

@@ -228,5 +228,8 @@ export function kernelLine(input: KernelLineInput): KernelLine {
   if (c.channels !== d.channels) b.value("p2v.channels", String(c.channels));
   if (c.bandwidthMbit !== d.bandwidthMbit) b.value("p2v.bandwidth", String(c.bandwidthMbit));
   if (c.compress !== d.compress) b.value("p2v.compress", c.compress ? "1" : "0");
+  if (c.stage.step !== d.stage.step) b.value("p2v.stage", c.stage.step);
+  if (c.stage.dir !== d.stage.dir) b.value("p2v.stage.dir", c.stage.dir);
+  if (c.stage.keep !== d.stage.keep) b.flag("p2v.stage.keep", c.stage.keep);
   return { words: b.words, notes: b.notes };
 }

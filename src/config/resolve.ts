@@ -105,5 +105,6 @@ export function resolveConfig(o: ConfigOverrides, host: HostFacts, ctx: ResolveC
     channels: o.channels ?? 0,
     bandwidthMbit: o.bandwidthMbit ?? 0,
     compress: o.compress ?? true,
+    stage: { step: o.stageStep ?? "none", dir: o.stageDir, keep: o.stageKeep ?? false },
   };
 }

@@ -81,6 +81,22 @@ export interface OutputConfig {
   misc: string[];
 }
 
+/**
+ * A warm conversion's step (`p2v.stage`, our extension): "precopy" copies
+ * the disks of the running machine into a staging area on the server,
+ * "cutover" (from our boot medium) sends what changed since and converts
+ * the staged copy there, "list" shows the staged copies a server holds.
+ */
+export type StageStep = "none" | "precopy" | "cutover" | "list";
+
+export interface StageConfig {
+  step: StageStep;
+  /** The staging area on the server (`p2v.stage.dir`): an absolute directory. */
+  dir?: string;
+  /** Keep the staged copy after a successful cutover (`p2v.stage.keep`). */
+  keep: boolean;
+}
+
 /** The complete configuration of a run. */
 export interface Config {
   remote: RemoteConfig;
@@ -131,6 +147,7 @@ export interface Config {
    * wherever each disk is read through several channels.
    */
   compress: boolean;
+  stage: StageConfig;
 }
 
 /**
@@ -177,6 +194,9 @@ export interface ConfigOverrides {
   channels?: number;
   bandwidthMbit?: number;
   compress?: boolean;
+  stageStep?: StageStep;
+  stageDir?: string;
+  stageKeep?: boolean;
 }
 
 /** Options of the program's own command line (see OPTIONS in docs/virt-p2v.1). */

@@ -13,7 +13,7 @@ import { pathToFileURL } from "node:url";
 import { NBD_BACKENDS, type NbdBackend } from "./nbd.ts";
 import { ConfigError } from "../errors.ts";
 import { maskUrlPasswords } from "./mask_url.ts";
-import type { NetworkMapEntry, OutputAllocation, RtcBasis } from "./types.ts";
+import type { NetworkMapEntry, OutputAllocation, RtcBasis, StageStep } from "./types.ts";
 
 /** The value quoted safely for a one-line message (control characters escaped). */
 function shown(value: string): string {
@@ -320,4 +320,18 @@ export function parseIdentityUrl(key: string, value: string | undefined): string
     );
   }
   return url;
+}
+
+/** `p2v.stage`: the step of a warm conversion. */
+export function parseStageStep(key: string, value: string | undefined): StageStep {
+  return parseEnum(key, value, ["none", "precopy", "cutover", "list"] as const, "stage step");
+}
+
+/** An absolute path on the conversion server, without a newline or a NUL. */
+export function parseAbsolutePath(key: string, value: string | undefined): string {
+  const path = parseRequiredString(key, value, "an absolute path");
+  if (!path.startsWith("/") || /[\n\0]/.test(path)) {
+    throw new ConfigError(`${key}: "${path}" is not an absolute path`);
+  }
+  return path.length > 1 ? path.replace(/\/+$/, "") : path;
 }

@@ -187,7 +187,7 @@ async function planFanout(
  * and the password of the identity URL (which the URL mask misses when the
  * kernel command line quoted a URL with a blank in it).
  */
-function configSecrets(config: Config): string[] {
+export function configSecrets(config: Config): string[] {
   const secrets: string[] = [];
   if (config.auth.password !== undefined) secrets.push(config.auth.password);
   let password = "";
@@ -467,7 +467,7 @@ export async function runConversion(req: ConversionRequest): Promise<ConversionO
 }
 
 /** Whether the disk holds an EFI system partition; undefined when it cannot be told. */
-async function efiPartitionOn(path: string): Promise<boolean | undefined> {
+export async function efiPartitionOn(path: string): Promise<boolean | undefined> {
   try {
     return await withDiskReader(path, hasEfiSystemPartition);
   } catch {

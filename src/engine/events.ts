@@ -10,6 +10,7 @@ export type Phase =
   | "exporting"
   | "uploading"
   | "converting"
+  | "syncing"
   | "cleaning-up";
 
 export type EngineEvent =
@@ -40,11 +41,14 @@ export type EngineEvent =
   | { type: "reconnecting"; attempt: number; elapsedMs: number }
   /** Connected again; the conversion goes on where it was. */
   | { type: "link-resumed"; attempt: number; elapsedMs: number }
+  /** A line of a warm conversion's pre-copy or cutover: what is hashed, sent, verified. */
+  | { type: "stage"; message: string }
   /** A problem that does not stop the run. */
   | { type: "warning"; message: string }
   /** Detail for `--verbose`: what a client of our NBD export did wrong, and such. */
   | { type: "debug"; message: string }
-  | { type: "finished"; remoteDir: string }
+  /** `summary`: the sentence to end on when the run was not a conversion (a pre-copy). */
+  | { type: "finished"; remoteDir: string; summary?: string }
   | { type: "failed"; message: string; remoteDir?: string }
   | { type: "cancelled"; remoteDir?: string };
 

@@ -7,7 +7,13 @@ import type { Config } from "../config/types.ts";
 import { UserError } from "../errors.ts";
 
 export type ConversionOutcome =
-  | { kind: "succeeded"; remoteDir: string; logFile: string }
+  | {
+    kind: "succeeded";
+    remoteDir: string;
+    logFile: string;
+    /** What was done, when it was not a conversion (a pre-copy, a listing). */
+    summary?: string;
+  }
   | {
     kind: "failed";
     /**

@@ -13,6 +13,7 @@ import type { ExportStarter } from "../nbd/export.ts";
 import { type ServerCapabilities, ServerUnfitError } from "../remote/virt_v2v_probe.ts";
 import { connectToServer, type SessionOpener } from "./connect.ts";
 import { runConversion } from "./conversion.ts";
+import { runStaged, stageSettingsProblem } from "./staged_run.ts";
 import { unreadableDisks } from "./disk_access.ts";
 import type { EventSink } from "./events.ts";
 import type { ConversionOutcome } from "./outcome.ts";
@@ -41,7 +42,7 @@ export async function runPipeline(req: PipelineRequest): Promise<ConversionOutco
   const outcome = await connectAndConvert(req);
   switch (outcome.kind) {
     case "succeeded":
-      emit({ type: "finished", remoteDir: outcome.remoteDir });
+      emit({ type: "finished", remoteDir: outcome.remoteDir, summary: outcome.summary });
       break;
     case "cancelled":
       emit({ type: "cancelled", remoteDir: outcome.remoteDir });
@@ -56,7 +57,11 @@ export async function runPipeline(req: PipelineRequest): Promise<ConversionOutco
 async function connectAndConvert(req: PipelineRequest): Promise<ConversionOutcome> {
   const { config, emit, signal } = req;
   if (signal.aborted) return { kind: "cancelled" };
-  const diskProblem = await unreadableDisks(config.disks, req.facts.disks.map((d) => d.name));
+  const stageProblem = stageSettingsProblem(config);
+  if (stageProblem !== undefined) return { kind: "failed", stage: "server", message: stageProblem };
+  const diskProblem = config.stage.step === "list"
+    ? undefined
+    : await unreadableDisks(config.disks, req.facts.disks.map((d) => d.name));
   if (diskProblem !== undefined) return { kind: "failed", stage: "disks", message: diskProblem };
   const diagnostics = req.captureDiagnostics();
   let connected;
@@ -86,6 +91,19 @@ async function connectAndConvert(req: PipelineRequest): Promise<ConversionOutcom
     return { kind: "failed", stage: "server", message: problem.message };
   }
   try {
+    if (config.stage.step !== "none") {
+      return await runStaged({
+        config: withServerOutputName(config, capabilities.outputs),
+        facts: req.facts,
+        link: connected.link,
+        capabilities,
+        diagnostics: await diagnostics,
+        emit,
+        signal,
+        timeouts: req.timeouts,
+        bandwidth: req.bandwidth,
+      });
+    }
     return await runConversion({
       config: withServerOutputName(config, capabilities.outputs),
       facts: req.facts,

@@ -25,8 +25,13 @@ export async function runUnattendedConversion(req: PipelineRequest): Promise<Con
     emit({ type: "warning", message: "the network did not come up in time; trying anyway" });
   }
   const outcome = await runPipeline(req);
-  if (outcome.kind === "succeeded") await runHook("p2v.post", config.post);
-  else await runFailHook(config.fail, emit);
+  // A pre-copy runs on the live machine, a listing anywhere: neither may end
+  // in p2v.post (a poweroff by default when booted from our medium).
+  const converted = config.stage.step === "none" || config.stage.step === "cutover";
+  if (outcome.kind === "succeeded" && converted) await runHook("p2v.post", config.post);
+  else if (outcome.kind === "succeeded") {
+    emit({ type: "debug", message: `p2v.post is not run after p2v.stage=${config.stage.step}` });
+  } else await runFailHook(config.fail, emit);
   return outcome;
 }
 

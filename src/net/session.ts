@@ -59,6 +59,10 @@ export interface RemoteProcess {
   /** Settles once the command has ended and its channel is closed. */
   readonly ended: Promise<RemoteEnd>;
   write(data: string | Uint8Array): void;
+  /** Writes `data` and settles once the channel takes more (its window has room). */
+  send(data: Uint8Array): Promise<void>;
+  /** No more input: the command sees the end of its stdin. */
+  endInput(): void;
   /** Ctrl-C on its terminal (needs `pty`). */
   interrupt(): void;
   /** Close its channel without waiting for it. */

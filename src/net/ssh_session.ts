@@ -453,6 +453,24 @@ class SshProcess implements RemoteProcess {
     if (this.#channel.writable) this.#channel.write(data);
   }
 
+  send(data: Uint8Array): Promise<void> {
+    const channel = this.#channel;
+    if (!channel.writable) return Promise.reject(new Error("the channel is closed"));
+    if (channel.write(data)) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const done = (err?: Error) => {
+        channel.off("drain", onDrain);
+        channel.off("close", onClose);
+        if (err) reject(err);
+        else resolve();
+      };
+      const onDrain = () => done();
+      const onClose = () => done(new Error("the channel closed"));
+      channel.on("drain", onDrain);
+      channel.on("close", onClose);
+    });
+  }
+
   /** No more input: the command sees end of file. */
   endInput(): void {
     this.#channel.end();

@@ -67,7 +67,7 @@ export interface JobScriptOptions {
   relay?: RelayKind;
   fanout?: FanoutSpec;
   relays: readonly RelaySpec[];
-  /** With no heartbeat for this long, the watchdog ends the conversion. */
+  /** With no heartbeat for this long, the watchdog ends the conversion; 0: no watchdog. */
   boundSeconds: number;
   /** The relays retry a lost upstream this often, for at least `boundSeconds`. */
   retryDelaySeconds: number;
@@ -107,6 +107,28 @@ function fanoutFunction(opts: JobScriptOptions, fanout: FanoutSpec): string {
     echo "${PROGRAM}: the disk fan-out did not start: $(tail -n 1 ${RELAY_LOG})" >> ${RELAY_LOG}
     return 1
 }`;
+}
+
+const NO_WATCHDOG = `# No watchdog: the disks are on this server, and the physical machine may be
+# switched off while the conversion runs.`;
+
+/** Bash that ends the job when no heartbeat has come for `boundSeconds`. */
+function watchdog(boundSeconds: number): string {
+  return `# No heartbeat for the bound: ${PROGRAM} is not coming back; end everything,
+# giving virt-v2v the chance to clean up first.
+(
+    trap '' TERM
+    while sleep ${WATCHDOG_PERIOD_SECONDS}; do
+        age=$(( $(date +%s) - $(stat -c %Y ${HEARTBEAT_FILE}) ))
+        if [ "$age" -gt ${boundSeconds} ]; then
+            echo "${PROGRAM}: no contact with the physical machine for $age s: stopping the conversion" \\
+                >> ${CONVERSION_LOG}
+            kill -TERM -- -$$
+            sleep ${KILL_GRACE_SECONDS}
+            kill -KILL -- -$$
+        fi
+    done
+) &`;
 }
 
 export function buildJobScript(opts: JobScriptOptions): string {
@@ -205,23 +227,15 @@ ${starts.map((line) => `    ${line}`).join("\n")}
     done
 }
 ${opts.fanout ? fanoutFunction(opts, opts.fanout) : ""}
-${opts.fanout ? "start_fanout || start_classic_relays" : "start_classic_relays"}
+${
+    opts.relays.length === 0
+      ? "# The disks are files on this server (a staged copy): nothing to relay."
+      : opts.fanout
+      ? "start_fanout || start_classic_relays"
+      : "start_classic_relays"
+  }
 
-# No heartbeat for the bound: ${PROGRAM} is not coming back; end everything,
-# giving virt-v2v the chance to clean up first.
-(
-    trap '' TERM
-    while sleep ${WATCHDOG_PERIOD_SECONDS}; do
-        age=$(( $(date +%s) - $(stat -c %Y ${HEARTBEAT_FILE}) ))
-        if [ "$age" -gt ${opts.boundSeconds} ]; then
-            echo "${PROGRAM}: no contact with the physical machine for $age s: stopping the conversion" \\
-                >> ${CONVERSION_LOG}
-            kill -TERM -- -$$
-            sleep ${KILL_GRACE_SECONDS}
-            kill -KILL -- -$$
-        fi
-    done
-) &
+${opts.boundSeconds > 0 ? watchdog(opts.boundSeconds) : NO_WATCHDOG}
 
 bash ${dir}/${WRAPPER_SCRIPT} >> ${OUTPUT_FILE} 2>> ${RELAY_LOG}
 end_job

@@ -15,7 +15,9 @@ export interface PhysicalXmlDisk {
   /** The config disk entry: a kernel name (`sda`) or an absolute path. */
   name: string;
   /** Port the server allocated for this disk's reverse forward. */
-  remotePort: number;
+  remotePort?: number;
+  /** Or: the disk is this image file on the server (a staged copy). */
+  file?: string;
 }
 
 export interface PhysicalXmlInput {
@@ -180,7 +182,15 @@ export function buildPhysicalXml(input: PhysicalXmlInput): string {
   const devices = domain.ele("devices");
   input.disks.forEach((disk, index) => {
     const dev = checkValue("disk name", diskTargetDev(disk.name, index), "attribute");
-    const port = checkCount(`NBD port of disk ${disk.name}`, disk.remotePort, 1, 65535);
+    if (disk.file !== undefined) {
+      const file = checkValue(`staged image of disk ${disk.name}`, disk.file, "attribute");
+      const el = devices.ele("disk", { type: "file", device: "disk" });
+      el.ele("driver", { name: "qemu", type: "raw" });
+      el.ele("source", { file });
+      el.ele("target", { dev });
+      return;
+    }
+    const port = checkCount(`NBD port of disk ${disk.name}`, disk.remotePort ?? 0, 1, 65535);
     const el = devices.ele("disk", { type: "network", device: "disk" });
     el.ele("driver", { name: "qemu", type: "raw" });
     el.ele("source", { protocol: "nbd" }).ele("host", { name: "localhost", port });

@@ -116,6 +116,9 @@ export function createTextReporter(opts: TextReporterOptions): (event: EngineEve
             `(attempt ${event.attempt}); the conversion goes on`,
         );
         break;
+      case "stage":
+        line(event.message);
+        break;
       case "warning":
         line(`virt-p2v: warning: ${event.message}`);
         break;
@@ -123,6 +126,10 @@ export function createTextReporter(opts: TextReporterOptions): (event: EngineEve
         if (opts.verbose) line(`virt-p2v: ${event.message}`);
         break;
       case "finished":
+        if (event.summary !== undefined) {
+          line(event.summary);
+          break;
+        }
         line(
           `Conversion finished successfully in ${formatDuration((now() - started) / 1000)}` +
             (opts.config ? `: ${guestDestination(opts.config)}` : "") +

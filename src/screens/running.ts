@@ -146,6 +146,9 @@ export class RunningScreen extends FormScreen<RunningResult> {
         );
         if (!this.cancelling) this.phase = this.#linkPhase ?? "Doing conversion ...";
         break;
+      case "stage":
+        this.#pushLog(sanitize(event.message));
+        break;
       case "warning":
         this.#pushLog(`virt-p2v: warning: ${sanitize(event.message)}`);
         break;

@@ -56,6 +56,7 @@ export function engineConfig(
     channels: opts.channels ?? 0,
     bandwidthMbit: opts.bandwidthMbit ?? 0,
     compress: opts.compress ?? true,
+    stage: { step: "none", dir: undefined, keep: false },
   };
 }
 

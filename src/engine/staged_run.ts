@@ -1,0 +1,226 @@
+/**
+ * A warm conversion's steps on an open session (`p2v.stage`): the pre-copy
+ * from the running machine, the cutover from our boot medium (sync, verify,
+ * then the conversion of the staged copy on the server), and the listing.
+ * All three need our program on the server, where the staging area's side
+ * runs.
+ */
+import type { HostFacts } from "../collect/types.ts";
+import type { Config } from "../config/types.ts";
+import { describeError, UserError } from "../errors.ts";
+import { diskSourcePath, probeDisk } from "../nbd/disk_size.ts";
+import type { RateLimit } from "../net/rate_limit.ts";
+import type { RemoteSession } from "../net/session.ts";
+import { inBash } from "../remote/remote_commands.ts";
+import { ownCopyFromProbe, ownCopyProbeLines } from "../remote/server_copy.ts";
+import type { ServerCapabilities } from "../remote/virt_v2v_probe.ts";
+import { localBinding, machineUuid } from "../stage/binding.ts";
+import { syncDisks } from "../stage/chunk_sync.ts";
+import type { StagedListing } from "../stage/staging_area.ts";
+import { type ServerProgram, StagingClient } from "../stage/staging_client.ts";
+import { loadOwnExecutable, type OwnExecutable } from "../system/own_executable.ts";
+import { formatBytes } from "../text/units.ts";
+import { channelsFor, measureRoundTrip, placeOwnCopy } from "./disk_channels.ts";
+import type { EventSink } from "./events.ts";
+import type { ServerLink } from "./link.ts";
+import type { ConversionOutcome } from "./outcome.ts";
+import { convertStaged } from "./staged_conversion.ts";
+import type { Timeouts } from "./timeouts.ts";
+
+export interface StagedRunRequest {
+  config: Config;
+  facts: HostFacts;
+  link: ServerLink;
+  capabilities: ServerCapabilities;
+  diagnostics: Record<string, string | undefined>;
+  emit: EventSink;
+  signal: AbortSignal;
+  timeouts: Timeouts;
+  bandwidth?: RateLimit;
+  ownExecutable?: () => Promise<{ info: OwnExecutable; content: Uint8Array } | undefined>;
+}
+
+/** Why the `p2v.stage*` keys cannot run as given; undefined when they can. */
+export function stageSettingsProblem(config: Config): string | undefined {
+  const stage = config.stage;
+  if (stage.step === "none") return undefined;
+  if (stage.dir === undefined) {
+    return `p2v.stage=${stage.step} needs p2v.stage.dir, the staging area's directory on the ` +
+      "conversion server";
+  }
+  if (stage.step !== "list" && config.disks.length === 0) {
+    return "no disks selected for the staged copy; set p2v.disks";
+  }
+  return undefined;
+}
+
+/** Our program on the server, copied there once (see server_copy.ts). */
+async function ourProgramThere(
+  session: RemoteSession,
+  req: StagedRunRequest,
+): Promise<ServerProgram> {
+  const own = await (req.ownExecutable ?? (() => loadOwnExecutable((n) => Deno.env.get(n))))();
+  if (own === undefined) {
+    throw new UserError(
+      "a staged conversion needs virt-p2v's single executable to copy to the conversion " +
+        "server (./build.sh makes one)",
+    );
+  }
+  const t = req.timeouts;
+  const probe = await session.exec(inBash(ownCopyProbeLines(own.info.sha256).join("\n")), {
+    timeoutMs: t.remoteCommandMs,
+  });
+  const path = await placeOwnCopy(session, own, ownCopyFromProbe(probe.stdout), {
+    timeoutMs: t.remoteCommandMs,
+    emit: req.emit,
+    bandwidth: req.bandwidth,
+  });
+  if (path === undefined) {
+    throw new UserError("virt-p2v could not be copied to the conversion server (see the warning)");
+  }
+  return { path, sha256: own.info.sha256 };
+}
+
+function listingLine(l: StagedListing, now: number): string {
+  const stamp = Date.parse(l.updated || l.created);
+  const ageHours = Number.isNaN(stamp) ? undefined : (now - stamp) / 3_600_000;
+  const age = ageHours === undefined
+    ? "age unknown"
+    : ageHours < 48
+    ? `${ageHours.toFixed(1)} h old`
+    : `${(ageHours / 24).toFixed(1)} days old`;
+  const state = l.state === "precopy"
+    ? "pre-copied"
+    : l.state === "cutover"
+    ? "cut over (kept)"
+    : "incomplete";
+  const disks = l.disks.map((d) => `${d.name} ${formatBytes(d.size)}`).join(", ");
+  return `${l.name}: ${state}, ${age}, ${formatBytes(l.allocatedBytes)} on the server; ` +
+    `disks ${disks}; machine ${l.machine || "unknown"}`;
+}
+
+export async function runStaged(req: StagedRunRequest): Promise<ConversionOutcome> {
+  const { config, emit, link } = req;
+  const session = link.session;
+  const step = config.stage.step;
+  const area = config.stage.dir!;
+  const stagedDir = `${area}/${config.guestname}`;
+  const failed = (message: string): ConversionOutcome => ({
+    kind: "failed",
+    stage: "conversion",
+    message,
+    remoteDir: stagedDir,
+  });
+  try {
+    emit({ type: "phase", phase: "uploading", message: "Putting virt-p2v on the server ..." });
+    const program = await ourProgramThere(session, req);
+    const client = new StagingClient(
+      session,
+      program,
+      area,
+      config.guestname,
+      req.timeouts.remoteCommandMs,
+    );
+    if (step === "list") {
+      const listed = await client.list();
+      const now = Date.now();
+      for (const l of listed) emit({ type: "stage", message: listingLine(l, now) });
+      const summary = `${listed.length} staged conversion${
+        listed.length === 1 ? "" : "s"
+      } in ${area}`;
+      return { kind: "succeeded", remoteDir: area, logFile: "", summary };
+    }
+    if (step !== "precopy" && step !== "cutover") throw new UserError(`no stage step ${step}`);
+
+    const sizes = await Promise.all(
+      config.disks.map(async (name) => ({ name, size: await probeDisk(diskSourcePath(name)) })),
+    );
+    const binding = localBinding(await machineUuid(), req.facts, sizes);
+    emit({
+      type: "phase",
+      phase: "syncing",
+      message: step === "precopy"
+        ? `Pre-copying the running machine into ${stagedDir} ...`
+        : `Cutover: sending what changed since the pre-copy to ${stagedDir} ...`,
+    });
+    await client.open(binding, step);
+    const channels = config.channels !== 0
+      ? config.channels
+      : channelsFor(await measureRoundTrip(session, req.timeouts.remoteCommandMs) ?? 0);
+    const results = await syncDisks({
+      client,
+      disks: sizes,
+      channels: Math.max(2, channels),
+      compress: config.compress,
+      bandwidth: req.bandwidth,
+      emit,
+      signal: req.signal,
+      // The server reads the staged image at disk speed: 20 MB/s is a slow disk.
+      hashTimeoutMs: req.timeouts.remoteCommandMs +
+        Math.max(...sizes.map((s) => s.size)) / 20_000,
+    });
+    const sentBytes = results.reduce((n, r) => n + r.linkBytes, 0);
+    const totalBytes = sizes.reduce((n, s) => n + s.size, 0);
+    await client.mark(step);
+
+    if (step === "precopy") {
+      const changed = results.reduce((n, r) => n + r.changedWhileSending, 0);
+      const summary = `Pre-copy done: ${formatBytes(totalBytes)} staged in ${stagedDir} on the ` +
+        `server (${formatBytes(sentBytes)} sent). The staged copy is NOT consistent: this ` +
+        `machine kept running while it was read${
+          changed > 0 ? ` (${changed} chunks changed meanwhile)` : ""
+        }. ` +
+        `Run the pre-copy again to bring it closer, then boot from the virt-p2v medium with ` +
+        `p2v.stage=cutover to finish.`;
+      return { kind: "succeeded", remoteDir: stagedDir, logFile: "", summary };
+    }
+
+    for (const r of results) {
+      emit({
+        type: "stage",
+        message: `disk ${r.name}: verified: all ${r.chunks} chunks of the staged copy match the ` +
+          `disk as hashed at cutover (${r.sent} sent, ${r.chunks - r.sent} already staged)`,
+      });
+    }
+    emit({
+      type: "stage",
+      message: `The staged copy is complete and verified (${formatBytes(sentBytes)} sent). ` +
+        "The physical machine can now be switched off: the conversion runs on the server " +
+        "from the staged copy.",
+    });
+    const outcome = await convertStaged({
+      config,
+      facts: req.facts,
+      link,
+      capabilities: req.capabilities,
+      diagnostics: req.diagnostics,
+      stagedDir,
+      dataBytes: totalBytes,
+      emit,
+      signal: req.signal,
+      timeouts: req.timeouts,
+    });
+    if (outcome.kind === "succeeded") {
+      if (config.stage.keep) {
+        emit({
+          type: "stage",
+          message: `The staged copy is kept in ${stagedDir} (p2v.stage.keep)`,
+        });
+      } else {
+        try {
+          await client.remove();
+          emit({ type: "stage", message: `The staged copy in ${stagedDir} was removed` });
+        } catch (err) {
+          emit({
+            type: "warning",
+            message: `the staged copy in ${stagedDir} could not be removed: ${describeError(err)}`,
+          });
+        }
+      }
+    }
+    return outcome;
+  } catch (err) {
+    if (req.signal.aborted) return { kind: "cancelled", remoteDir: stagedDir };
+    return failed(describeError(err));
+  }
+}

@@ -1,0 +1,303 @@
+/**
+ * The staging area on the conversion server, as our copy there keeps it:
+ * `AREA/NAME/` (mode 0700) holds `binding.json`, one sparse image per disk
+ * (`disk-0.img`, …) and `state` (the last step that completed). Every
+ * operation here runs on the server, started by `virt-p2v --stage …`.
+ */
+import fs from "node:fs";
+import { bindingMismatch, parseBinding, type StageBinding } from "./binding.ts";
+import { CHUNK_BYTES, chunkLength, hashChunk, hashChunks } from "./chunk_hashes.ts";
+import { FrameReader } from "./chunk_frames.ts";
+import { unpackBlock } from "../nbd/zstd_block.ts";
+import { describeError, UserError } from "../errors.ts";
+
+export const BINDING_FILE = "binding.json";
+export const STATE_FILE = "state";
+/** A staged conversion's name: the guest name's alphabet. */
+const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/;
+/** Written chunks are synced and read back for their hash this often. */
+const VERIFY_EVERY_BYTES = 64 * 1024 * 1024;
+/** The most a binding file may hold (64 disks fit in a few KiB). */
+const MAX_BINDING_BYTES = 64 * 1024;
+
+export type StagedState = "precopy" | "cutover";
+
+export function stagedDir(area: string, name: string): string {
+  if (!area.startsWith("/")) throw new UserError(`the staging area ${area} is not absolute`);
+  if (!SAFE_NAME.test(name)) throw new UserError(`"${name}" cannot name a staged conversion`);
+  return `${area}/${name}`;
+}
+
+export function stagedImage(dir: string, disk: number): string {
+  return `${dir}/disk-${disk}.img`;
+}
+
+export interface OpenRequest {
+  binding: StageBinding;
+  /** A cutover needs a staged copy already there; a pre-copy makes one. */
+  step: StagedState;
+}
+
+/** A directory of ours: not a link, owned by us, nobody else may enter. */
+function checkOwnDirectory(dir: string): void {
+  const st = fs.lstatSync(dir);
+  if (!st.isDirectory()) throw new UserError(`${dir} is not a directory`);
+  if (st.uid !== Deno.uid()) {
+    throw new UserError(`${dir} belongs to another user: it cannot hold our staged copy`);
+  }
+  if ((st.mode & 0o077) !== 0) fs.chmodSync(dir, 0o700);
+}
+
+function readBinding(dir: string): StageBinding | undefined {
+  let text: string;
+  try {
+    const st = fs.lstatSync(`${dir}/${BINDING_FILE}`);
+    if (!st.isFile() || st.size > MAX_BINDING_BYTES) return undefined;
+    text = fs.readFileSync(`${dir}/${BINDING_FILE}`, "utf8");
+  } catch {
+    return undefined;
+  }
+  try {
+    return parseBinding(JSON.parse(text));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Bytes a file takes on disk (0 when it is not there). */
+function allocatedBytes(path: string): number {
+  try {
+    return fs.statSync(path).blocks * 512;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Checks the binding (or makes the staging, for a pre-copy), checks there is
+ * room for what is not staged yet, and sizes each disk's image. Returns a
+ * line for the other end.
+ */
+export function openStaging(area: string, name: string, req: OpenRequest): string {
+  const dir = stagedDir(area, name);
+  fs.mkdirSync(area, { recursive: true, mode: 0o700 });
+  let fresh = false;
+  try {
+    fs.mkdirSync(dir, { mode: 0o700 });
+    fresh = true;
+  } catch (err) {
+    if ((err as { code?: string }).code !== "EEXIST") throw err;
+  }
+  checkOwnDirectory(dir);
+  const staged = fresh ? undefined : readBinding(dir);
+  if (staged === undefined) {
+    if (req.step === "cutover") {
+      if (fresh) fs.rmdirSync(dir);
+      throw new UserError(
+        `there is no staged copy at ${dir} on the conversion server: run the pre-copy ` +
+          `(p2v.stage=precopy) on the running machine first`,
+      );
+    }
+    if (!fresh && fs.readdirSync(dir).length > 0) {
+      throw new UserError(`${dir} holds files that are not a staged copy of ours; name another`);
+    }
+  } else {
+    const why = bindingMismatch(staged, req.binding);
+    if (why !== undefined) {
+      throw new UserError(`refused: the staged copy at ${dir} is not this machine's: ${why}`);
+    }
+  }
+  const needed = req.binding.disks.reduce(
+    (n, d, i) => n + Math.max(0, d.size - allocatedBytes(stagedImage(dir, i))),
+    0,
+  );
+  const st = fs.statfsSync(dir);
+  const free = st.bavail * st.bsize;
+  if (needed > free) {
+    throw new UserError(
+      `the staging area ${area} has ${free} bytes free, and the staged copy needs up to ` +
+        `${needed} more: free some room or name another p2v.stage.dir`,
+    );
+  }
+  // The binding first: a staging cut short here is still ours, and completed next time.
+  if (staged === undefined) {
+    writeAtomically(`${dir}/${BINDING_FILE}`, JSON.stringify(req.binding) + "\n");
+  }
+  req.binding.disks.forEach((d, i) => {
+    const fd = fs.openSync(stagedImage(dir, i), fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600);
+    try {
+      if (fs.fstatSync(fd).size !== d.size) fs.ftruncateSync(fd, d.size);
+    } finally {
+      fs.closeSync(fd);
+    }
+  });
+  return JSON.stringify({ ok: true, dir, free, needed }) + "\n";
+}
+
+function writeAtomically(path: string, text: string): void {
+  const tmp = `${path}.tmp`;
+  fs.writeFileSync(tmp, text, { mode: 0o600 });
+  fs.renameSync(tmp, path);
+}
+
+function boundOpen(area: string, name: string): { dir: string; binding: StageBinding } {
+  const dir = stagedDir(area, name);
+  checkOwnDirectory(dir);
+  const binding = readBinding(dir);
+  if (binding === undefined) throw new UserError(`there is no staged copy at ${dir}`);
+  return { dir, binding };
+}
+
+function diskOf(binding: StageBinding, disk: number) {
+  const d = binding.disks[disk];
+  if (d === undefined) throw new UserError(`the staged copy has no disk ${disk}`);
+  return d;
+}
+
+/** Every chunk hash of staged disk `disk`, in order. */
+export async function hashStaged(area: string, name: string, disk: number): Promise<Uint8Array> {
+  const { dir, binding } = boundOpen(area, name);
+  return await hashChunks(stagedImage(dir, disk), diskOf(binding, disk).size);
+}
+
+/**
+ * Writes the chunks framed on `input` into staged disk `disk`; every 64 MiB
+ * and at the end, syncs them and reads each back, and tells `report`
+ * "INDEX HASH" of what is now on the server's disk.
+ */
+export async function writeStaged(
+  area: string,
+  name: string,
+  disk: number,
+  input: ReadableStream<Uint8Array>,
+  report: (line: string) => Promise<void>,
+): Promise<void> {
+  const { dir, binding } = boundOpen(area, name);
+  const size = diskOf(binding, disk).size;
+  const fd = fs.openSync(stagedImage(dir, disk), fs.constants.O_RDWR);
+  const reader = new FrameReader();
+  let written: number[] = [];
+  let since = 0;
+  const zeros = new Uint8Array(CHUNK_BYTES);
+  const verify = async () => {
+    fs.fdatasyncSync(fd);
+    const lines: string[] = [];
+    for (const index of written) {
+      const length = chunkLength(size, index);
+      const back = new Uint8Array(length);
+      let got = 0;
+      while (got < length) {
+        const n = fs.readSync(fd, back, got, length - got, index * CHUNK_BYTES + got);
+        if (n === 0) break;
+        got += n;
+      }
+      lines.push(`${index} ${Array.from(hashChunk(back), hex).join("")}`);
+    }
+    written = [];
+    since = 0;
+    if (lines.length > 0) await report(lines.join("\n") + "\n");
+  };
+  try {
+    for await (const data of input) {
+      for (const frame of reader.push(data)) {
+        const length = frame.index * CHUNK_BYTES < size ? chunkLength(size, frame.index) : -1;
+        if (length < 0) throw new Error(`chunk ${frame.index} is past the end of the disk`);
+        const bytes = frame.kind === "zero"
+          ? zeros.subarray(0, length)
+          : frame.kind === "zstd"
+          ? await unpackBlock(frame.payload, length)
+          : frame.payload;
+        if (bytes.length !== length) {
+          throw new Error(`chunk ${frame.index} holds ${bytes.length} bytes, not ${length}`);
+        }
+        let at = 0;
+        while (at < length) {
+          at += fs.writeSync(fd, bytes, at, length - at, frame.index * CHUNK_BYTES + at);
+        }
+        written.push(frame.index);
+        since += length;
+        if (since >= VERIFY_EVERY_BYTES) await verify();
+      }
+    }
+    await verify();
+  } catch (err) {
+    // What was written stays, synced: the next run sends only what is missing.
+    await verify().catch(() => {});
+    throw new UserError(`writing the staged disk ${disk}: ${describeError(err)}`);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function hex(byte: number): string {
+  return byte.toString(16).padStart(2, "0");
+}
+
+export function markStaged(area: string, name: string, state: StagedState): void {
+  const { dir } = boundOpen(area, name);
+  writeAtomically(`${dir}/${STATE_FILE}`, `${state} ${new Date().toISOString()}\n`);
+}
+
+export interface StagedListing {
+  name: string;
+  machine: string;
+  disks: { name: string; size: number }[];
+  /** Bytes the staged images take on the server's disk. */
+  allocatedBytes: number;
+  /** When it was made, and when a step last completed (ISO 8601). */
+  created: string;
+  updated: string;
+  state: StagedState | "incomplete";
+}
+
+/** The staged conversions in `area` that we can read, one JSON line each. */
+export function listStaged(area: string): string {
+  let names: string[];
+  try {
+    names = fs.readdirSync(area).sort();
+  } catch (err) {
+    if ((err as { code?: string }).code === "ENOENT") return "";
+    throw err;
+  }
+  const lines: string[] = [];
+  for (const name of names) {
+    if (!SAFE_NAME.test(name)) continue;
+    const dir = `${area}/${name}`;
+    const binding = readBinding(dir);
+    if (binding === undefined) continue;
+    let state: StagedListing["state"] = "incomplete";
+    let updated = "";
+    try {
+      const [word, when] = fs.readFileSync(`${dir}/${STATE_FILE}`, "utf8").trim().split(" ");
+      if (word === "precopy" || word === "cutover") state = word;
+      updated = when ?? "";
+    } catch { /* no step completed yet */ }
+    const listing: StagedListing = {
+      name,
+      machine: binding.machine,
+      disks: binding.disks.map((d) => ({ name: d.name, size: d.size })),
+      allocatedBytes: binding.disks.reduce(
+        (n, _d, i) => n + allocatedBytes(stagedImage(dir, i)),
+        0,
+      ),
+      created: fs.statSync(`${dir}/${BINDING_FILE}`).mtime.toISOString(),
+      updated,
+      state,
+    };
+    lines.push(JSON.stringify(listing));
+  }
+  return lines.map((l) => l + "\n").join("");
+}
+
+/** Removes a staged copy of ours (a directory holding our binding file, and nothing else). */
+export function removeStaged(area: string, name: string): void {
+  const { dir, binding } = boundOpen(area, name);
+  const ours = new Set([BINDING_FILE, `${BINDING_FILE}.tmp`, STATE_FILE, `${STATE_FILE}.tmp`]);
+  binding.disks.forEach((_d, i) => ours.add(`disk-${i}.img`));
+  const strangers = fs.readdirSync(dir).filter((f) => !ours.has(f));
+  if (strangers.length > 0) {
+    throw new UserError(`${dir} holds files that are not ours (${strangers[0]}): left in place`);
+  }
+  for (const f of fs.readdirSync(dir)) fs.unlinkSync(`${dir}/${f}`);
+  fs.rmdirSync(dir);
+}

@@ -1,0 +1,141 @@
+/**
+ * The physical machine's handle on a staging area: each operation is one
+ * command of our copy on the server (`virt-p2v --stage …`), checked to be
+ * the file we put there right before it runs.
+ */
+import type { RemoteProcess, RemoteSession } from "../net/session.ts";
+import { inBash } from "../remote/remote_commands.ts";
+import { ownCopyCheck } from "../remote/own_copy_check.ts";
+import { shellWord } from "../remote/shell_quote.ts";
+import { UserError } from "../errors.ts";
+import { terminalText } from "../text/ansi.ts";
+import type { StageBinding } from "./binding.ts";
+import type { StagedListing, StagedState } from "./staging_area.ts";
+
+/** Our executable on the server. */
+export interface ServerProgram {
+  path: string;
+  sha256: string;
+}
+
+/** What a command prints on stderr is the server's: bounded, one line, no escapes. */
+function lastLine(text: string): string {
+  const line = text.trim().split("\n").pop() ?? "";
+  return terminalText(line.slice(0, 500));
+}
+
+export class StagingClient {
+  constructor(
+    private readonly session: RemoteSession,
+    private readonly program: ServerProgram,
+    readonly area: string,
+    readonly name: string,
+    private readonly timeoutMs: number,
+  ) {}
+
+  /** Where the staged copy is on the server. */
+  get dir(): string {
+    return `${this.area}/${this.name}`;
+  }
+
+  command(op: string, ...args: string[]): string {
+    const p = shellWord(this.program.path);
+    return inBash(
+      `${ownCopyCheck(p, this.program.sha256)} || ` +
+        `{ echo "${this.program.path} is not the file we copied there" >&2; exit 97; }\n` +
+        `exec ${p} --stage ${[op, ...args].map(shellWord).join(" ")}`,
+    );
+  }
+
+  async #run(op: string, args: string[], stdin?: string, maxOutputBytes?: number): Promise<string> {
+    const r = await this.session.exec(this.command(op, ...args), {
+      stdin,
+      timeoutMs: this.timeoutMs,
+      maxOutputBytes,
+      what: `the staging area's ${op}`,
+    });
+    if (r.code !== 0) {
+      const why = lastLine(r.stderr) || `exit status ${r.code ?? r.signal}`;
+      throw new UserError(why);
+    }
+    return r.stdout;
+  }
+
+  /** Checks the binding and the room, and sizes the staged images; throws the refusal. */
+  async open(binding: StageBinding, step: StagedState): Promise<void> {
+    await this.#run("open", [this.area, this.name], JSON.stringify({ binding, step }));
+  }
+
+  /** Every chunk hash of staged disk `disk` (`bytes` of them, exactly). */
+  async hashes(disk: number, bytes: number, timeoutMs: number): Promise<Uint8Array> {
+    const out = new Uint8Array(bytes);
+    let at = 0;
+    let over = false;
+    const errors: string[] = [];
+    const proc = await this.session.start(
+      this.command("hash", this.area, this.name, String(disk)),
+      {
+        onOutput: (c) => {
+          if (at + c.length > bytes) over = true;
+          else out.set(c, at);
+          at += c.length;
+        },
+        onStderr: (c) => {
+          if (errors.join("").length < 4096) errors.push(new TextDecoder().decode(c));
+        },
+      },
+    );
+    proc.endInput();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const end = await Promise.race([
+      proc.ended,
+      new Promise<undefined>((r) => timer = setTimeout(() => r(undefined), timeoutMs)),
+    ]);
+    clearTimeout(timer);
+    if (end === undefined) {
+      proc.hangUp();
+      throw new UserError(
+        `hashing the staged disk ${disk} on the server took over ${timeoutMs} ms`,
+      );
+    }
+    if (end.status !== 0) {
+      throw new UserError(lastLine(errors.join("")) || `hashing the staged disk ${disk} failed`);
+    }
+    if (over || at !== bytes) {
+      throw new UserError(`the server sent ${at} bytes of hashes for disk ${disk}, not ${bytes}`);
+    }
+    return out;
+  }
+
+  /** A command that writes the chunks framed on its stdin into staged disk `disk`. */
+  writer(
+    disk: number,
+    onOutput: (c: Uint8Array) => void,
+    onStderr: (c: Uint8Array) => void,
+  ): Promise<RemoteProcess> {
+    return this.session.start(this.command("write", this.area, this.name, String(disk)), {
+      onOutput,
+      onStderr,
+    });
+  }
+
+  async mark(state: StagedState): Promise<void> {
+    await this.#run("mark", [this.area, this.name, state]);
+  }
+
+  async remove(): Promise<void> {
+    await this.#run("remove", [this.area, this.name]);
+  }
+
+  async list(): Promise<StagedListing[]> {
+    const out = await this.#run("list", [this.area]);
+    const listed: StagedListing[] = [];
+    for (const line of out.split("\n")) {
+      if (line.trim() === "") continue;
+      try {
+        listed.push(JSON.parse(line) as StagedListing);
+      } catch { /* not ours: skipped */ }
+    }
+    return listed;
+  }
+}

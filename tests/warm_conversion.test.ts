@@ -1,0 +1,225 @@
+/**
+ * A warm conversion through a real sshd: a pre-copy from a disk that a
+ * writer keeps changing, then a cutover that sends only what changed and
+ * converts the staged copy on the server (the stub reads it as virt-v2v
+ * reads a file disk). Also: a pre-copy killed and resumed, a staging of
+ * another machine refused, the listing and the tidy-up.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { createHash } from "node:crypto";
+import { tempDir } from "./helpers/cleanup.ts";
+import { makePackableImage, MiB } from "./helpers/images.ts";
+import { p2vArgs, runP2v } from "./helpers/p2v.ts";
+import { sha256File } from "./helpers/process.ts";
+import { leftoverProcesses, startSshd, TEST_USER, type TestSshd } from "./helpers/sshd.ts";
+import { installStubVirtV2v, makeOutputDir } from "./helpers/stub_server.ts";
+
+const CHUNK = 256 * 1024;
+
+async function stagingArea(sshd: TestSshd): Promise<string> {
+  const area = join(sshd.dir, "staging");
+  await Deno.mkdir(area, { recursive: true });
+  await Deno.chmod(area, 0o1777);
+  return area;
+}
+
+function keys(sshd: TestSshd, out: string, rest: string): string {
+  return `p2v.server=127.0.0.1 p2v.port=${sshd.port} p2v.username=${TEST_USER} ` +
+    `p2v.identity=file://${sshd.userKeyPath} p2v.os=${out} p2v.post= ${rest}`;
+}
+
+/** Rewrites `extents` random 1 MiB extents (not chunk-aligned) of `path`, one every `gapMs`. */
+async function changeExtents(
+  path: string,
+  size: number,
+  extents: number,
+  gapMs: number,
+): Promise<Set<number>> {
+  const touched = new Set<number>();
+  const file = await Deno.open(path, { write: true });
+  try {
+    const data = new Uint8Array(MiB);
+    for (let i = 0; i < extents; i++) {
+      for (let p = 0; p < MiB; p += 65536) crypto.getRandomValues(data.subarray(p, p + 65536));
+      const at = Math.floor(Math.random() * (size - MiB) / 4096) * 4096;
+      await file.seek(at, Deno.SeekMode.Start);
+      for (let w = 0; w < MiB;) w += await file.write(data.subarray(w));
+      for (let c = Math.floor(at / CHUNK); c <= Math.floor((at + MiB - 1) / CHUNK); c++) {
+        touched.add(c);
+      }
+      await new Promise((r) => setTimeout(r, gapMs));
+    }
+  } finally {
+    file.close();
+  }
+  return touched;
+}
+
+/** Chunks of `staged` that differ from `source`. */
+async function differingChunks(source: string, staged: string): Promise<number> {
+  const [a, b] = await Promise.all([Deno.readFile(source), Deno.readFile(staged)]);
+  let n = 0;
+  for (let at = 0; at < a.length; at += CHUNK) {
+    const h = (x: Uint8Array) =>
+      createHash("sha256").update(x.subarray(at, at + CHUNK)).digest("hex");
+    if (h(a) !== h(b)) n++;
+  }
+  return n;
+}
+
+function differLine(stdout: string): { differ: number; chunks: number } {
+  const m = /(\d+) of (\d+) chunks differ/.exec(stdout);
+  assert.ok(m, `no hash summary:\n${stdout}`);
+  return { differ: Number(m[1]), chunks: Number(m[2]) };
+}
+
+Deno.test("warm conversion: pre-copy under a writer changing 2 %, then a cutover sends only what changed", async () => {
+  const work = await tempDir({ prefix: "p2v-warm." });
+  const size = 1024 * MiB;
+  const image = await makePackableImage(work, "live.img", size);
+  const sshd = await startSshd();
+  try {
+    await installStubVirtV2v(sshd, { input: "virt-v2v" });
+    const out = await makeOutputDir(sshd);
+    const area = await stagingArea(sshd);
+    // 20 extents of 1 MiB while the pre-copy runs, 20 more after it: 40 MiB, ~4 %.
+    const during = changeExtents(image, size, 20, 150);
+    const pre = await runP2v(
+      p2vArgs(
+        keys(sshd, out, `p2v.name=warm p2v.disks=${image} p2v.stage=precopy p2v.stage.dir=${area}`),
+      ),
+      { timeoutMs: 120_000 },
+    );
+    const touchedDuring = await during;
+    assert.equal(pre.code, 0, `exit ${pre.code}\n${pre.stdout}\n${pre.stderr}`);
+    assert.match(pre.stdout, /Pre-copy done: .* NOT consistent/);
+    assert.equal(differLine(pre.stdout).differ, size / CHUNK, "a first pre-copy sends every chunk");
+    const touched = await changeExtents(image, size, 20, 0);
+    for (const c of touchedDuring) touched.add(c);
+
+    const listing = await runP2v(
+      p2vArgs(keys(sshd, out, `p2v.stage=list p2v.stage.dir=${area}`)),
+      { timeoutMs: 60_000 },
+    );
+    assert.equal(listing.code, 0, listing.stderr);
+    assert.match(listing.stdout, /warm: pre-copied, [0-9.]+ h old, .* on the server; disks/);
+
+    const cut = await runP2v(
+      p2vArgs(
+        keys(sshd, out, `p2v.name=warm p2v.disks=${image} p2v.stage=cutover p2v.stage.dir=${area}`),
+      ),
+      { timeoutMs: 120_000 },
+    );
+    assert.equal(cut.code, 0, `exit ${cut.code}\n${cut.stdout}\n${cut.stderr}`);
+    const { differ } = differLine(cut.stdout);
+    // Only chunks the writer touched may differ, and at least those it touched after the pre-copy read them.
+    assert.ok(
+      differ > 0 && differ <= touched.size,
+      `${differ} chunks sent, ${touched.size} touched`,
+    );
+    const sent = /(\d+) chunks sent \(([0-9.]+) (KiB|MiB) of data in ([0-9.]+) (KiB|MiB)\)/
+      .exec(cut.stdout);
+    assert.ok(sent, cut.stdout);
+    assert.match(cut.stdout, /verified: all 4096 chunks of the staged copy match/);
+    assert.match(cut.stdout, /can now be switched off/);
+    assert.match(cut.stdout, /The staged copy in .* was removed/);
+    assert.equal(await sha256File(join(out, "warm-sda")), await sha256File(image));
+    await assert.rejects(Deno.stat(join(area, "warm")), Deno.errors.NotFound);
+    assert.equal(await leftoverProcesses(sshd), "");
+  } finally {
+    await sshd.stop();
+    await Deno.remove(work, { recursive: true });
+  }
+});
+
+Deno.test("warm conversion: a pre-copy killed midway resends only the missing chunks; another machine's staging is refused", async () => {
+  const work = await tempDir({ prefix: "p2v-warm-resume." });
+  const size = 256 * MiB;
+  const image = await makePackableImage(work, "live.img", size);
+  const other = await makePackableImage(work, "other.img", size / 2);
+  const sshd = await startSshd();
+  try {
+    await installStubVirtV2v(sshd, { input: "virt-v2v" });
+    const out = await makeOutputDir(sshd);
+    const area = await stagingArea(sshd);
+    const precopy = keys(
+      sshd,
+      out,
+      `p2v.name=resume p2v.disks=${image} p2v.stage=precopy p2v.stage.dir=${area}`,
+    );
+    // Capped so that it is still sending when it is killed.
+    let killed = false;
+    const first = await runP2v(p2vArgs(`${precopy} p2v.bandwidth=400`), {
+      timeoutMs: 120_000,
+      onOutput: (text, child) => {
+        if (!killed && /chunks sent \(/.test(text)) {
+          killed = true;
+          child.kill("SIGKILL");
+        }
+      },
+    });
+    assert.ok(killed, `never saw the copy under way:\n${first.stdout}`);
+    const missing = await differingChunks(image, join(area, "resume", "disk-0.img"));
+    assert.ok(missing > 0 && missing < size / CHUNK, `${missing} chunks missing after the kill`);
+
+    const second = await runP2v(p2vArgs(precopy), { timeoutMs: 120_000 });
+    assert.equal(second.code, 0, `exit ${second.code}\n${second.stdout}\n${second.stderr}`);
+    assert.equal(differLine(second.stdout).differ, missing);
+    assert.equal(await differingChunks(image, join(area, "resume", "disk-0.img")), 0);
+
+    // Another machine's disks (another size) under the same name: refused, nothing touched.
+    const wrong = await runP2v(
+      p2vArgs(
+        keys(
+          sshd,
+          out,
+          `p2v.name=resume p2v.disks=${other} p2v.stage=cutover p2v.stage.dir=${area}`,
+        ),
+      ),
+      { timeoutMs: 60_000 },
+    );
+    assert.notEqual(wrong.code, 0);
+    assert.match(
+      wrong.stderr,
+      /refused: the staged copy at .*resume is not this machine's: it holds the disks/,
+    );
+    assert.equal(wrong.stderr.trim().split("\n").length, 1, wrong.stderr);
+    // A binding of another machine's UUID: refused as well.
+    const bindingPath = join(area, "resume", "binding.json");
+    const binding = JSON.parse(await Deno.readTextFile(bindingPath));
+    await Deno.writeTextFile(
+      bindingPath,
+      JSON.stringify({ ...binding, machine: "00000000-1111-2222-3333-444444444444" }),
+    );
+    const foreign = await runP2v(
+      p2vArgs(
+        keys(
+          sshd,
+          out,
+          `p2v.name=resume p2v.disks=${image} p2v.stage=cutover p2v.stage.dir=${area}`,
+        ),
+      ),
+      { timeoutMs: 60_000 },
+    );
+    assert.notEqual(foreign.code, 0);
+    assert.match(foreign.stderr, /refused: .* it belongs to the machine 00000000-1111/);
+    // A cutover with no pre-copy before it: refused too.
+    const none = await runP2v(
+      p2vArgs(
+        keys(
+          sshd,
+          out,
+          `p2v.name=never p2v.disks=${image} p2v.stage=cutover p2v.stage.dir=${area}`,
+        ),
+      ),
+      { timeoutMs: 60_000 },
+    );
+    assert.notEqual(none.code, 0);
+    assert.match(none.stderr, /no staged copy at .*never .* run the pre-copy/);
+    assert.equal(await leftoverProcesses(sshd), "");
+  } finally {
+    await sshd.stop();
+    await Deno.remove(work, { recursive: true });
+  }
+});
