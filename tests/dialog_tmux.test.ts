@@ -59,14 +59,17 @@ function kernelLineRows(screen: string): string[] {
   const first = rows.findIndex((r) => r.startsWith("p2v.server="));
   if (first < 0) return [];
   // As the screen says, when it says so: a value cut at the edge (a full row)
-  // goes on in the next row. Without the note, a full row is a whole value
-  // that happens to fill it (how wide depends on the temporary paths).
+  // goes on in the next row; rows of whole words then stop short of the edge.
+  // Without the note, a full row is a whole value that happens to fill it
+  // (how wide depends on the temporary paths).
   const runsOn = screen.includes("A full row runs on into the next");
   const joined: string[] = [rows[first]];
   for (let i = first + 1; i < rows.length; i++) {
     const previous = rows[i - 1];
     if (runsOn && previous.length === LINE_WIDTH && rows[i] !== "") {
       joined[joined.length - 1] += rows[i];
+    } else if (runsOn && previous.length === LINE_WIDTH) {
+      continue; // the empty row after a cut word that ends at the edge
     } else if (rows[i].startsWith("p2v.")) joined.push(rows[i]);
     else break;
   }

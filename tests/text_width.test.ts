@@ -84,3 +84,33 @@ Deno.test("wrapWords breaks only between words, and cuts only a word wider than 
   assert.deepEqual(wrapWords(["ab", "cdefg", "h"], 4), ["ab", "cdef", "g h"]);
   assert.deepEqual(wrapWords([], 10), []);
 });
+
+Deno.test("wrapWords with full rows running on: only a cut word fills a row", () => {
+  const opt = { fullRowRunsOn: true };
+  // Whole words stop a column short of the edge...
+  assert.deepEqual(wrapWords(["abc", "d"], 5, opt), ["abc", "d"]);
+  assert.deepEqual(wrapWords(["ab", "c"], 5, opt), ["ab c"]);
+  // ...a word as wide as the row is a cut word...
+  assert.deepEqual(wrapWords(["abcde", "f"], 5, opt), ["abcde", "", "f"]);
+  // ...and a cut word that ends at the edge is followed by an empty row.
+  assert.deepEqual(wrapWords(["x", "abcdefghij", "k"], 5, opt), ["x", "abcde", "fghij", "", "k"]);
+  assert.deepEqual(wrapWords(["abcdefg", "h"], 5, opt), ["abcde", "fg h"]);
+  // Read back as the screen says (a full row runs on), every word comes back.
+  for (
+    const words of [["p2v.a=1", "p2v.bb=22222222", "p2v.c=3"], ["p2v.x=" + "y".repeat(14), "p2v.z"]]
+  ) {
+    for (let width = 6; width < 30; width++) {
+      const rows = wrapWords(words, width, opt);
+      const back: string[] = [];
+      let runOn = false;
+      for (const row of rows) {
+        const [first, ...rest] = row === "" ? [] : row.split(" ");
+        if (runOn && first !== undefined) back[back.length - 1] += first;
+        else if (first !== undefined) back.push(first);
+        back.push(...rest);
+        runOn = row.length === width;
+      }
+      assert.deepEqual(back, words, `width ${width}: ${JSON.stringify(rows)}`);
+    }
+  }
+});

@@ -9,11 +9,12 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { createHash } from "node:crypto";
 import { tempDir } from "./helpers/cleanup.ts";
-import { makePackableImage, MiB } from "./helpers/images.ts";
+import { makePackableImage, MiB, rewriteExtents } from "./helpers/images.ts";
 import { p2vArgs, runP2v } from "./helpers/p2v.ts";
 import { sha256File } from "./helpers/process.ts";
 import { leftoverProcesses, startSshd, TEST_USER, type TestSshd } from "./helpers/sshd.ts";
 import { installStubVirtV2v, makeOutputDir } from "./helpers/stub_server.ts";
+import { startWanLink } from "./helpers/wan_link.ts";
 
 const CHUNK = 256 * 1024;
 
@@ -27,33 +28,6 @@ async function stagingArea(sshd: TestSshd): Promise<string> {
 function keys(sshd: TestSshd, out: string, rest: string): string {
   return `p2v.server=127.0.0.1 p2v.port=${sshd.port} p2v.username=${TEST_USER} ` +
     `p2v.identity=file://${sshd.userKeyPath} p2v.os=${out} p2v.post= ${rest}`;
-}
-
-/** Rewrites `extents` random 1 MiB extents (not chunk-aligned) of `path`, one every `gapMs`. */
-async function changeExtents(
-  path: string,
-  size: number,
-  extents: number,
-  gapMs: number,
-): Promise<Set<number>> {
-  const touched = new Set<number>();
-  const file = await Deno.open(path, { write: true });
-  try {
-    const data = new Uint8Array(MiB);
-    for (let i = 0; i < extents; i++) {
-      for (let p = 0; p < MiB; p += 65536) crypto.getRandomValues(data.subarray(p, p + 65536));
-      const at = Math.floor(Math.random() * (size - MiB) / 4096) * 4096;
-      await file.seek(at, Deno.SeekMode.Start);
-      for (let w = 0; w < MiB;) w += await file.write(data.subarray(w));
-      for (let c = Math.floor(at / CHUNK); c <= Math.floor((at + MiB - 1) / CHUNK); c++) {
-        touched.add(c);
-      }
-      await new Promise((r) => setTimeout(r, gapMs));
-    }
-  } finally {
-    file.close();
-  }
-  return touched;
 }
 
 /** Chunks of `staged` that differ from `source`. */
@@ -84,7 +58,7 @@ Deno.test("warm conversion: pre-copy under a writer changing 2 %, then a cutover
     const out = await makeOutputDir(sshd);
     const area = await stagingArea(sshd);
     // 20 extents of 1 MiB while the pre-copy runs, 20 more after it: 40 MiB, ~4 %.
-    const during = changeExtents(image, size, 20, 150);
+    const during = rewriteExtents(image, size, 20, { gapMs: 150, chunkBytes: CHUNK });
     const pre = await runP2v(
       p2vArgs(
         keys(sshd, out, `p2v.name=warm p2v.disks=${image} p2v.stage=precopy p2v.stage.dir=${area}`),
@@ -95,7 +69,7 @@ Deno.test("warm conversion: pre-copy under a writer changing 2 %, then a cutover
     assert.equal(pre.code, 0, `exit ${pre.code}\n${pre.stdout}\n${pre.stderr}`);
     assert.match(pre.stdout, /Pre-copy done: .* NOT consistent/);
     assert.equal(differLine(pre.stdout).differ, size / CHUNK, "a first pre-copy sends every chunk");
-    const touched = await changeExtents(image, size, 20, 0);
+    const touched = await rewriteExtents(image, size, 20, { chunkBytes: CHUNK });
     for (const c of touchedDuring) touched.add(c);
 
     const listing = await runP2v(
@@ -160,13 +134,44 @@ Deno.test("warm conversion: a pre-copy killed midway resends only the missing ch
       },
     });
     assert.ok(killed, `never saw the copy under way:\n${first.stdout}`);
-    const missing = await differingChunks(image, join(area, "resume", "disk-0.img"));
-    assert.ok(missing > 0 && missing < size / CHUNK, `${missing} chunks missing after the kill`);
+    const staged = join(area, "resume", "disk-0.img");
+    const afterKill = await differingChunks(image, staged);
+    assert.ok(
+      afterKill > 0 && afterKill < size / CHUNK,
+      `${afterKill} chunks missing after the kill`,
+    );
+
+    // Through a link that is cut while chunks cross: a one-line error, and what crossed stays.
+    const link = await startWanLink({
+      target: { hostname: "127.0.0.1", port: sshd.port },
+      rttMs: 2,
+      rateBitsPerSecond: 200e6,
+    });
+    let cut = false;
+    const viaLink = precopy.replace(`p2v.port=${sshd.port}`, `p2v.port=${link.port}`);
+    const cutRun = await runP2v(p2vArgs(`${viaLink} p2v.bandwidth=100`), {
+      timeoutMs: 120_000,
+      onOutput: (text) => {
+        if (!cut && /chunks sent \(/.test(text)) {
+          cut = true;
+          link.close();
+        }
+      },
+    });
+    await link.close();
+    assert.ok(cut, `never saw the copy under way:\n${cutRun.stdout}`);
+    assert.notEqual(cutRun.code, 0);
+    assert.equal(cutRun.stderr.trim().split("\n").length, 1, cutRun.stderr);
+    const missing = await differingChunks(image, staged);
+    assert.ok(
+      missing > 0 && missing < afterKill,
+      `${missing} missing after the cut, ${afterKill} before`,
+    );
 
     const second = await runP2v(p2vArgs(precopy), { timeoutMs: 120_000 });
     assert.equal(second.code, 0, `exit ${second.code}\n${second.stdout}\n${second.stderr}`);
     assert.equal(differLine(second.stdout).differ, missing);
-    assert.equal(await differingChunks(image, join(area, "resume", "disk-0.img")), 0);
+    assert.equal(await differingChunks(image, staged), 0);
 
     // Another machine's disks (another size) under the same name: refused, nothing touched.
     const wrong = await runP2v(

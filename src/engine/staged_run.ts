@@ -15,7 +15,7 @@ import { inBash } from "../remote/remote_commands.ts";
 import { ownCopyFromProbe, ownCopyProbeLines } from "../remote/server_copy.ts";
 import type { ServerCapabilities } from "../remote/virt_v2v_probe.ts";
 import { localBinding, machineUuid } from "../stage/binding.ts";
-import { syncDisks } from "../stage/chunk_sync.ts";
+import { syncDisks } from "./chunk_sync.ts";
 import type { StagedListing } from "../stage/staging_area.ts";
 import { type ServerProgram, StagingClient } from "../stage/staging_client.ts";
 import { loadOwnExecutable, type OwnExecutable } from "../system/own_executable.ts";

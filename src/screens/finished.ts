@@ -128,7 +128,9 @@ export class FinishedScreen extends FormScreen<FinishedAction> {
     if (this.#repeat.words.length === 0) return;
     // A key path or URL can be wider than the screen: it is cut at the edge,
     // and a note says so in the row the blank above would take (24 rows are few).
-    const cut = this.#repeat.words.some((w) => textWidth(w) > width - 2);
+    // A row of whole words then stops one column short, so that only a cut
+    // word fills a row.
+    const cut = this.#repeat.words.some((w) => textWidth(w) > width - 3);
     if (!cut) body.blank();
     body.paragraph(
       "To repeat this conversion unattended on other machines, boot them with:",
@@ -136,7 +138,8 @@ export class FinishedScreen extends FormScreen<FinishedAction> {
       undefined,
       2,
     );
-    for (const row of wrapWords(this.#repeat.words, width - 2)) body.add("  ", sanitize(row));
+    const rows = wrapWords(this.#repeat.words, width - 2, { fullRowRunsOn: cut });
+    for (const row of rows) body.add("  ", sanitize(row));
     if (cut) body.paragraph("A full row runs on into the next, without a space.", width, "dim", 2);
     for (const note of this.#repeat.notes) body.paragraph(note, width, "warn", 2);
   }

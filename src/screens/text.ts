@@ -204,19 +204,36 @@ export function wrapText(text: string, width: number): string[] {
  * between words: lines copied from the screen and joined with newlines read
  * back as the same words. Only a word wider than a line is cut.
  */
-export function wrapWords(words: readonly string[], width: number): string[] {
+export function wrapWords(
+  words: readonly string[],
+  width: number,
+  options: { fullRowRunsOn?: boolean } = {},
+): string[] {
   const w = Math.max(1, width);
+  // When a full row means "this word goes on in the next row", a row of whole
+  // words must stop short of the edge, and a cut word that ends exactly at the
+  // edge is followed by an empty row, or a reader would join the next word on.
+  const runsOn = options.fullRowRunsOn === true && w > 1;
+  const whole = runsOn ? w - 1 : w;
   const out: string[] = [];
   let current = "";
   for (const word of words) {
-    if (current !== "" && textWidth(current) + 1 + textWidth(word) <= w) {
+    if (current !== "" && textWidth(current) + 1 + textWidth(word) <= whole) {
       current += " " + word;
       continue;
     }
     if (current !== "") out.push(current);
+    if (textWidth(word) <= whole) {
+      current = word;
+      continue;
+    }
     const pieces = hardWrap(word, w);
     out.push(...pieces.slice(0, -1));
     current = pieces[pieces.length - 1];
+    if (runsOn && textWidth(current) >= w) {
+      out.push(current, "");
+      current = "";
+    }
   }
   if (current !== "") out.push(current);
   return out;

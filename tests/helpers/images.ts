@@ -67,3 +67,33 @@ function btoaBytes(bytes: Uint8Array): string {
   }
   return btoa(s);
 }
+
+/**
+ * Rewrites `extents` randomly placed 1 MiB extents of `path` (4 KiB-aligned,
+ * not chunk-aligned) with random bytes, one every `gapMs`: a live machine's
+ * writes. Returns the indexes of the `chunkBytes` chunks they touched.
+ */
+export async function rewriteExtents(
+  path: string,
+  size: number,
+  extents: number,
+  opts: { gapMs?: number; chunkBytes: number },
+): Promise<Set<number>> {
+  const touched = new Set<number>();
+  const file = await Deno.open(path, { write: true });
+  const data = new Uint8Array(MiB);
+  try {
+    for (let i = 0; i < extents; i++) {
+      for (let p = 0; p < MiB; p += 65536) crypto.getRandomValues(data.subarray(p, p + 65536));
+      const at = Math.floor(Math.random() * (size - MiB) / 4096) * 4096;
+      await file.seek(at, Deno.SeekMode.Start);
+      for (let w = 0; w < MiB;) w += await file.write(data.subarray(w));
+      const last = Math.floor((at + MiB - 1) / opts.chunkBytes);
+      for (let c = Math.floor(at / opts.chunkBytes); c <= last; c++) touched.add(c);
+      if (opts.gapMs) await new Promise((r) => setTimeout(r, opts.gapMs));
+    }
+  } finally {
+    file.close();
+  }
+  return touched;
+}

@@ -11,8 +11,8 @@ import type { RemoteProcess } from "../net/session.ts";
 import type { RateLimit } from "../net/rate_limit.ts";
 import { isAllZero } from "../nbd/builtin/all_zero.ts";
 import { packBlock, worthSending } from "../nbd/zstd_block.ts";
-import { LineSplitter } from "../engine/line_splitter.ts";
-import type { EventSink } from "../engine/events.ts";
+import { LineSplitter } from "./line_splitter.ts";
+import type { EventSink } from "./events.ts";
 import { formatBytes, formatRate } from "../text/units.ts";
 import { diskSourcePath } from "../nbd/disk_size.ts";
 import { UserError } from "../errors.ts";
@@ -24,9 +24,9 @@ import {
   hashChunk,
   hashChunks,
   sameChunk,
-} from "./chunk_hashes.ts";
-import { encodeFrameHeader, type FrameKind } from "./chunk_frames.ts";
-import type { StagingClient } from "./staging_client.ts";
+} from "../stage/chunk_hashes.ts";
+import { encodeFrameHeader, type FrameKind } from "../stage/chunk_frames.ts";
+import type { StagingClient } from "../stage/staging_client.ts";
 
 export interface DiskSync {
   /** As the config names it. */
@@ -111,12 +111,21 @@ async function syncDisk(opts: SyncOptions, index: number, disk: DiskSync): Promi
       `copy on the server, in ${formatBytes(CHUNK_BYTES)} chunks ...`,
   });
   const path = diskSourcePath(disk.name);
-  const [local, staged] = await Promise.all([
-    hashChunks(path, disk.size, undefined, opts.signal).catch((err) => {
-      throw new UserError(`cannot read disk ${path}: ${(err as Error).message}`);
-    }),
-    opts.client.hashes(index, chunks * HASH_BYTES, opts.hashTimeoutMs),
-  ]);
+  // The writers start on the server while both ends hash: their start is hidden.
+  const writers = Array.from({ length: Math.max(1, opts.channels) }, () => openWriter(opts, index));
+  const closeAll = () => Promise.allSettled(writers.map(async (w) => (await w).proc.hangUp()));
+  let local: Uint8Array, staged: Uint8Array;
+  try {
+    [local, staged] = await Promise.all([
+      hashChunks(path, disk.size, undefined, opts.signal).catch((err) => {
+        throw new UserError(`cannot read disk ${path}: ${(err as Error).message}`);
+      }),
+      opts.client.hashes(index, chunks * HASH_BYTES, opts.hashTimeoutMs),
+    ]);
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
   const differ: number[] = [];
   for (let c = 0; c < chunks; c++) if (!sameChunk(local, staged, c)) differ.push(c);
   const hashSeconds = (performance.now() - started) / 1000;
@@ -129,7 +138,13 @@ async function syncDisk(opts: SyncOptions, index: number, disk: DiskSync): Promi
         ? `, sent over ${opts.channels} SSH channel${opts.channels === 1 ? "" : "s"}`
         : ""),
   });
-  const sent = await sendChunks(opts, index, disk, differ, local);
+  let sent: SendCounts;
+  try {
+    sent = await sendChunks(opts, disk, differ, local, writers);
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
   const seconds = (performance.now() - started) / 1000;
   emit({
     type: "stage",
@@ -149,12 +164,45 @@ interface SendCounts {
   changedWhileSending: number;
 }
 
+/** A `--stage write` on the server, and what it says. */
+interface Writer {
+  proc: RemoteProcess;
+  lines: LineSplitter;
+  errors: string[];
+  /** Where its "INDEX HASH" lines go, once the chunks are known. */
+  confirm: (line: string) => void;
+}
+
+async function openWriter(opts: SyncOptions, diskIndex: number): Promise<Writer> {
+  const errors: string[] = [];
+  let confirm = (_line: string) => {};
+  const lines = new LineSplitter((line) => confirm(line), 256);
+  const proc = await opts.client.writer(
+    diskIndex,
+    (c) => lines.push(c),
+    (c) => {
+      if (errors.join("").length < 4096) errors.push(new TextDecoder().decode(c));
+    },
+  );
+  return {
+    proc,
+    lines,
+    errors,
+    set confirm(f: (line: string) => void) {
+      confirm = f;
+    },
+    get confirm() {
+      return confirm;
+    },
+  };
+}
+
 async function sendChunks(
   opts: SyncOptions,
-  diskIndex: number,
   disk: DiskSync,
   differ: number[],
   local: Uint8Array,
+  writers: Promise<Writer>[],
 ): Promise<SendCounts> {
   const counts: SendCounts = {
     sent: 0,
@@ -163,7 +211,6 @@ async function sendChunks(
     linkBytes: 0,
     changedWhileSending: 0,
   };
-  if (differ.length === 0) return counts;
   /** What we sent of each chunk, by its hash; removed once the server confirms it. */
   const unconfirmed = new Map<number, string>();
   const wrong: number[] = [];
@@ -182,16 +229,10 @@ async function sendChunks(
     if (expected !== m[2]) wrong.push(c);
   };
 
-  const worker = async (): Promise<void> => {
-    const errors: string[] = [];
-    const lines = new LineSplitter(confirm, 256);
-    const proc: RemoteProcess = await opts.client.writer(
-      diskIndex,
-      (c) => lines.push(c),
-      (c) => {
-        if (errors.join("").length < 4096) errors.push(new TextDecoder().decode(c));
-      },
-    );
+  const worker = async (opened: Promise<Writer>): Promise<void> => {
+    const writer = await opened;
+    const { proc, lines, errors } = writer;
+    writer.confirm = confirm;
     const file = await Deno.open(diskSourcePath(disk.name), { read: true, write: false });
     const onAbort = () => proc.hangUp();
     opts.signal.addEventListener("abort", onAbort);
@@ -254,9 +295,8 @@ async function sendChunks(
     }
   };
 
-  const workers = Math.max(1, Math.min(opts.channels, differ.length));
   try {
-    await Promise.all(Array.from({ length: workers }, () => worker()));
+    await Promise.all(writers.map(worker));
   } catch (err) {
     if (opts.signal.aborted) throw err;
     throw err instanceof UserError ? err : new UserError(
