@@ -5,7 +5,6 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { overridesFromCmdline } from "../src/config/kernel_keys.ts";
 import { makeDenseImage, MiB } from "./helpers/images.ts";
 import { p2vArgs, runP2v } from "./helpers/p2v.ts";
@@ -13,10 +12,8 @@ import { sha256File, waitFor } from "./helpers/process.ts";
 import { leftoverProcesses, startSshd, TEST_USER, type TestSshd } from "./helpers/sshd.ts";
 import { installStubVirtV2v, makeOutputDir, type StubBehaviour } from "./helpers/stub_server.ts";
 import { frame, TmuxSession } from "./helpers/tmux.ts";
+import { connectToSettings, dialogProgram, REPO } from "./helpers/dialog.ts";
 import { tempDir } from "./helpers/cleanup.ts";
-
-const MAIN = fileURLToPath(new URL("../main.ts", import.meta.url));
-const REPO = fileURLToPath(new URL("..", import.meta.url));
 
 const work = await tempDir({ prefix: "p2v-dialog." });
 const diskA = await makeDenseImage(work, "a.img", 64 * MiB);
@@ -44,10 +41,6 @@ async function startServer(behaviour: StubBehaviour): Promise<{ sshd: TestSshd; 
   await Deno.writeTextFile(shim, SLOW_NBDCOPY);
   await Deno.chmod(shim, 0o755);
   return { sshd, out: await makeOutputDir(sshd) };
-}
-
-function program(cmdline: string, extra: string[] = []): string[] {
-  return [Deno.execPath(), "run", "--allow-all", "--quiet", MAIN, `--cmdline=${cmdline}`, ...extra];
 }
 
 /** The rows of the `p2v.*` line on a captured screen, from `p2v.server=` to its last row. */
@@ -85,7 +78,7 @@ function percentOf(screen: string, disk: string): number | undefined {
 Deno.test("dialog: fill in, wrong key then right key, untick a disk, change -o, convert", async () => {
   const { sshd, out } = await startServer({});
   const tmux = await TmuxSession.start({
-    argv: program(`p2v.disks=${diskA},${diskB} p2v.name=dialog1 p2v.os=${out}`),
+    argv: dialogProgram(`p2v.disks=${diskA},${diskB} p2v.name=dialog1 p2v.os=${out}`),
     cwd: REPO,
     env: { TERM: "linux", VIRT_P2V_TIMEOUTS: '{"connectMs":15000}' },
   });
@@ -229,7 +222,7 @@ Deno.test("dialog: shell and back, cancel mid-copy, nothing left on the server, 
   const { sshd, out } = await startServer({ hang: true });
   const marker = join(work, "poweroff-ran");
   const tmux = await TmuxSession.start({
-    argv: program(
+    argv: dialogProgram(
       `p2v.port=${sshd.port} p2v.username=${TEST_USER} p2v.identity=file://${sshd.userKeyPath} ` +
         `p2v.disks=${diskA} p2v.name=dialog2 p2v.os=${out}`,
       ["--iso"],
@@ -261,13 +254,7 @@ Deno.test("dialog: shell and back, cancel mid-copy, nothing left on the server, 
     await tmux.keys("Enter");
     await tmux.waitFor(/\[>Shell<\]/);
 
-    await tmux.focus(/^>Conversion server/m, "BTab");
-    await tmux.type("127.0.0.1");
-    await tmux.focus(/\[>Test connection<\]/);
-    await tmux.keys("Enter");
-    await tmux.waitFor("Connected to the conversion server");
-    await tmux.keys("Enter");
-    await tmux.waitFor("Conversion settings");
+    await connectToSettings(tmux);
     await tmux.focus(/\[>Start conversion<\]/);
     await tmux.keys("Enter");
     await tmux.waitFor("Conversion summary");
@@ -313,7 +300,7 @@ Deno.test("dialog: shell and back, cancel mid-copy, nothing left on the server, 
 Deno.test("dialog: a failed conversion names virt-v2v's error at 80x24, the log scrolls", async () => {
   const { sshd, out } = await startServer({ exitCode: 3 });
   const tmux = await TmuxSession.start({
-    argv: program(
+    argv: dialogProgram(
       `p2v.port=${sshd.port} p2v.username=${TEST_USER} p2v.identity=file://${sshd.userKeyPath} ` +
         `p2v.disks=${diskB} p2v.name=dialog3 p2v.os=${out}`,
     ),
@@ -322,12 +309,7 @@ Deno.test("dialog: a failed conversion names virt-v2v's error at 80x24, the log 
   });
   try {
     await tmux.waitFor(/^>Conversion server\s+\[/m);
-    await tmux.type("127.0.0.1");
-    await tmux.focus(/\[>Test connection<\]/);
-    await tmux.keys("Enter");
-    await tmux.waitFor("Connected to the conversion server");
-    await tmux.keys("Enter");
-    await tmux.waitFor("Conversion settings");
+    await connectToSettings(tmux);
     await tmux.focus(/\[>Start conversion<\]/);
     await tmux.keys("Enter");
     await tmux.waitFor("Conversion summary");

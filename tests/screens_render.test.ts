@@ -835,7 +835,7 @@ Deno.test("settings: Refresh disks keeps the ticks of disks still there and tick
     screen.disks.map((d) => [d.name, d.box.checked]),
     [["nvme0n1", false], ["sdc", true]],
   );
-  const text = assertFits("settings, refreshed", screen.layout(SIZE));
+  const text = assertFits("settings, refreshed", screen.layout(SIZE), SIZE, { scrolls: true });
   assert.match(text, /Found 2 fixed disk\(s\), 1 removable drive\(s\)\./);
   assert.match(text, /\[x\] sdc\s+32\.0 GiB {2}USB DISK/);
 });

@@ -13,17 +13,10 @@ import { makePackableImage, MiB, rewriteExtents } from "./helpers/images.ts";
 import { p2vArgs, runP2v } from "./helpers/p2v.ts";
 import { sha256File } from "./helpers/process.ts";
 import { leftoverProcesses, startSshd, TEST_USER, type TestSshd } from "./helpers/sshd.ts";
-import { installStubVirtV2v, makeOutputDir } from "./helpers/stub_server.ts";
+import { installStubVirtV2v, makeOutputDir, makeStagingArea } from "./helpers/stub_server.ts";
 import { startWanLink } from "./helpers/wan_link.ts";
 
 const CHUNK = 256 * 1024;
-
-async function stagingArea(sshd: TestSshd): Promise<string> {
-  const area = join(sshd.dir, "staging");
-  await Deno.mkdir(area, { recursive: true });
-  await Deno.chmod(area, 0o1777);
-  return area;
-}
 
 function keys(sshd: TestSshd, out: string, rest: string): string {
   return `p2v.server=127.0.0.1 p2v.port=${sshd.port} p2v.username=${TEST_USER} ` +
@@ -56,7 +49,7 @@ Deno.test("warm conversion: pre-copy under a writer changing 2 %, then a cutover
   try {
     await installStubVirtV2v(sshd, { input: "virt-v2v" });
     const out = await makeOutputDir(sshd);
-    const area = await stagingArea(sshd);
+    const area = await makeStagingArea(sshd);
     // 20 extents of 1 MiB while the pre-copy runs, 20 more after it: 40 MiB, ~4 %.
     const during = rewriteExtents(image, size, 20, { gapMs: 150, chunkBytes: CHUNK });
     const pre = await runP2v(
@@ -116,7 +109,7 @@ Deno.test("warm conversion: a pre-copy killed midway resends only the missing ch
   try {
     await installStubVirtV2v(sshd, { input: "virt-v2v" });
     const out = await makeOutputDir(sshd);
-    const area = await stagingArea(sshd);
+    const area = await makeStagingArea(sshd);
     const precopy = keys(
       sshd,
       out,

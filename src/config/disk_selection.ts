@@ -5,13 +5,20 @@
  * rows already keep the running system's disks and a LUN's other paths out).
  */
 import type { HostFacts } from "../collect/types.ts";
+import type { StageStep } from "./types.ts";
 import { partialGroupMessage, partialGroups } from "./disk_groups.ts";
 
 /** One sentence for each doubtful point of converting `selected` (`sda` or `/dev/sda`). */
-export function diskSelectionWarnings(facts: HostFacts, selected: readonly string[]): string[] {
+export function diskSelectionWarnings(
+  facts: HostFacts,
+  selected: readonly string[],
+  step: StageStep = "none",
+): string[] {
   const names = selected.map((d) => d.startsWith("/dev/") ? d.slice(5) : d);
   const warnings: string[] = [];
-  for (const disk of facts.runningSystem ?? []) {
+  // A pre-copy is meant to read the running system; its cutover makes the copy consistent.
+  const running = step === "precopy" ? [] : facts.runningSystem ?? [];
+  for (const disk of running) {
     if (names.includes(disk.name)) {
       warnings.push(
         `${disk.name} holds the running system: it changes while it is copied, so the ` +

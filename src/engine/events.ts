@@ -41,8 +41,12 @@ export type EngineEvent =
   | { type: "reconnecting"; attempt: number; elapsedMs: number }
   /** Connected again; the conversion goes on where it was. */
   | { type: "link-resumed"; attempt: number; elapsedMs: number }
-  /** A line of a warm conversion's pre-copy or cutover: what is hashed, sent, verified. */
-  | { type: "stage"; message: string }
+  /**
+   * A line of a warm conversion's pre-copy or cutover: what is hashed, sent,
+   * verified. `released`: from here on the physical machine is no longer
+   * read, and may be switched off.
+   */
+  | { type: "stage"; message: string; released?: boolean }
   /** A problem that does not stop the run. */
   | { type: "warning"; message: string }
   /** Detail for `--verbose`: what a client of our NBD export did wrong, and such. */

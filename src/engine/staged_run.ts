@@ -15,7 +15,7 @@ import { inBash } from "../remote/remote_commands.ts";
 import { ownCopyFromProbe, ownCopyProbeLines } from "../remote/server_copy.ts";
 import type { ServerCapabilities } from "../remote/virt_v2v_probe.ts";
 import { localBinding, machineUuid } from "../stage/binding.ts";
-import { syncDisks } from "./chunk_sync.ts";
+import { type DiskSync, startLocalHashing, syncDisks } from "./chunk_sync.ts";
 import type { StagedListing } from "../stage/staging_area.ts";
 import { type ServerProgram, StagingClient } from "../stage/staging_client.ts";
 import { loadOwnExecutable, type OwnExecutable } from "../system/own_executable.ts";
@@ -111,7 +111,19 @@ export async function runStaged(req: StagedRunRequest): Promise<ConversionOutcom
     message,
     remoteDir: stagedDir,
   });
+  // Stops the early hashing when the run ends before it is needed.
+  const hashing = new AbortController();
+  const stopHashing = () => hashing.abort();
+  req.signal.addEventListener("abort", stopHashing);
   try {
+    let sizes: DiskSync[] = [];
+    let localHashes: Promise<Uint8Array>[] = [];
+    if (step === "precopy" || step === "cutover") {
+      sizes = await Promise.all(
+        config.disks.map(async (name) => ({ name, size: await probeDisk(diskSourcePath(name)) })),
+      );
+      localHashes = startLocalHashing(sizes, hashing.signal);
+    }
     emit({ type: "phase", phase: "uploading", message: "Putting virt-p2v on the server ..." });
     const program = await ourProgramThere(session, req);
     const client = new StagingClient(
@@ -132,9 +144,6 @@ export async function runStaged(req: StagedRunRequest): Promise<ConversionOutcom
     }
     if (step !== "precopy" && step !== "cutover") throw new UserError(`no stage step ${step}`);
 
-    const sizes = await Promise.all(
-      config.disks.map(async (name) => ({ name, size: await probeDisk(diskSourcePath(name)) })),
-    );
     const binding = localBinding(await machineUuid(), req.facts, sizes);
     emit({
       type: "phase",
@@ -143,10 +152,12 @@ export async function runStaged(req: StagedRunRequest): Promise<ConversionOutcom
         ? `Pre-copying the running machine into ${stagedDir} ...`
         : `Cutover: sending what changed since the pre-copy to ${stagedDir} ...`,
     });
-    await client.open(binding, step);
-    const channels = config.channels !== 0
-      ? config.channels
-      : channelsFor(await measureRoundTrip(session, req.timeouts.remoteCommandMs) ?? 0);
+    // The round trip is measured while the server checks the staging area.
+    const [, rtt] = await Promise.all([
+      client.open(binding, step),
+      config.channels !== 0 ? undefined : measureRoundTrip(session, req.timeouts.remoteCommandMs),
+    ]);
+    const channels = config.channels !== 0 ? config.channels : channelsFor(rtt ?? 0);
     const results = await syncDisks({
       client,
       disks: sizes,
@@ -158,12 +169,12 @@ export async function runStaged(req: StagedRunRequest): Promise<ConversionOutcom
       // The server reads the staged image at disk speed: 20 MB/s is a slow disk.
       hashTimeoutMs: req.timeouts.remoteCommandMs +
         Math.max(...sizes.map((s) => s.size)) / 20_000,
+      localHashes,
     });
     const sentBytes = results.reduce((n, r) => n + r.linkBytes, 0);
     const totalBytes = sizes.reduce((n, s) => n + s.size, 0);
-    await client.mark(step);
-
     if (step === "precopy") {
+      await client.mark(step);
       const changed = results.reduce((n, r) => n + r.changedWhileSending, 0);
       const summary = `Pre-copy done: ${formatBytes(totalBytes)} staged in ${stagedDir} on the ` +
         `server (${formatBytes(sentBytes)} sent). The staged copy is NOT consistent: this ` +
@@ -184,10 +195,18 @@ export async function runStaged(req: StagedRunRequest): Promise<ConversionOutcom
     }
     emit({
       type: "stage",
+      released: true,
       message: `The staged copy is complete and verified (${formatBytes(sentBytes)} sent). ` +
         "The physical machine can now be switched off: the conversion runs on the server " +
         "from the staged copy.",
     });
+    // Recording the state costs a command on the server; the machine need not wait for it.
+    const marked = client.mark(step).catch((err) =>
+      emit({
+        type: "warning",
+        message: `the staged copy's state could not be recorded: ${describeError(err)}`,
+      })
+    );
     const outcome = await convertStaged({
       config,
       facts: req.facts,
@@ -200,6 +219,7 @@ export async function runStaged(req: StagedRunRequest): Promise<ConversionOutcom
       signal: req.signal,
       timeouts: req.timeouts,
     });
+    await marked;
     if (outcome.kind === "succeeded") {
       if (config.stage.keep) {
         emit({
@@ -222,5 +242,8 @@ export async function runStaged(req: StagedRunRequest): Promise<ConversionOutcom
   } catch (err) {
     if (req.signal.aborted) return { kind: "cancelled", remoteDir: stagedDir };
     return failed(describeError(err));
+  } finally {
+    req.signal.removeEventListener("abort", stopHashing);
+    stopHashing();
   }
 }

@@ -17,7 +17,7 @@ import { type PipelineRequest, runPipeline } from "./pipeline.ts";
 export async function runUnattendedConversion(req: PipelineRequest): Promise<ConversionOutcome> {
   const { config, emit } = req;
   // Said first, before anything is started: the user may still cancel.
-  for (const message of diskSelectionWarnings(req.facts, config.disks)) {
+  for (const message of diskSelectionWarnings(req.facts, config.disks, config.stage.step)) {
     emit({ type: "warning", message });
   }
   await runHook("p2v.pre", config.pre);

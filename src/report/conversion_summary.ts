@@ -73,6 +73,7 @@ export function conversionSummary(input: SummaryInput): ConversionSummary {
   return {
     sections: [
       serverSection(input),
+      ...warmSection(config),
       guestSection(config, facts),
       outputSection(config),
       diskSection(config, facts),
@@ -132,6 +133,45 @@ function serverSection(input: SummaryInput): SummarySection {
     value: login + (config.auth.sudo ? "; virt-v2v runs through sudo" : ""),
   });
   return { title: "Conversion server", rows, empty: "" };
+}
+
+/** What a warm step does, in the words of the one who chose it; nothing for one pass. */
+function warmSection(config: Config): SummarySection[] {
+  const { step, dir, keep } = config.stage;
+  if (step === "none") return [];
+  const staged = `${dir ?? "(no directory)"}/${config.guestname}`;
+  const rows: SummaryRow[] = [];
+  switch (step) {
+    case "precopy":
+      rows.push(
+        {
+          label: "Step",
+          value: "pre-copy: the disks are read as they are, while this machine runs",
+        },
+        { label: "Staged in", value: `${staged}, not consistent until the cutover` },
+      );
+      break;
+    case "cutover":
+      rows.push(
+        {
+          label: "Step",
+          value: "cutover: only chunks that differ cross; virt-v2v converts the staged copy",
+        },
+        { label: "Staged in", value: staged },
+        {
+          label: "Afterwards",
+          value: keep ? "the staged copy is kept" : "the staged copy is removed",
+        },
+      );
+      break;
+    case "list":
+      rows.push({
+        label: "Step",
+        value: `list the staged conversions in ${dir ?? "(no directory)"}`,
+      });
+      break;
+  }
+  return [{ title: "Warm conversion", rows, empty: "" }];
 }
 
 function guestSection(config: Config, facts: HostFacts): SummarySection {
@@ -195,7 +235,7 @@ function diskSection(config: Config, facts: HostFacts): SummarySection {
 }
 
 function summaryWarnings(config: Config, facts: HostFacts): string[] {
-  const warnings = diskSelectionWarnings(facts, config.disks);
+  const warnings = diskSelectionWarnings(facts, config.disks, config.stage.step);
   if (guestVcpus(config, facts.cpu.topology) > MAX_SUPPORTED_VCPUS) {
     warnings.push(`vCPUs: ${TOO_MANY_VCPUS}`);
   }

@@ -7,7 +7,7 @@
  */
 import type { KernelLine } from "../config/kernel_line.ts";
 import { virtV2vErrorOf } from "../engine/virt_v2v_error.ts";
-import type { Config } from "../config/types.ts";
+import type { Config, StageStep } from "../config/types.ts";
 import { describeError } from "../errors.ts";
 import { FormScreen } from "./form_screen.ts";
 import { isCtrl, type Key } from "./keys.ts";
@@ -182,6 +182,11 @@ export class FinishedScreen extends FormScreen<FinishedAction> {
     const logFile = outcome.logFile;
     switch (outcome.kind) {
       case "succeeded":
+        // A pre-copy or a listing converts nothing: its own sentence says what it did.
+        if (outcome.summary !== undefined) {
+          body.paragraph(outcome.summary, width, "ok", 2);
+          break;
+        }
         body.paragraph("The conversion was successful.", width, "ok", 2);
         body.blank();
         body.paragraph(
@@ -213,7 +218,10 @@ export class FinishedScreen extends FormScreen<FinishedAction> {
     if (logFile) {
       body.paragraph("Log file on the conversion server:", width, undefined, 2);
       body.paragraph(logFile, width, "key", 4);
-    } else body.paragraph("No log was written on the conversion server.", width, "dim", 2);
+    } else if (outcome.kind !== "succeeded" || outcome.summary === undefined) {
+      // A pre-copy or a listing runs no virt-v2v: there is no log to miss.
+      body.paragraph("No log was written on the conversion server.", width, "dim", 2);
+    }
     body.paragraph(
       `Time taken: ${formatDuration(this.#result.elapsedMs / 1000)}`,
       width,
@@ -223,7 +231,8 @@ export class FinishedScreen extends FormScreen<FinishedAction> {
     if (outcome.kind === "succeeded") this.#repeatLine(body, width);
 
     const footer = new PageBuilder();
-    if (outcome.kind !== "succeeded" && this.#result.logTail.length > 0) {
+    const showLog = outcome.kind !== "succeeded" || outcome.summary !== undefined;
+    if (showLog && this.#result.logTail.length > 0) {
       // As many of the last log lines as fit between the summary and the buttons.
       const room = size.height - 2 - 3 - body.lines.length;
       if (room >= 4) this.#logPane(body, width, room - 2);
@@ -238,7 +247,7 @@ export class FinishedScreen extends FormScreen<FinishedAction> {
     }
 
     const title = outcome.kind === "succeeded"
-      ? "Conversion finished"
+      ? finishedTitle(c.stage.step)
       : outcome.kind === "cancelled"
       ? "Conversion cancelled"
       : "Conversion failed";
@@ -252,5 +261,16 @@ export class FinishedScreen extends FormScreen<FinishedAction> {
       scroll: this.scroll,
       version: this.#deps.version,
     });
+  }
+}
+
+function finishedTitle(step: StageStep): string {
+  switch (step) {
+    case "precopy":
+      return "Pre-copy finished";
+    case "list":
+      return "Staged conversions";
+    default:
+      return "Conversion finished";
   }
 }

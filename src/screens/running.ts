@@ -49,6 +49,8 @@ export class RunningScreen extends FormScreen<RunningResult> {
   readonly cancelButton = new Button("Cancel conversion");
   readonly progress: ConversionProgress;
   remoteDir: string | undefined;
+  /** A cutover has verified the staged copy: the physical machine may be switched off. */
+  released = false;
   phase = "Starting ...";
   readonly log = new LogRing();
   /** How far the output is scrolled up; at the newest row it follows new output. */
@@ -148,6 +150,7 @@ export class RunningScreen extends FormScreen<RunningResult> {
         break;
       case "stage":
         this.#pushLog(sanitize(event.message));
+        if (event.released) this.released = true;
         break;
       case "warning":
         this.#pushLog(`virt-p2v: warning: ${sanitize(event.message)}`);
@@ -226,7 +229,11 @@ export class RunningScreen extends FormScreen<RunningResult> {
     const elapsed = `Elapsed ${formatDuration((now - this.#started) / 1000)}`;
 
     const header = new PageBuilder();
-    const target = `Converting "${c.guestname}" on ${c.remote.server} (-o ${c.output.type})`;
+    const target = c.stage.step === "precopy"
+      ? `Pre-copying "${c.guestname}" to ${c.remote.server}:${c.stage.dir ?? ""}`
+      : c.stage.step === "list"
+      ? `Staged conversions on ${c.remote.server}:${c.stage.dir ?? ""}`
+      : `Converting "${c.guestname}" on ${c.remote.server} (-o ${c.output.type})`;
     const room = width - textWidth(elapsed) - 3;
     header.add(
       " ",
@@ -253,6 +260,16 @@ export class RunningScreen extends FormScreen<RunningResult> {
       ),
     );
     for (const line of this.#diskLines(width)) header.lines.push(line);
+    // A cutover's staged copy is verified: the conversion no longer needs this machine.
+    if (this.released) {
+      header.paragraph(
+        "The staged copy is verified: this machine can be switched off now; the conversion " +
+          "goes on on the server.",
+        width,
+        "ok",
+        1,
+      );
+    }
     header.add(
       " Bandwidth cap: ",
       seg(bandwidthText(this.bandwidth.mbit), this.bandwidth.mbit === 0 ? "dim" : "key"),
@@ -287,7 +304,11 @@ export class RunningScreen extends FormScreen<RunningResult> {
     for (const r of rows.slice(Math.max(0, end - bodyHeight), end)) body.add(" ", r);
 
     return layoutPage(size, {
-      title: this.cancelling ? "Cancelling the conversion" : "Conversion running",
+      title: this.cancelling
+        ? "Cancelling the conversion"
+        : c.stage.step === "precopy"
+        ? "Pre-copy running"
+        : "Conversion running",
       header,
       body,
       footer,

@@ -5,7 +5,7 @@
  */
 import type { HostFacts } from "../collect/types.ts";
 import { networkTarget } from "../remote/network_target.ts";
-import { parseCores, parseList, parseSize } from "../config/values.ts";
+import { parseAbsolutePath, parseCores, parseList, parseSize } from "../config/values.ts";
 import { groupTitle, partialGroupMessage, partialGroups } from "../config/disk_groups.ts";
 import {
   MAX_SUPPORTED_MEMORY,
@@ -13,7 +13,7 @@ import {
   TOO_MANY_VCPUS,
   TOO_MUCH_MEMORY,
 } from "../config/guest_limits.ts";
-import type { OutputAllocation } from "../config/types.ts";
+import type { OutputAllocation, StageStep } from "../config/types.ts";
 import {
   defaultOutputStorage,
   libvirtNetworkProblem,
@@ -87,6 +87,14 @@ interface InterfaceRow {
   network: TextField;
 }
 
+/** A warm conversion's steps, as the Step choice shows them. */
+const STAGE_STEPS: Record<StageStep, string> = {
+  none: "one pass (the machine is down for the copy)",
+  precopy: "pre-copy (from this running machine)",
+  cutover: "cutover (send what changed, convert)",
+  list: "list the staged copies on the server",
+};
+
 const LEFT_LABEL = 9;
 /** The left column never gets less than this share of the width. */
 const LEFT_SHARE = 0.45;
@@ -102,6 +110,9 @@ export class SettingsScreen extends FormScreen<SettingsResult> {
   readonly of: TextField;
   readonly oa: Choice;
   readonly oo: TextField;
+  readonly stageStep: Choice;
+  readonly stageDir: TextField;
+  readonly stageKeep: Checkbox;
   disks: DiskRow[] = [];
   removable: DiskRow[] = [];
   interfaces: InterfaceRow[] = [];
@@ -144,6 +155,16 @@ export class SettingsScreen extends FormScreen<SettingsResult> {
     this.oo = new TextField("Options (-oo)", c.output.misc.join(","), {
       placeholder: "e.g. OPTION=VALUE,...",
     });
+    this.stageStep = new Choice(
+      "Step",
+      Object.keys(STAGE_STEPS),
+      c.stage.step,
+      (o) => STAGE_STEPS[o as StageStep],
+    );
+    this.stageDir = new TextField("Staging dir", c.stage.dir ?? "", {
+      placeholder: "on the server, e.g. /srv/p2v-staging",
+    });
+    this.stageKeep = new Checkbox("Keep the staged copy after the conversion", c.stage.keep);
     this.refreshButton.enabled = !deps.fixedDisks;
     this.#buildRows(model.facts, {
       disks: new Set(c.disks),
@@ -153,6 +174,7 @@ export class SettingsScreen extends FormScreen<SettingsResult> {
     this.updateCapabilities();
     this.#storageFor = this.output.value;
     this.#syncTopology();
+    this.#syncStage();
     this.#checkWarnings();
     this.ring.set(this.startButton);
   }
@@ -206,8 +228,9 @@ export class SettingsScreen extends FormScreen<SettingsResult> {
       for (const group of facts.diskGroups ?? []) {
         if (group.disks.includes(name)) notes.push(groupTitle(group));
       }
-      const box = new Checkbox(name, !live && selected.disks.has(name));
-      box.enabled = !live;
+      // A pre-copy reads the running system's disks as they are: they may be ticked then.
+      const box = new Checkbox(name, selected.disks.has(name) && (!live || this.#precopy()));
+      box.enabled = !live || this.#precopy();
       const state = live ? "running" : info ? "present" : "missing";
       const size = info ? formatBytes(info.sizeBytes) : "not found";
       return { name, info: { size, notes }, box, state };
@@ -248,6 +271,9 @@ export class SettingsScreen extends FormScreen<SettingsResult> {
       ...this.disks.map((d) => d.box),
       ...this.removable.map((r) => r.box),
       ...this.interfaces.flatMap((i) => [i.box, i.network]),
+      this.stageStep,
+      this.stageDir,
+      this.stageKeep,
       this.backButton,
       this.refreshButton,
       this.startButton,
@@ -273,8 +299,28 @@ export class SettingsScreen extends FormScreen<SettingsResult> {
     if (this.physTopo.checked) this.vcpus.value = String(t.sockets * t.cores * t.threads);
   }
 
+  #precopy(): boolean {
+    return this.stageStep.value === "precopy";
+  }
+
+  /**
+   * The staging fields only matter for a warm step; the running system's
+   * disks can be ticked only for a pre-copy, and lose their tick otherwise.
+   */
+  #syncStage(): void {
+    const step = this.stageStep.value as StageStep;
+    this.stageDir.enabled = step !== "none";
+    this.stageKeep.enabled = step === "cutover";
+    for (const row of this.disks) {
+      if (row.state !== "running") continue;
+      row.box.enabled = step === "precopy";
+      if (!row.box.enabled) row.box.checked = false;
+    }
+  }
+
   override changed(item: Item): void {
     if (item === this.physTopo) this.#syncTopology();
+    if (item === this.stageStep) this.#syncStage();
     if (item === this.output) this.#followOutput();
     if (item instanceof TextField || item instanceof Choice) item.error = undefined;
     if (this.disks.some((d) => d.box === item)) this.diskError = undefined;
@@ -414,7 +460,15 @@ export class SettingsScreen extends FormScreen<SettingsResult> {
         : undefined;
       if (missing !== undefined) fail(row.network, missing);
     }
-    this.diskError = this.#checkDisks();
+    if (this.stageStep.value !== "none") {
+      const dir = this.stageDir.value.trim();
+      if (dir === "") {
+        fail(this.stageDir, "Name the staging area: a directory on the conversion server.");
+      } else if (!parses(() => parseAbsolutePath("staging dir", dir))) {
+        fail(this.stageDir, "An absolute path on the conversion server, like /srv/p2v-staging.");
+      }
+    }
+    this.diskError = this.stageStep.value === "list" ? undefined : this.#checkDisks();
     const firstTickable = this.disks.find((d) => d.box.enabled);
     if (this.diskError && firstTickable) errors.push(firstTickable.box);
     if (errors.length > 0) this.ring.set(errors[0]);
@@ -455,6 +509,13 @@ export class SettingsScreen extends FormScreen<SettingsResult> {
     const ifs = this.interfaces.filter((i) => i.box.checked);
     c.interfaces = ifs.map((i) => i.name);
     c.networkMap = ifs.map((i) => ({ iface: i.name, target: i.network.value.trim() }));
+    const step = this.stageStep.value as StageStep;
+    const dir = this.stageDir.value.trim();
+    c.stage = {
+      step,
+      dir: step === "none" || dir === "" ? c.stage.dir : parseAbsolutePath("staging dir", dir),
+      keep: this.stageKeep.checked,
+    };
   }
 
   /** The guest name and output fields as the settings rules and the config take them. */
@@ -576,6 +637,8 @@ export class SettingsScreen extends FormScreen<SettingsResult> {
     for (const w of this.diskGroupWarnings) body.paragraph(w, width, "warn", 2);
     body.heading("Removable media", width);
     this.#deviceRows(body, this.removable, width);
+    // What Refresh disks found, beside the rows it changed: lower down it would be out of sight.
+    if (this.#notice) body.paragraph(this.#notice.text, width, this.#notice.style, 1);
     body.heading("Network interfaces", width);
     if (this.interfaces.length === 0) body.add(seg("   (none found)", "dim"));
     const ifName = Math.min(16, Math.max(4, ...this.interfaces.map((i) => textWidth(i.name))));
@@ -603,10 +666,7 @@ export class SettingsScreen extends FormScreen<SettingsResult> {
         if (missing !== undefined) body.paragraph(missing, width, "warn", 4);
       }
     }
-    if (this.#notice) {
-      body.blank();
-      body.paragraph(this.#notice.text, width, this.#notice.style);
-    }
+    this.#stageRows(body, width);
 
     const footer = new PageBuilder();
     footer.blank();
@@ -624,6 +684,36 @@ export class SettingsScreen extends FormScreen<SettingsResult> {
       scroll: this.scroll,
       version: this.#deps.version,
     });
+  }
+
+  /** Step, staging directory and keep: how a warm conversion is asked for. */
+  #stageRows(body: PageBuilder, width: number): void {
+    body.heading("Warm conversion (copy while the machine runs, then cut over)", width);
+    const label = Math.max(textWidth(this.stageStep.label), textWidth(this.stageDir.label));
+    const box = Math.max(10, width - label - 3);
+    body.add(
+      ...labelPart(this.stageStep.label, label, this.ring.is(this.stageStep)),
+      " ",
+      this.stageStep.render(this.ring.is(this.stageStep), box),
+    );
+    this.stageDir.layout(fieldWidth(this.stageDir, box));
+    body.add(
+      ...labelPart(this.stageDir.label, label, this.ring.is(this.stageDir), this.stageDir.enabled),
+      " ",
+      this.stageDir.render(this.ring.is(this.stageDir)),
+    );
+    if (this.stageDir.error) body.paragraph(this.stageDir.error, width, "error", label + 3);
+    body.add(" ", this.stageKeep.render(this.ring.is(this.stageKeep)));
+    const step = this.stageStep.value as StageStep;
+    if (step === "precopy") {
+      body.paragraph(
+        "The staged copy is not consistent until the cutover: run the pre-copy as often as " +
+          "you like, then boot from the virt-p2v medium and choose cutover.",
+        width,
+        "dim",
+        2,
+      );
+    }
   }
 
   #deviceRows(body: PageBuilder, rows: DiskRow[], width: number): void {

@@ -55,3 +55,11 @@ export async function makeOutputDir(sshd: TestSshd): Promise<string> {
   await Deno.chmod(dir, 0o777);
   return dir;
 }
+
+/** A staging area on the server for warm conversions: shared, as /tmp is (sticky). */
+export async function makeStagingArea(sshd: TestSshd): Promise<string> {
+  const area = join(sshd.dir, "staging");
+  await Deno.mkdir(area, { recursive: true });
+  await Deno.chmod(area, 0o1777);
+  return area;
+}
