@@ -121,9 +121,12 @@ for (const rttMs of [20, 50]) {
         await timing(
           () => pingPong(link.port, 15),
           (times) => assert.ok(times[0] >= rttMs, `a round trip of ${times[0].toFixed(2)} ms`),
-          // Typically under a millisecond over.
+          // Typically under a millisecond over; with the parallel suite on two cores,
+          // timers fire a few ms late: a tenth of the RTT is allowed, 3 ms at least.
           (times) =>
-            median(times) < rttMs + 3 ? undefined : `median ${median(times).toFixed(2)} ms`,
+            median(times) < rttMs + Math.max(3, rttMs / 10)
+              ? undefined
+              : `median ${median(times).toFixed(2)} ms`,
         );
       });
     } finally {

@@ -3,15 +3,17 @@
  * writer keeps changing, then a cutover that sends only what changed and
  * converts the staged copy on the server (the stub reads it as virt-v2v
  * reads a file disk). Also: a pre-copy killed and resumed, a staging of
- * another machine refused, the listing and the tidy-up.
+ * another machine refused, one run at a time on a staged copy (its
+ * conversion's job included, once the machine is gone), the listing and the
+ * tidy-up.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { createHash } from "node:crypto";
 import { tempDir } from "./helpers/cleanup.ts";
 import { makePackableImage, MiB, rewriteExtents } from "./helpers/images.ts";
-import { p2vArgs, runP2v } from "./helpers/p2v.ts";
-import { sha256File } from "./helpers/process.ts";
+import { p2vArgs, type P2vRun, runP2v } from "./helpers/p2v.ts";
+import { sha256File, waitFor } from "./helpers/process.ts";
 import { leftoverProcesses, startSshd, TEST_USER, type TestSshd } from "./helpers/sshd.ts";
 import { installStubVirtV2v, makeOutputDir, makeStagingArea } from "./helpers/stub_server.ts";
 import { startWanLink } from "./helpers/wan_link.ts";
@@ -100,7 +102,7 @@ Deno.test("warm conversion: pre-copy under a writer changing 2 %, then a cutover
   }
 });
 
-Deno.test("warm conversion: a pre-copy killed midway resends only the missing chunks; another machine's staging is refused", async () => {
+Deno.test("warm conversion: a pre-copy killed midway resends only the missing chunks; another machine's staging is refused; one run at a time", async () => {
   const work = await tempDir({ prefix: "p2v-warm-resume." });
   const size = 256 * MiB;
   const image = await makePackableImage(work, "live.img", size);
@@ -115,18 +117,37 @@ Deno.test("warm conversion: a pre-copy killed midway resends only the missing ch
       out,
       `p2v.name=resume p2v.disks=${image} p2v.stage=precopy p2v.stage.dir=${area}`,
     );
-    // Capped so that it is still sending when it is killed.
+    // Capped so that it is still sending when it is killed; meanwhile another
+    // run is refused, and the listing says a run holds it.
     let killed = false;
-    const first = await runP2v(p2vArgs(`${precopy} p2v.bandwidth=400`), {
+    let meanwhile: Promise<[P2vRun, P2vRun]> | undefined;
+    const first = await runP2v(p2vArgs(`${precopy} p2v.bandwidth=150`), {
       timeoutMs: 120_000,
       onOutput: (text, child) => {
-        if (!killed && /chunks sent \(/.test(text)) {
-          killed = true;
-          child.kill("SIGKILL");
+        if (!meanwhile && /chunks sent \(/.test(text)) {
+          meanwhile = Promise.all([
+            runP2v(p2vArgs(precopy), { timeoutMs: 60_000 }),
+            runP2v(p2vArgs(keys(sshd, out, `p2v.stage=list p2v.stage.dir=${area}`)), {
+              timeoutMs: 60_000,
+            }),
+          ]);
+          meanwhile.finally(() => {
+            killed = true;
+            child.kill("SIGKILL");
+          }).catch(() => {});
         }
       },
     });
-    assert.ok(killed, `never saw the copy under way:\n${first.stdout}`);
+    assert.ok(meanwhile, `never saw the copy under way:\n${first.stdout}`);
+    const [refused, listed] = await meanwhile;
+    assert.ok(killed && first.code !== 0, `the first run ended on its own:\n${first.stdout}`);
+    // It kept to p2v.bandwidth: 150 Mbit/s is 17.9 MiB/s.
+    const rate = /chunks sent \([0-9.]+ [KMG]iB at ([0-9.]+) MiB\/s\)/.exec(first.stdout);
+    assert.ok(rate && Number(rate[1]) <= 17.9 * 1.1, `over the cap:\n${first.stdout}`);
+    assert.notEqual(refused.code, 0, refused.stdout);
+    assert.equal(refused.stderr.trim().split("\n").length, 1, refused.stderr);
+    assert.match(refused.stderr, /another run is using the staged copy at .*resume right now/);
+    assert.match(listed.stdout, /resume: incomplete, in use by a run now, /);
     const staged = join(area, "resume", "disk-0.img");
     const afterKill = await differingChunks(image, staged);
     assert.ok(
@@ -155,6 +176,7 @@ Deno.test("warm conversion: a pre-copy killed midway resends only the missing ch
     assert.ok(cut, `never saw the copy under way:\n${cutRun.stdout}`);
     assert.notEqual(cutRun.code, 0);
     assert.equal(cutRun.stderr.trim().split("\n").length, 1, cutRun.stderr);
+    assert.match(cutRun.stderr, /run it again: only what is not staged yet will cross/);
     const missing = await differingChunks(image, staged);
     assert.ok(
       missing > 0 && missing < afterKill,
@@ -202,6 +224,7 @@ Deno.test("warm conversion: a pre-copy killed midway resends only the missing ch
     );
     assert.notEqual(foreign.code, 0);
     assert.match(foreign.stderr, /refused: .* it belongs to the machine 00000000-1111/);
+    await Deno.writeTextFile(bindingPath, JSON.stringify(binding) + "\n");
     // A cutover with no pre-copy before it: refused too.
     const none = await runP2v(
       p2vArgs(
@@ -215,6 +238,38 @@ Deno.test("warm conversion: a pre-copy killed midway resends only the missing ch
     );
     assert.notEqual(none.code, 0);
     assert.match(none.stderr, /no staged copy at .*never .* run the pre-copy/);
+
+    // A cutover whose machine is gone once the sync is verified: the conversion's job
+    // holds the staged copy until virt-v2v ends; another run is refused meanwhile.
+    await installStubVirtV2v(sshd, { input: "virt-v2v", rate: "128M" });
+    const cutover = precopy.replace("p2v.stage=precopy", "p2v.stage=cutover");
+    let gone = false;
+    const vanished = await runP2v(p2vArgs(cutover), {
+      timeoutMs: 120_000,
+      onOutput: (text, child) => {
+        if (!gone && /Copying disk .* from /.test(text)) {
+          gone = true;
+          child.kill("SIGKILL");
+        }
+      },
+    });
+    assert.ok(gone, `the conversion never started:\n${vanished.stdout}\n${vanished.stderr}`);
+    assert.match(vanished.stdout, /can now be switched off/);
+    const during = await runP2v(p2vArgs(precopy), { timeoutMs: 60_000 });
+    assert.notEqual(during.code, 0, during.stdout);
+    assert.match(during.stderr, /another run is using the staged copy at .*resume right now/);
+    const stagedDir = join(area, "resume");
+    await waitFor(
+      async () =>
+        (await new Deno.Command("flock", { args: ["-n", stagedDir, "true"] }).output()).success,
+      90_000,
+      "the conversion's job to let go of the staged copy",
+      500,
+    );
+    assert.equal(await sha256File(join(out, "resume-sda")), await sha256File(image));
+    const after = await runP2v(p2vArgs(precopy), { timeoutMs: 60_000 });
+    assert.equal(after.code, 0, `exit ${after.code}\n${after.stdout}\n${after.stderr}`);
+    assert.equal(differLine(after.stdout).differ, 0);
     assert.equal(await leftoverProcesses(sshd), "");
   } finally {
     await sshd.stop();

@@ -3,7 +3,10 @@
  * run from our copy on the conversion server, one command per SSH channel.
  * Not for users: the physical machine's side writes its arguments.
  *
- *   --stage open AREA NAME        binding on stdin; a JSON line on stdout
+ *   --stage open AREA NAME        a JSON line on stdin (binding, step); a JSON
+ *                                 line on stdout; then holds the staged
+ *                                 conversion, no other run may open it,
+ *                                 until its stdin ends
  *   --stage hash AREA NAME DISK   every chunk's SHA-256, raw, on stdout
  *   --stage write AREA NAME DISK  chunk frames on stdin; "INDEX HASH" lines
  *                                 of what was written and read back
@@ -27,21 +30,47 @@ export const STAGE_FLAG = "--stage";
 /** The most an open request may hold. */
 const MAX_REQUEST_BYTES = 64 * 1024;
 
-async function readAll(stream: ReadableStream<Uint8Array>, limit: number): Promise<string> {
-  const parts: Uint8Array[] = [];
-  let total = 0;
-  for await (const piece of stream) {
-    total += piece.length;
-    if (total > limit) throw new UserError(`${STAGE_FLAG}: the request is over ${limit} bytes`);
-    parts.push(piece);
+/** The first line of `reader` (without its newline), at most `limit` bytes. */
+async function readLine(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  limit: number,
+): Promise<string> {
+  const decoder = new TextDecoder();
+  let text = "";
+  while (true) {
+    const { value, done } = await reader.read();
+    if (done) return text;
+    text += decoder.decode(value, { stream: true });
+    const end = text.indexOf("\n");
+    if (end >= 0) return text.slice(0, end);
+    if (text.length > limit) {
+      throw new UserError(`${STAGE_FLAG}: the request is over ${limit} bytes`);
+    }
   }
-  const all = new Uint8Array(total);
-  let at = 0;
-  for (const p of parts) {
-    all.set(p, at);
-    at += p.length;
+}
+
+/**
+ * How long an open staged conversion stays held without a word from its
+ * run (which sends a newline every few seconds): a machine switched off, or
+ * a link lost without a close, leaves sshd none the wiser for hours.
+ */
+const DEFAULT_QUIET_MS = 60_000;
+const QUIET_MS_RANGE = [1_000, 600_000] as const;
+
+/** Waits for the end of `reader`, or for `quietMs` without a byte on it. */
+async function untilEndOrQuiet(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  quietMs: number,
+): Promise<void> {
+  while (true) {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const got = await Promise.race([
+      reader.read(),
+      new Promise<"quiet">((r) => timer = setTimeout(() => r("quiet"), quietMs)),
+    ]);
+    clearTimeout(timer);
+    if (got === "quiet" || got.done) return;
   }
-  return new TextDecoder().decode(all);
 }
 
 function diskNumber(value: string | undefined): number {
@@ -72,18 +101,31 @@ export async function runStageServer(args: string[]): Promise<number> {
   switch (op) {
     case "open": {
       want(3);
+      const input = Deno.stdin.readable.getReader();
       let request: unknown;
       try {
-        request = JSON.parse(await readAll(Deno.stdin.readable, MAX_REQUEST_BYTES));
-      } catch {
+        request = JSON.parse(await readLine(input, MAX_REQUEST_BYTES));
+      } catch (err) {
+        if (err instanceof UserError) throw err;
         throw new UserError(`${STAGE_FLAG} open: the request is not JSON`);
       }
-      const r = request as { binding?: unknown; step?: unknown };
+      const r = request as { binding?: unknown; step?: unknown; quietMs?: unknown };
       const binding = parseBinding(r?.binding);
       if (!binding || (r.step !== "precopy" && r.step !== "cutover")) {
         throw new UserError(`${STAGE_FLAG} open: not a staging request`);
       }
-      await writeOut(openStaging(area, name, { binding, step: r.step }));
+      const quietMs = r.quietMs === undefined ? DEFAULT_QUIET_MS : Number(r.quietMs);
+      if (!(quietMs >= QUIET_MS_RANGE[0] && quietMs <= QUIET_MS_RANGE[1])) {
+        throw new UserError(`${STAGE_FLAG} open: quietMs is out of range`);
+      }
+      const opened = await openStaging(area, name, { binding, step: r.step });
+      try {
+        await writeOut(opened.line);
+        // Held for the run: its end, or its link's, ends our stdin; a lost run falls quiet.
+        await untilEndOrQuiet(input, quietMs);
+      } finally {
+        opened.lock.close();
+      }
       return 0;
     }
     case "hash":
@@ -107,7 +149,7 @@ export async function runStageServer(args: string[]): Promise<number> {
       return 0;
     case "remove":
       want(3);
-      removeStaged(area, name);
+      await removeStaged(area, name);
       return 0;
     default:
       throw new UserError(`${STAGE_FLAG}: unknown operation "${op ?? ""}"`);

@@ -10,7 +10,7 @@ import type { Config } from "../config/types.ts";
 import { describeError } from "../errors.ts";
 import { diskSourcePath } from "../nbd/disk_size.ts";
 import { chooseGuestFirmware } from "../remote/guest_firmware.ts";
-import { buildJobScript } from "../remote/job_script.ts";
+import { buildJobScript, STATUS_STAGED_HELD } from "../remote/job_script.ts";
 import { buildPhysicalXml } from "../remote/physical_xml.ts";
 import { conversionLogPath, makeRemoteDirName } from "../remote/remote_dir.ts";
 import { buildRemoteFiles } from "../remote/upload_files.ts";
@@ -72,7 +72,13 @@ export async function convertStaged(req: StagedConversionRequest): Promise<Conve
       wrapperScript: buildWrapperScript(config, remoteDir, {
         colours: req.capabilities.coloursOption,
       }),
-      jobScript: buildJobScript({ remoteDir, relays: [], boundSeconds: 0, retryDelaySeconds: 1 }),
+      jobScript: buildJobScript({
+        remoteDir,
+        relays: [],
+        boundSeconds: 0,
+        retryDelaySeconds: 1,
+        holdStaged: req.stagedDir,
+      }),
       diagnostics: req.diagnostics,
       secrets: configSecrets(config),
     });
@@ -114,6 +120,15 @@ export async function convertStaged(req: StagedConversionRequest): Promise<Conve
         stage: "conversion",
         message: `the connection to the conversion server was lost (${result.reason}); the ` +
           `conversion of the staged copy goes on there: its log is in ${remoteDir}`,
+        ...where,
+      };
+    }
+    if (result.status === STATUS_STAGED_HELD) {
+      return {
+        kind: "failed",
+        stage: "conversion",
+        message: `another run took the staged copy in ${req.stagedDir} before its conversion ` +
+          "could start; nothing was converted: run the cutover again once that run has ended",
         ...where,
       };
     }

@@ -9,7 +9,7 @@ import type { HostFacts } from "../collect/types.ts";
 import type { Config } from "../config/types.ts";
 import { describeError, UserError } from "../errors.ts";
 import { diskSourcePath, probeDisk } from "../nbd/disk_size.ts";
-import type { RateLimit } from "../net/rate_limit.ts";
+import { RateLimit } from "../net/rate_limit.ts";
 import type { RemoteSession } from "../net/session.ts";
 import { inBash } from "../remote/remote_commands.ts";
 import { ownCopyFromProbe, ownCopyProbeLines } from "../remote/server_copy.ts";
@@ -17,7 +17,7 @@ import type { ServerCapabilities } from "../remote/virt_v2v_probe.ts";
 import { localBinding, machineUuid } from "../stage/binding.ts";
 import { type DiskSync, startLocalHashing, syncDisks } from "./chunk_sync.ts";
 import type { StagedListing } from "../stage/staging_area.ts";
-import { type ServerProgram, StagingClient } from "../stage/staging_client.ts";
+import { type ServerProgram, StagingClient, type StagingLease } from "../stage/staging_client.ts";
 import { loadOwnExecutable, type OwnExecutable } from "../system/own_executable.ts";
 import { formatBytes } from "../text/units.ts";
 import { channelsFor, measureRoundTrip, placeOwnCopy } from "./disk_channels.ts";
@@ -36,6 +36,7 @@ export interface StagedRunRequest {
   emit: EventSink;
   signal: AbortSignal;
   timeouts: Timeouts;
+  /** The cap its owner (the dialog) may change; default: `p2v.bandwidth`'s, if any. */
   bandwidth?: RateLimit;
   ownExecutable?: () => Promise<{ info: OwnExecutable; content: Uint8Array } | undefined>;
 }
@@ -58,6 +59,7 @@ export function stageSettingsProblem(config: Config): string | undefined {
 async function ourProgramThere(
   session: RemoteSession,
   req: StagedRunRequest,
+  bandwidth: RateLimit | undefined,
 ): Promise<ServerProgram> {
   const own = await (req.ownExecutable ?? (() => loadOwnExecutable((n) => Deno.env.get(n))))();
   if (own === undefined) {
@@ -73,7 +75,7 @@ async function ourProgramThere(
   const path = await placeOwnCopy(session, own, ownCopyFromProbe(probe.stdout), {
     timeoutMs: t.remoteCommandMs,
     emit: req.emit,
-    bandwidth: req.bandwidth,
+    bandwidth,
   });
   if (path === undefined) {
     throw new UserError("virt-p2v could not be copied to the conversion server (see the warning)");
@@ -95,8 +97,10 @@ function listingLine(l: StagedListing, now: number): string {
     ? "cut over (kept)"
     : "incomplete";
   const disks = l.disks.map((d) => `${d.name} ${formatBytes(d.size)}`).join(", ");
-  return `${l.name}: ${state}, ${age}, ${formatBytes(l.allocatedBytes)} on the server; ` +
-    `disks ${disks}; machine ${l.machine || "unknown"}`;
+  return `${l.name}: ${state}${l.inUse ? ", in use by a run now" : ""}, ${age}, ` +
+    `${formatBytes(l.allocatedBytes)} on the server; disks ${disks}; machine ${
+      l.machine || "unknown"
+    }`;
 }
 
 export async function runStaged(req: StagedRunRequest): Promise<ConversionOutcome> {
@@ -111,10 +115,14 @@ export async function runStaged(req: StagedRunRequest): Promise<ConversionOutcom
     message,
     remoteDir: stagedDir,
   });
+  const bandwidth = req.bandwidth ??
+    (config.bandwidthMbit > 0 ? new RateLimit(config.bandwidthMbit) : undefined);
   // Stops the early hashing when the run ends before it is needed.
   const hashing = new AbortController();
   const stopHashing = () => hashing.abort();
   req.signal.addEventListener("abort", stopHashing);
+  // Held from the staging area's check to the end: no other run opens it meanwhile.
+  let lease: StagingLease | undefined;
   try {
     let sizes: DiskSync[] = [];
     let localHashes: Promise<Uint8Array>[] = [];
@@ -125,7 +133,7 @@ export async function runStaged(req: StagedRunRequest): Promise<ConversionOutcom
       localHashes = startLocalHashing(sizes, hashing.signal);
     }
     emit({ type: "phase", phase: "uploading", message: "Putting virt-p2v on the server ..." });
-    const program = await ourProgramThere(session, req);
+    const program = await ourProgramThere(session, req, bandwidth);
     const client = new StagingClient(
       session,
       program,
@@ -153,17 +161,18 @@ export async function runStaged(req: StagedRunRequest): Promise<ConversionOutcom
         : `Cutover: sending what changed since the pre-copy to ${stagedDir} ...`,
     });
     // The round trip is measured while the server checks the staging area.
-    const [, rtt] = await Promise.all([
+    const [opened, rtt] = await Promise.all([
       client.open(binding, step),
       config.channels !== 0 ? undefined : measureRoundTrip(session, req.timeouts.remoteCommandMs),
     ]);
+    lease = opened;
     const channels = config.channels !== 0 ? config.channels : channelsFor(rtt ?? 0);
     const results = await syncDisks({
       client,
       disks: sizes,
       channels: Math.max(2, channels),
       compress: config.compress,
-      bandwidth: req.bandwidth,
+      bandwidth,
       emit,
       signal: req.signal,
       // The server reads the staged image at disk speed: 20 MB/s is a slow disk.
@@ -201,12 +210,16 @@ export async function runStaged(req: StagedRunRequest): Promise<ConversionOutcom
         "from the staged copy.",
     });
     // Recording the state costs a command on the server; the machine need not wait for it.
+    // Then the conversion's job takes the staged copy over from this run, and holds it
+    // until virt-v2v ends, whether or not this machine is still there.
+    const held = lease;
+    lease = undefined;
     const marked = client.mark(step).catch((err) =>
       emit({
         type: "warning",
         message: `the staged copy's state could not be recorded: ${describeError(err)}`,
       })
-    );
+    ).then(() => held.release());
     const outcome = await convertStaged({
       config,
       facts: req.facts,
@@ -245,5 +258,7 @@ export async function runStaged(req: StagedRunRequest): Promise<ConversionOutcom
   } finally {
     req.signal.removeEventListener("abort", stopHashing);
     stopHashing();
+    await lease?.release();
+    if (req.bandwidth === undefined) bandwidth?.close();
   }
 }

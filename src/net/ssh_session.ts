@@ -424,6 +424,11 @@ export class SshSession implements RemoteSession {
 class SshProcess implements RemoteProcess {
   readonly ended: Promise<RemoteEnd>;
   readonly #channel: ClientChannel;
+  /**
+   * Its `close` has come: a channel of a lost connection may still say it is
+   * writable, and a send would then wait for a `drain` that never comes.
+   */
+  #closed = false;
 
   constructor(
     channel: ClientChannel,
@@ -442,6 +447,7 @@ class SshProcess implements RemoteProcess {
     this.ended = new Promise((resolve) => {
       // ssh2 repeats the exit status on `close`: the fallback should `exit` be missed.
       channel.on("close", (code?: number | null, sig?: string) => {
+        this.#closed = true;
         if (status === undefined && typeof code === "number") status = code;
         if (signal === undefined && sig) signal = sig;
         resolve(signal === undefined ? { status } : { status, signal });
@@ -450,12 +456,14 @@ class SshProcess implements RemoteProcess {
   }
 
   write(data: string | Uint8Array): void {
-    if (this.#channel.writable) this.#channel.write(data);
+    if (!this.#closed && this.#channel.writable) this.#channel.write(data);
   }
 
   send(data: Uint8Array): Promise<void> {
     const channel = this.#channel;
-    if (!channel.writable) return Promise.reject(new Error("the channel is closed"));
+    if (this.#closed || !channel.writable) {
+      return Promise.reject(new Error("the channel is closed"));
+    }
     if (channel.write(data)) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const done = (err?: Error) => {

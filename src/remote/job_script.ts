@@ -34,6 +34,10 @@ import { ownCopyCheck } from "./own_copy_check.ts";
 
 /** Status the job leaves when a relay could not start (virt-v2v never ran). */
 export const STATUS_RELAY_FAILED = 98;
+/** Status the job leaves when another run holds the staged copy (virt-v2v never ran). */
+export const STATUS_STAGED_HELD = 96;
+/** How long the job waits for the staged copy's lock (its run is handing it over). */
+const STAGED_LOCK_WAIT_SECONDS = 15;
 
 export interface RelaySpec {
   /** The loopback TCP port virt-v2v connects to (physical.xml's). */
@@ -71,6 +75,25 @@ export interface JobScriptOptions {
   boundSeconds: number;
   /** The relays retry a lost upstream this often, for at least `boundSeconds`. */
   retryDelaySeconds: number;
+  /**
+   * A staged copy's directory, held (an exclusive flock, as `--stage open`
+   * takes) until the job ends, whether or not the physical machine is still
+   * there: no other run may write into what virt-v2v reads.
+   */
+  holdStaged?: string;
+}
+
+/** Bash that takes the staged copy's lock for the job's life, or ends the job. */
+function holdStaged(stagedDir: string): string {
+  const dir = shellWord(stagedDir);
+  return `# The staged copy stays ours until the conversion ends: fd 8, inherited by
+# everything the job starts, holds its lock. flock is util-linux's.
+exec 8< ${dir} || exit 1
+if command -v flock >/dev/null 2>&1 && ! flock -x -w ${STAGED_LOCK_WAIT_SECONDS} 8; then
+    echo "${PROGRAM}: another run holds the staged copy: it was not converted" >> ${OUTPUT_FILE}
+    echo ${STATUS_STAGED_HELD} > ${STATUS_FILE}
+    end_job
+fi`;
 }
 
 /** How often the watchdog looks at the heartbeat. */
@@ -234,6 +257,8 @@ ${
       ? "start_fanout || start_classic_relays"
       : "start_classic_relays"
   }
+
+${opts.holdStaged === undefined ? "" : holdStaged(opts.holdStaged)}
 
 ${opts.boundSeconds > 0 ? watchdog(opts.boundSeconds) : NO_WATCHDOG}
 

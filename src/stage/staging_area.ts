@@ -73,12 +73,62 @@ function allocatedBytes(path: string): number {
   }
 }
 
+/** How long an open waits for a listing's glance at the lock to pass. */
+const LOCK_WAIT_MS = 1000;
+/** How long a removal waits for the conversion's job to let go as it ends. */
+const REMOVE_LOCK_WAIT_MS = 15_000;
+
 /**
- * Checks the binding (or makes the staging, for a pre-copy), checks there is
- * room for what is not staged yet, and sizes each disk's image. Returns a
- * line for the other end.
+ * Takes the staged conversion's lock: an exclusive flock on its directory,
+ * held until the returned file is closed (or its process ends, however).
  */
-export function openStaging(area: string, name: string, req: OpenRequest): string {
+async function lockStaged(dir: string, waitMs = LOCK_WAIT_MS): Promise<Deno.FsFile> {
+  const file = Deno.openSync(dir, { read: true });
+  const until = Date.now() + waitMs;
+  while (!file.tryLockSync(true)) {
+    if (Date.now() >= until) {
+      file.close();
+      throw new UserError(
+        `another run is using the staged copy at ${dir} right now: wait for it to end, or stop it`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return file;
+}
+
+/** Whether a run holds the staged conversion in `dir` now. */
+function heldByARun(dir: string): boolean {
+  let file: Deno.FsFile | undefined;
+  try {
+    file = Deno.openSync(dir, { read: true });
+    if (!file.tryLockSync(false)) return true;
+    file.unlockSync();
+    return false;
+  } catch {
+    return false;
+  } finally {
+    file?.close();
+  }
+}
+
+/** A staged conversion opened for a run: `lock` keeps other runs out until it is closed. */
+export interface OpenedStaging {
+  /** The line for the other end. */
+  line: string;
+  lock: Deno.FsFile;
+}
+
+/**
+ * Takes the lock, checks the binding (or makes the staging, for a
+ * pre-copy), checks there is room for what is not staged yet, and sizes
+ * each disk's image.
+ */
+export async function openStaging(
+  area: string,
+  name: string,
+  req: OpenRequest,
+): Promise<OpenedStaging> {
   const dir = stagedDir(area, name);
   fs.mkdirSync(area, { recursive: true, mode: 0o700 });
   let fresh = false;
@@ -89,6 +139,16 @@ export function openStaging(area: string, name: string, req: OpenRequest): strin
     if ((err as { code?: string }).code !== "EEXIST") throw err;
   }
   checkOwnDirectory(dir);
+  const lock = await lockStaged(dir);
+  try {
+    return { line: checkAndSize(dir, area, fresh, req), lock };
+  } catch (err) {
+    lock.close();
+    throw err;
+  }
+}
+
+function checkAndSize(dir: string, area: string, fresh: boolean, req: OpenRequest): string {
   const staged = fresh ? undefined : readBinding(dir);
   if (staged === undefined) {
     if (req.step === "cutover") {
@@ -248,6 +308,8 @@ export interface StagedListing {
   created: string;
   updated: string;
   state: StagedState | "incomplete";
+  /** A run has it open now. */
+  inUse: boolean;
 }
 
 /** The staged conversions in `area` that we can read, one JSON line each. */
@@ -283,15 +345,28 @@ export function listStaged(area: string): string {
       created: fs.statSync(`${dir}/${BINDING_FILE}`).mtime.toISOString(),
       updated,
       state,
+      inUse: heldByARun(dir),
     };
     lines.push(JSON.stringify(listing));
   }
   return lines.map((l) => l + "\n").join("");
 }
 
-/** Removes a staged copy of ours (a directory holding our binding file, and nothing else). */
-export function removeStaged(area: string, name: string): void {
+/**
+ * Removes a staged copy of ours (a directory holding our binding file, and
+ * nothing else), once no run holds it.
+ */
+export async function removeStaged(area: string, name: string): Promise<void> {
   const { dir, binding } = boundOpen(area, name);
+  const lock = await lockStaged(dir, REMOVE_LOCK_WAIT_MS);
+  try {
+    removeUnlocked(dir, binding);
+  } finally {
+    lock.close();
+  }
+}
+
+function removeUnlocked(dir: string, binding: StageBinding): void {
   const ours = new Set([BINDING_FILE, `${BINDING_FILE}.tmp`, STATE_FILE, `${STATE_FILE}.tmp`]);
   binding.disks.forEach((_d, i) => ours.add(`disk-${i}.img`));
   const strangers = fs.readdirSync(dir).filter((f) => !ours.has(f));

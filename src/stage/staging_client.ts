@@ -24,6 +24,22 @@ function lastLine(text: string): string {
   return terminalText(line.slice(0, 500));
 }
 
+/** This run's hold on a staged conversion. */
+export interface StagingLease {
+  /** Lets other runs open it again. */
+  release(): Promise<void>;
+}
+
+/**
+ * This end says it is alive this often; the server lets go of a staged
+ * conversion after QUIET_MS without a word (a machine switched off after
+ * the cutover's sync, a link lost without a close).
+ */
+const HEARTBEAT_MS = 10_000;
+const QUIET_MS = 60_000;
+/** How long a release waits for the server to let go before it hangs up. */
+const RELEASE_WAIT_MS = 2_000;
+
 export class StagingClient {
   constructor(
     private readonly session: RemoteSession,
@@ -61,9 +77,62 @@ export class StagingClient {
     return r.stdout;
   }
 
-  /** Checks the binding and the room, and sizes the staged images; throws the refusal. */
-  async open(binding: StageBinding, step: StagedState): Promise<void> {
-    await this.#run("open", [this.area, this.name], JSON.stringify({ binding, step }));
+  /**
+   * Takes the staged conversion for this run — no other run may open it
+   * until `release` (or until this end falls silent, see HEARTBEAT_MS) —
+   * checks the binding and the room, and sizes the staged images; throws
+   * the refusal.
+   */
+  async open(binding: StageBinding, step: StagedState): Promise<StagingLease> {
+    const decoder = new TextDecoder();
+    let out = "";
+    let err = "";
+    let answered: (line: string) => void = () => {};
+    const answer = new Promise<string>((r) => answered = r);
+    const proc = await this.session.start(this.command("open", this.area, this.name), {
+      onOutput: (c) => {
+        if (out.length > 4096) return;
+        out += decoder.decode(c);
+        const end = out.indexOf("\n");
+        if (end >= 0) answered(out.slice(0, end));
+      },
+      onStderr: (c) => {
+        if (err.length < 4096) err += decoder.decode(c);
+      },
+    });
+    proc.write(JSON.stringify({ binding, step, quietMs: QUIET_MS }) + "\n");
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const first = await Promise.race([
+      answer,
+      proc.ended,
+      new Promise<undefined>((r) => timer = setTimeout(() => r(undefined), this.timeoutMs)),
+    ]);
+    clearTimeout(timer);
+    let opened = false;
+    if (typeof first === "string") {
+      try {
+        opened = (JSON.parse(first) as { ok?: unknown }).ok === true;
+      } catch { /* said below */ }
+    }
+    if (!opened) {
+      proc.hangUp();
+      if (first === undefined) {
+        throw new UserError(`opening the staging area took over ${this.timeoutMs} ms`);
+      }
+      throw new UserError(lastLine(err) || "the staging area could not be opened");
+    }
+    const beat = setInterval(() => proc.write("\n"), HEARTBEAT_MS);
+    return {
+      release: async () => {
+        clearInterval(beat);
+        proc.endInput();
+        // Its end is awaited only briefly: over a lost link it would never come.
+        let t: ReturnType<typeof setTimeout> | undefined;
+        await Promise.race([proc.ended, new Promise((r) => t = setTimeout(r, RELEASE_WAIT_MS))]);
+        clearTimeout(t);
+        proc.hangUp();
+      },
+    };
   }
 
   /** Every chunk hash of staged disk `disk` (`bytes` of them, exactly). */
