@@ -24,6 +24,7 @@ import {
   removeStaged,
   writeStaged,
 } from "../stage/staging_area.ts";
+import { within } from "../system/within.ts";
 
 export const STAGE_FLAG = "--stage";
 
@@ -63,13 +64,8 @@ async function untilEndOrQuiet(
   quietMs: number,
 ): Promise<void> {
   while (true) {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const got = await Promise.race([
-      reader.read(),
-      new Promise<"quiet">((r) => timer = setTimeout(() => r("quiet"), quietMs)),
-    ]);
-    clearTimeout(timer);
-    if (got === "quiet" || got.done) return;
+    const got = await within(quietMs, reader.read());
+    if (got === undefined || got.done) return;
   }
 }
 

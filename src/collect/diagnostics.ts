@@ -5,6 +5,7 @@
  */
 
 import { DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT_MS, runCommand, type Runner } from "./run_command.ts";
+import { within } from "../system/within.ts";
 
 export type DiagnosticName = "dmesg" | "lscpu" | "lspci" | "lsscsi" | "lsusb";
 
@@ -51,20 +52,12 @@ async function captureOne(
   timeoutMs: number,
   maxBytes: number,
 ): Promise<string | undefined> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  // English output is what support engineers and bug reports expect.
+  const attempt = run(cmd, args, { timeoutMs, maxBytes, env: { LC_ALL: "C" } })
+    .then((r) => (r.ok ? capBytes(r.stdout, maxBytes) : undefined))
+    .catch(() => undefined);
   // An injected runner might ignore the timeout; never let one tool stall the conversion.
-  const deadline = new Promise<undefined>((resolve) => {
-    timer = setTimeout(() => resolve(undefined), timeoutMs + GRACE_MS);
-  });
-  try {
-    // English output is what support engineers and bug reports expect.
-    const attempt = run(cmd, args, { timeoutMs, maxBytes, env: { LC_ALL: "C" } })
-      .then((r) => (r.ok ? capBytes(r.stdout, maxBytes) : undefined))
-      .catch(() => undefined);
-    return await Promise.race([attempt, deadline]);
-  } finally {
-    clearTimeout(timer);
-  }
+  return await within(timeoutMs + GRACE_MS, attempt);
 }
 
 /** Keep at most `maxBytes` of UTF-8; a character cut in half becomes U+FFFD. */

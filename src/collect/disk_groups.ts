@@ -15,6 +15,7 @@ import { type DiskReader, withDiskReader } from "./efi_partition.ts";
 import { type LvmPv, readLvmMember } from "./lvm_label.ts";
 import { readMdMember } from "./md_superblock.ts";
 import { compareNames, exists, listDir, readAttr } from "./sysfs.ts";
+import { within } from "../system/within.ts";
 
 /** A device that may carry a PV label or md superblock, and the disk it is on. */
 interface Candidate {
@@ -136,18 +137,5 @@ async function readMembership(
   } catch {
     // A device we cannot open (no node, no permission, no medium) tells nothing.
     return undefined;
-  }
-}
-
-/** The promise's value, or undefined after `ms` (the read goes on, its result unused). */
-async function within<T>(ms: number, promise: Promise<T>): Promise<T | undefined> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<undefined>((resolve) =>
-    timer = setTimeout(() => resolve(undefined), ms)
-  );
-  try {
-    return await Promise.race([promise, late]);
-  } finally {
-    clearTimeout(timer);
   }
 }

@@ -14,6 +14,7 @@ import type { OwnExecutable } from "../system/own_executable.ts";
 import { formatBytes } from "../text/units.ts";
 import type { EventSink } from "./events.ts";
 import type { RateLimit } from "../net/rate_limit.ts";
+import { within } from "../system/within.ts";
 
 /** The window OpenSSH's sshd gives each channel (CHAN_TCP_WINDOW_DEFAULT). */
 export const SSH_CHANNEL_WINDOW = 2 * 1024 * 1024;
@@ -46,12 +47,7 @@ export async function measureRoundTrip(
 ): Promise<number | undefined> {
   let best: number | undefined;
   for (let i = 0; i < PINGS; i++) {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const ms = await Promise.race([
-      session.ping().catch(() => undefined),
-      new Promise<undefined>((r) => timer = setTimeout(() => r(undefined), timeoutMs)),
-    ]);
-    clearTimeout(timer);
+    const ms = await within(timeoutMs, session.ping().catch(() => undefined));
     if (ms === undefined) break;
     best = best === undefined ? ms : Math.min(best, ms);
   }

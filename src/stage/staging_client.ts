@@ -11,6 +11,7 @@ import { UserError } from "../errors.ts";
 import { terminalText } from "../text/ansi.ts";
 import type { StageBinding } from "./binding.ts";
 import type { StagedListing, StagedState } from "./staging_area.ts";
+import { within } from "../system/within.ts";
 
 /** Our executable on the server. */
 export interface ServerProgram {
@@ -101,13 +102,7 @@ export class StagingClient {
       },
     });
     proc.write(JSON.stringify({ binding, step, quietMs: QUIET_MS }) + "\n");
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const first = await Promise.race([
-      answer,
-      proc.ended,
-      new Promise<undefined>((r) => timer = setTimeout(() => r(undefined), this.timeoutMs)),
-    ]);
-    clearTimeout(timer);
+    const first = await within(this.timeoutMs, Promise.race([answer, proc.ended]));
     let opened = false;
     if (typeof first === "string") {
       try {
@@ -127,9 +122,7 @@ export class StagingClient {
         clearInterval(beat);
         proc.endInput();
         // Its end is awaited only briefly: over a lost link it would never come.
-        let t: ReturnType<typeof setTimeout> | undefined;
-        await Promise.race([proc.ended, new Promise((r) => t = setTimeout(r, RELEASE_WAIT_MS))]);
-        clearTimeout(t);
+        await within(RELEASE_WAIT_MS, proc.ended);
         proc.hangUp();
       },
     };
@@ -155,12 +148,7 @@ export class StagingClient {
       },
     );
     proc.endInput();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const end = await Promise.race([
-      proc.ended,
-      new Promise<undefined>((r) => timer = setTimeout(() => r(undefined), timeoutMs)),
-    ]);
-    clearTimeout(timer);
+    const end = await within(timeoutMs, proc.ended);
     if (end === undefined) {
       proc.hangUp();
       throw new UserError(
