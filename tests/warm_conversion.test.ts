@@ -91,6 +91,8 @@ Deno.test("warm conversion: pre-copy under a writer changing 2 %, then a cutover
       .exec(cut.stdout);
     assert.ok(sent, cut.stdout);
     assert.match(cut.stdout, /verified: all 4096 chunks of the staged copy match/);
+    // The server took the hashes the pre-copy kept instead of reading the staged image again.
+    assert.match(cut.stdout, /hashes as its last run kept them/);
     assert.match(cut.stdout, /can now be switched off/);
     assert.match(cut.stdout, /The staged copy in .* was removed/);
     assert.equal(await sha256File(join(out, "warm-sda")), await sha256File(image));
@@ -270,6 +272,129 @@ Deno.test("warm conversion: a pre-copy killed midway resends only the missing ch
     const after = await runP2v(p2vArgs(precopy), { timeoutMs: 60_000 });
     assert.equal(after.code, 0, `exit ${after.code}\n${after.stdout}\n${after.stderr}`);
     assert.equal(differLine(after.stdout).differ, 0);
+    assert.equal(await leftoverProcesses(sshd), "");
+  } finally {
+    await sshd.stop();
+    await Deno.remove(work, { recursive: true });
+  }
+});
+
+/**
+ * A pre-copy and a cutover where sshd will not open a channel to the run's
+ * socket: each channel is a command joined to it instead. Between them,
+ * something on the server rewrites a staged chunk and puts the
+ * modification time back: the kept hashes no longer count, and the chunk
+ * is found and sent again.
+ */
+async function socketRefused(
+  sshdConfig: string[],
+  areaIn: (area: string) => Promise<string>,
+  refusal: RegExp,
+): Promise<void> {
+  const work = await tempDir({ prefix: "p2v-warm-nosocket." });
+  const size = 32 * MiB;
+  const image = await makePackableImage(work, "live.img", size);
+  const sshd = await startSshd({ extraConfig: sshdConfig });
+  try {
+    await installStubVirtV2v(sshd, { input: "virt-v2v" });
+    const out = await makeOutputDir(sshd);
+    const area = await areaIn(await makeStagingArea(sshd));
+    const run = (step: string) =>
+      runP2v(
+        p2vArgs(
+          keys(
+            sshd,
+            out,
+            `p2v.name=warm p2v.disks=${image} p2v.stage=${step} p2v.stage.dir=${area}`,
+          ),
+        ),
+        { timeoutMs: 120_000 },
+      );
+    const pre = await run("precopy");
+    assert.equal(pre.code, 0, `exit ${pre.code}\n${pre.stdout}\n${pre.stderr}`);
+    assert.match(pre.stdout + pre.stderr, refusal);
+    assert.match(
+      pre.stdout + pre.stderr,
+      /: each of the staging area's channels started a command instead/,
+    );
+    const staged = join(area, "warm", "disk-0.img");
+    assert.equal(await differingChunks(image, staged), 0);
+
+    const before = await Deno.stat(staged);
+    const file = await Deno.open(staged, { write: true });
+    await file.seek(5 * CHUNK + 100, Deno.SeekMode.Start);
+    await file.write(new Uint8Array(64).fill(0xee));
+    file.close();
+    await Deno.utime(staged, before.atime!, before.mtime!);
+
+    const cut = await run("cutover");
+    assert.equal(cut.code, 0, `exit ${cut.code}\n${cut.stdout}\n${cut.stderr}`);
+    assert.doesNotMatch(cut.stdout, /kept them/, "the kept hashes no longer hold");
+    assert.deepEqual(differLine(cut.stdout), { differ: 1, chunks: size / CHUNK });
+    assert.match(cut.stdout, /verified: all 128 chunks of the staged copy match/);
+    assert.equal(await sha256File(join(out, "warm-sda")), await sha256File(image));
+    assert.equal(await leftoverProcesses(sshd), "");
+  } finally {
+    await sshd.stop();
+    await Deno.remove(work, { recursive: true });
+  }
+}
+
+Deno.test("warm conversion: sshd with AllowStreamLocalForwarding no; a staged chunk changed behind our back is sent again", async () => {
+  await socketRefused(
+    ["AllowStreamLocalForwarding no"],
+    (area) => Promise.resolve(area),
+    /refused a channel to the Unix socket/,
+  );
+});
+
+Deno.test("warm conversion: a staging area whose socket path is over 107 bytes", async () => {
+  await socketRefused([], async (area) => {
+    const long = join(area, "a-staging-area-whose-path-is-long".repeat(3));
+    await Deno.mkdir(long, { mode: 0o1777 });
+    await Deno.chmod(long, 0o1777);
+    return long;
+  }, /refused a channel to the Unix socket/);
+});
+
+Deno.test("warm conversion: a cutover to a server whose virt-v2v fails its test syncs, but does not let the machine go", async () => {
+  const work = await tempDir({ prefix: "p2v-warm-unfit." });
+  const size = 16 * MiB;
+  const image = await makePackableImage(work, "live.img", size);
+  const sshd = await startSshd();
+  try {
+    await installStubVirtV2v(sshd, { input: "virt-v2v" });
+    const out = await makeOutputDir(sshd);
+    const area = await makeStagingArea(sshd);
+    const run = (step: string) =>
+      runP2v(
+        p2vArgs(
+          keys(
+            sshd,
+            out,
+            `p2v.name=warm p2v.disks=${image} p2v.stage=${step} p2v.stage.dir=${area}`,
+          ),
+        ),
+        { timeoutMs: 120_000 },
+      );
+    const pre = await run("precopy");
+    assert.equal(pre.code, 0, `exit ${pre.code}\n${pre.stdout}\n${pre.stderr}`);
+    await rewriteExtents(image, size, 2, { chunkBytes: CHUNK });
+    await Deno.writeTextFile(
+      join(sshd.binDir, "virt-v2v"),
+      "#!/bin/sh\necho 'virt-v2v: cannot run here' >&2\nexit 1\n",
+      { mode: 0o755 },
+    );
+
+    const cut = await run("cutover");
+    assert.notEqual(cut.code, 0, cut.stdout);
+    assert.match(cut.stdout, /verified|chunks sent/, "the disks were synced meanwhile");
+    assert.doesNotMatch(cut.stdout, /can now be switched off/);
+    assert.match(
+      cut.stdout + cut.stderr,
+      /the staged copy is in sync with the disks: once the server is fixed, run the cutover again/,
+    );
+    assert.equal(await differingChunks(image, join(area, "warm", "disk-0.img")), 0);
     assert.equal(await leftoverProcesses(sshd), "");
   } finally {
     await sshd.stop();

@@ -4,26 +4,22 @@
  * Not for users: the physical machine's side writes its arguments.
  *
  *   --stage open AREA NAME        a JSON line on stdin (binding, step); a JSON
- *                                 line on stdout; then holds the staged
- *                                 conversion, no other run may open it,
- *                                 until its stdin ends
- *   --stage hash AREA NAME DISK   every chunk's SHA-256, raw, on stdout
- *   --stage write AREA NAME DISK  chunk frames on stdin; "INDEX HASH" lines
- *                                 of what was written and read back
- *   --stage mark AREA NAME STEP   the step (precopy, cutover) completed
+ *                                 line on stdout (with the socket the run's
+ *                                 channels reach it by); then holds the
+ *                                 staged conversion, no other run may open
+ *                                 it, and serves that socket, until its
+ *                                 stdin ends (staging_service.ts)
+ *   --stage connect AREA NAME     stdin and stdout joined to that socket,
+ *                                 for a server whose sshd refuses channels
+ *                                 to sockets
  *   --stage list AREA             one JSON line per staged conversion
  *   --stage remove AREA NAME      removes a staged conversion
  */
+import { basename, dirname, resolve } from "node:path";
 import { UserError } from "../errors.ts";
 import { parseBinding } from "../stage/binding.ts";
-import {
-  hashStaged,
-  listStaged,
-  markStaged,
-  openStaging,
-  removeStaged,
-  writeStaged,
-} from "../stage/staging_area.ts";
+import { heldStagingSocket, listStaged, openStaging, removeStaged } from "../stage/staging_area.ts";
+import { serveStaging } from "../stage/staging_service.ts";
 import { within } from "../system/within.ts";
 
 export const STAGE_FLAG = "--stage";
@@ -69,13 +65,6 @@ async function untilEndOrQuiet(
   }
 }
 
-function diskNumber(value: string | undefined): number {
-  if (value === undefined || !/^[0-9]{1,2}$/.test(value)) {
-    throw new UserError(`${STAGE_FLAG}: a disk number is expected, not "${value ?? ""}"`);
-  }
-  return Number(value);
-}
-
 async function writeOut(data: Uint8Array | string): Promise<void> {
   const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
   const writer = Deno.stdout.writable.getWriter();
@@ -86,9 +75,28 @@ async function writeOut(data: Uint8Array | string): Promise<void> {
   }
 }
 
+/** Joins our stdin and stdout to the Unix socket `path`, until it ends. */
+async function joinToSocket(path: string): Promise<void> {
+  let conn: Deno.UnixConn;
+  try {
+    // By its name within its directory: the whole path may be over a socket path's 107 bytes.
+    Deno.chdir(dirname(path));
+    conn = await Deno.connect({ transport: "unix", path: basename(path) });
+  } catch (err) {
+    throw new UserError(`no run holds the staged copy now (${path}: ${(err as Error).message})`);
+  }
+  // What the run sends goes on until its end; the answer's end is ours.
+  Deno.stdin.readable.pipeTo(conn.writable, { preventClose: true })
+    .then(() => conn.closeWrite())
+    .catch(() => {});
+  await conn.readable.pipeTo(Deno.stdout.writable, { preventClose: true });
+}
+
 /** Runs one operation; returns the exit status (errors are thrown as UserError). */
 export async function runStageServer(args: string[]): Promise<number> {
-  const [op, area, name, extra] = args;
+  const [op, given, name] = args;
+  // Absolute: the run's process serves from within the staged directory (joinToSocket's note).
+  const area = given === undefined ? given : resolve(given);
   const want = (n: number) => {
     if (args.length !== n) {
       throw new UserError(`${STAGE_FLAG} ${op ?? ""}: ${n - 1} arguments expected`);
@@ -116,28 +124,25 @@ export async function runStageServer(args: string[]): Promise<number> {
       }
       const opened = await openStaging(area, name, { binding, step: r.step });
       try {
-        await writeOut(opened.line);
-        // Held for the run: its end, or its link's, ends our stdin; a lost run falls quiet.
-        await untilEndOrQuiet(input, quietMs);
+        const service = serveStaging(opened.dir, opened.binding);
+        try {
+          const { dir, free, needed } = opened;
+          await writeOut(
+            JSON.stringify({ ok: true, dir, free, needed, socket: service.socket }) + "\n",
+          );
+          // Held for the run: its end, or its link's, ends our stdin; a lost run falls quiet.
+          await untilEndOrQuiet(input, quietMs);
+        } finally {
+          await service.close();
+        }
       } finally {
         opened.lock.close();
       }
       return 0;
     }
-    case "hash":
-      want(4);
-      await writeOut(await hashStaged(area, name, diskNumber(extra)));
-      return 0;
-    case "write":
-      want(4);
-      await writeStaged(area, name, diskNumber(extra), Deno.stdin.readable, writeOut);
-      return 0;
-    case "mark":
-      want(4);
-      if (extra !== "precopy" && extra !== "cutover") {
-        throw new UserError(`${STAGE_FLAG} mark: precopy or cutover, not "${extra}"`);
-      }
-      markStaged(area, name, extra);
+    case "connect":
+      want(3);
+      await joinToSocket(heldStagingSocket(area, name));
       return 0;
     case "list":
       want(2);

@@ -3,7 +3,8 @@
  * every chunk at once (here the source, there the staged image), only the
  * chunks that differ cross — zeros as a header, the rest zstd-packed where
  * that saves an eighth — spread over several SSH channels so that a long
- * link fills, and under the bandwidth cap. The server syncs what it wrote,
+ * link fills, and under the bandwidth cap. The server's hashes are the ones
+ * its last run kept when the image has not changed since; it syncs what it wrote,
  * reads it back and returns its hash: a chunk counts as staged only when
  * that hash is the one of the data we sent.
  */
@@ -26,7 +27,7 @@ import {
   sameChunk,
 } from "../stage/chunk_hashes.ts";
 import { encodeFrameHeader, type FrameKind } from "../stage/chunk_frames.ts";
-import type { StagingClient } from "../stage/staging_client.ts";
+import { answerError, type StagingRun } from "../stage/staging_client.ts";
 
 export interface DiskSync {
   /** As the config names it. */
@@ -35,7 +36,7 @@ export interface DiskSync {
 }
 
 export interface SyncOptions {
-  client: StagingClient;
+  staging: StagingRun;
   disks: DiskSync[];
   /** SSH channels the chunks of a disk are spread over. */
   channels: number;
@@ -89,13 +90,6 @@ async function readChunk(file: Deno.FsFile, size: number, index: number): Promis
   return buf;
 }
 
-/**
- * Differing data worth one more writer: each costs the server a start of
- * our program (about 0.3 s of CPU, taken from the hashing on a small
- * machine), and one channel carries its window, 2 MiB, per round trip.
- */
-const BYTES_PER_WRITER = 16 * 1024 * 1024;
-
 function paced(bandwidth: RateLimit | undefined, bytes: number): Promise<void> {
   if (!bandwidth) return Promise.resolve();
   return new Promise((resolve) => bandwidth.take(bytes, resolve));
@@ -145,29 +139,28 @@ async function syncDisk(opts: SyncOptions, index: number, disk: DiskSync): Promi
     message: `disk ${disk.name}: hashing its ${formatBytes(disk.size)} here and the staged ` +
       `copy on the server, in ${formatBytes(CHUNK_BYTES)} chunks ...`,
   });
-  // One writer starts on the server while both ends hash, its start hidden;
-  // the others only when what differs is worth their start (see BYTES_PER_WRITER).
-  const writers = [openWriter(opts, index)];
+  // The writers' channels open while both ends hash, their round trips hidden.
+  const writers = Array.from({ length: Math.max(1, opts.channels) }, () => openWriter(opts, index));
   const closeAll = () => Promise.allSettled(writers.map(async (w) => (await w).proc.hangUp()));
-  let local: Uint8Array, staged: Uint8Array;
+  let local: Uint8Array, staged: { hashes: Uint8Array; kept: boolean };
   try {
     [local, staged] = await Promise.all([
       opts.localHashes?.[index] ?? hashLocalDisk(disk, opts.signal),
-      opts.client.hashes(index, chunks * HASH_BYTES, opts.hashTimeoutMs),
+      opts.staging.hashes(index, chunks * HASH_BYTES, opts.hashTimeoutMs),
     ]);
   } catch (err) {
     await closeAll();
     throw err;
   }
   const differ: number[] = [];
-  for (let c = 0; c < chunks; c++) if (!sameChunk(local, staged, c)) differ.push(c);
+  for (let c = 0; c < chunks; c++) if (!sameChunk(local, staged.hashes, c)) differ.push(c);
   const hashSeconds = (performance.now() - started) / 1000;
   const differBytes = differ.reduce((n, c) => n + chunkLength(disk.size, c), 0);
-  const wanted = Math.min(Math.max(1, opts.channels), Math.ceil(differBytes / BYTES_PER_WRITER));
-  while (writers.length < wanted) writers.push(openWriter(opts, index));
   emit({
     type: "stage",
-    message: `disk ${disk.name}: hashed in ${hashSeconds.toFixed(1)} s; ${differ.length} of ` +
+    message: `disk ${disk.name}: hashed in ${hashSeconds.toFixed(1)} s` +
+      (staged.kept ? " (the staged copy's hashes as its last run kept them)" : "") +
+      `; ${differ.length} of ` +
       `${chunks} chunks differ (${formatBytes(differBytes)})` +
       (differ.length > 0
         ? `, sent over ${writers.length} SSH channel${writers.length === 1 ? "" : "s"}`
@@ -199,30 +192,28 @@ interface SendCounts {
   changedWhileSending: number;
 }
 
-/** A `--stage write` on the server, and what it says. */
+/** A `write` connection to the staging area, and what it says. */
 interface Writer {
   proc: RemoteProcess;
   lines: LineSplitter;
-  errors: string[];
+  /** Its last word: "ok", or why not. */
+  answer: () => string | undefined;
   /** Where its "INDEX HASH" lines go, once the chunks are known. */
   confirm: (line: string) => void;
 }
 
 async function openWriter(opts: SyncOptions, diskIndex: number): Promise<Writer> {
-  const errors: string[] = [];
   let confirm = (_line: string) => {};
-  const lines = new LineSplitter((line) => confirm(line), 256);
-  const proc = await opts.client.writer(
-    diskIndex,
-    (c) => lines.push(c),
-    (c) => {
-      if (errors.join("").length < 4096) errors.push(new TextDecoder().decode(c));
-    },
-  );
+  let answer: string | undefined;
+  const lines = new LineSplitter((line) => {
+    if (line === "ok" || line.startsWith("error ")) answer ??= line;
+    else confirm(line);
+  }, 256);
+  const proc = await opts.staging.writer(diskIndex, (c) => lines.push(c));
   return {
     proc,
     lines,
-    errors,
+    answer: () => answer,
     set confirm(f: (line: string) => void) {
       confirm = f;
     },
@@ -266,7 +257,7 @@ async function sendChunks(
 
   const worker = async (opened: Promise<Writer>): Promise<void> => {
     const writer = await opened;
-    const { proc, lines, errors } = writer;
+    const { proc, lines } = writer;
     writer.confirm = confirm;
     const file = await Deno.open(diskSourcePath(disk.name), { read: true, write: false });
     const onAbort = () => proc.hangUp();
@@ -315,14 +306,14 @@ async function sendChunks(
         }
       }
       proc.endInput();
-      const end = await proc.ended;
+      await proc.ended;
       lines.flush();
-      if (end.status !== 0) {
-        const why = errors.join("").trim().split("\n").pop() ?? "";
-        throw new UserError(
-          `the staging area could not take disk ${disk.name}'s chunks: ` +
-            `${why.slice(0, 300) || `exit status ${end.status ?? end.signal}`}`,
-        );
+      const answer = writer.answer();
+      if (answer !== "ok") {
+        const why = answer === undefined
+          ? "the connection ended without an answer"
+          : answerError(answer);
+        throw new UserError(`the staging area could not take disk ${disk.name}'s chunks: ${why}`);
       }
     } finally {
       opts.signal.removeEventListener("abort", onAbort);

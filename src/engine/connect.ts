@@ -36,6 +36,12 @@ export interface ConnectedServer {
   link: ServerLink;
 }
 
+/** The server as tested, and the config as this server spells its output. */
+export interface ServerFit {
+  capabilities: ServerCapabilities;
+  config: Config;
+}
+
 export interface ConnectOptions {
   /** Skip the virt-v2v checks (known from an earlier test, or `p2v.skip_test_connection`). */
   skipTest?: boolean;
@@ -125,10 +131,29 @@ export async function connectToServer(
 
   if (opts.skipTest) return { capabilities: UNTESTED_SERVER, link };
   try {
+    return { capabilities: await testServer(session, config, emit, timeouts), link };
+  } catch (err) {
+    link.close();
+    throw err;
+  }
+}
+
+/**
+ * Checks virt-v2v on the server (and what it can write) and reverse
+ * forwarding; throws the reason as a UserError (a ServerUnfitError when
+ * the server answered but cannot convert).
+ */
+export async function testServer(
+  session: RemoteSession,
+  config: Config,
+  emit: EventSink,
+  timeouts: Timeouts,
+): Promise<ServerCapabilities> {
+  try {
     emit({ type: "phase", phase: "testing", message: "Testing the conversion server ..." });
     const probed = await probeServer(session, {
       sudo: config.auth.sudo,
-      username,
+      username: loginName(config),
       timeoutMs: timeouts.remoteCommandMs,
     });
     const capabilities = probed.outputs.includes("libvirt")
@@ -136,9 +161,8 @@ export async function connectToServer(
       : probed;
     await checkReverseForwarding(session);
     emit({ type: "server", capabilities });
-    return { capabilities, link };
+    return capabilities;
   } catch (err) {
-    link.close();
     throw asUserError(err);
   }
 }

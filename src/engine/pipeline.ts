@@ -11,9 +11,9 @@ import type { Config } from "../config/types.ts";
 import { describeError } from "../errors.ts";
 import type { ExportStarter } from "../nbd/export.ts";
 import { type ServerCapabilities, ServerUnfitError } from "../remote/virt_v2v_probe.ts";
-import { connectToServer, type SessionOpener } from "./connect.ts";
+import { connectToServer, type ServerFit, type SessionOpener, testServer } from "./connect.ts";
 import { runConversion } from "./conversion.ts";
-import { runStaged, stageSettingsProblem } from "./staged_run.ts";
+import { beginLocalHashing, runStaged, stageSettingsProblem } from "./staged_run.ts";
 import { unreadableDisks } from "./disk_access.ts";
 import type { EventSink } from "./events.ts";
 import type { ConversionOutcome } from "./outcome.ts";
@@ -64,10 +64,15 @@ async function connectAndConvert(req: PipelineRequest): Promise<ConversionOutcom
     : await unreadableDisks(config.disks, req.facts.disks.map((d) => d.name));
   if (diskProblem !== undefined) return { kind: "failed", stage: "disks", message: diskProblem };
   const diagnostics = req.captureDiagnostics();
+  // A pre-copy's or a cutover's hashing of this machine's disks needs no server: it starts now.
+  const hashing = beginLocalHashing(config);
+  // A cutover tests virt-v2v while the disks sync: the machine's downtime need not wait for it.
+  const testLater = config.stage.step === "cutover" && req.capabilities === undefined &&
+    !config.skipTestConnection;
   let connected;
   try {
     connected = await connectToServer(config, emit, req.timeouts, {
-      skipTest: req.capabilities !== undefined || config.skipTestConnection,
+      skipTest: testLater || req.capabilities !== undefined || config.skipTestConnection,
       signal,
       open: req.open,
       // A conversion that can reconnect must notice a dead link in a minute, not half an hour.
@@ -79,36 +84,49 @@ async function connectAndConvert(req: PipelineRequest): Promise<ConversionOutcom
         : undefined,
     });
   } catch (err) {
+    hashing?.stop();
     if (signal.aborted) return { kind: "cancelled" };
     const stage = err instanceof ServerUnfitError ? "server" : "connect";
     return { kind: "failed", stage, message: describeError(err) };
   }
-  const capabilities = req.capabilities ?? connected.capabilities;
-  // The rule that needs the server's list of outputs, checked as soon as that list is known.
-  const problem = serverProblems(config.output, capabilities.outputs)[0];
-  if (problem) {
-    connected.link.close();
-    return { kind: "failed", stage: "server", message: problem.message };
-  }
+  const link = connected.link;
+  const fitted = fitServer(
+    config,
+    testLater
+      ? testServer(link.session, config, emit, req.timeouts)
+      : Promise.resolve(req.capabilities ?? connected.capabilities),
+  );
   try {
+    if (testLater) {
+      fitted.catch(() => {}); // the cutover awaits it before it says the machine may go off
+    } else {
+      const unfit = await fitted.then(() => undefined, (err: unknown) => err);
+      if (unfit !== undefined) {
+        hashing?.stop();
+        if (signal.aborted) return { kind: "cancelled" };
+        return { kind: "failed", stage: "server", message: describeError(unfit) };
+      }
+    }
     if (config.stage.step !== "none") {
       return await runStaged({
-        config: withServerOutputName(config, capabilities.outputs),
+        config,
+        server: fitted,
         facts: req.facts,
-        link: connected.link,
-        capabilities,
-        diagnostics: await diagnostics,
+        link,
+        diagnostics,
         emit,
         signal,
         timeouts: req.timeouts,
         bandwidth: req.bandwidth,
+        hashing,
       });
     }
+    const fit = await fitted;
     return await runConversion({
-      config: withServerOutputName(config, capabilities.outputs),
+      config: fit.config,
       facts: req.facts,
-      link: connected.link,
-      capabilities,
+      link,
+      capabilities: fit.capabilities,
       diagnostics: await diagnostics,
       startExport: req.startExport,
       emit,
@@ -117,8 +135,22 @@ async function connectAndConvert(req: PipelineRequest): Promise<ConversionOutcom
       bandwidth: req.bandwidth,
     });
   } finally {
-    connected.link.close();
+    link.close();
   }
+}
+
+/**
+ * The tested server's fit for `config`: rejects with the first rule that
+ * needs the server's list of outputs and fails.
+ */
+async function fitServer(
+  config: Config,
+  tested: Promise<ServerCapabilities>,
+): Promise<ServerFit> {
+  const capabilities = await tested;
+  const problem = serverProblems(config.output, capabilities.outputs)[0];
+  if (problem) throw new ServerUnfitError(problem.message);
+  return { capabilities, config: withServerOutputName(config, capabilities.outputs) };
 }
 
 /**

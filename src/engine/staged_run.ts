@@ -13,32 +13,66 @@ import { RateLimit } from "../net/rate_limit.ts";
 import type { RemoteSession } from "../net/session.ts";
 import { inBash } from "../remote/remote_commands.ts";
 import { ownCopyFromProbe, ownCopyProbeLines } from "../remote/server_copy.ts";
-import type { ServerCapabilities } from "../remote/virt_v2v_probe.ts";
 import { localBinding, machineUuid } from "../stage/binding.ts";
 import { type DiskSync, startLocalHashing, syncDisks } from "./chunk_sync.ts";
 import type { StagedListing } from "../stage/staging_area.ts";
-import { type ServerProgram, StagingClient, type StagingLease } from "../stage/staging_client.ts";
+import { type ServerProgram, StagingClient, type StagingRun } from "../stage/staging_client.ts";
 import { loadOwnExecutable, type OwnExecutable } from "../system/own_executable.ts";
 import { formatBytes } from "../text/units.ts";
 import { channelsFor, measureRoundTrip, placeOwnCopy } from "./disk_channels.ts";
 import type { EventSink } from "./events.ts";
 import type { ServerLink } from "./link.ts";
+import type { ServerFit } from "./connect.ts";
 import type { ConversionOutcome } from "./outcome.ts";
 import { convertStaged } from "./staged_conversion.ts";
 import type { Timeouts } from "./timeouts.ts";
 
 export interface StagedRunRequest {
   config: Config;
+  /**
+   * The server's test and the config as it spells the output: a cutover
+   * awaits it before it says the machine may be switched off (it may still
+   * be under way while the disks sync).
+   */
+  server: Promise<ServerFit>;
   facts: HostFacts;
   link: ServerLink;
-  capabilities: ServerCapabilities;
-  diagnostics: Record<string, string | undefined>;
+  /** Captured while the disks sync; only the conversion of the staged copy needs them. */
+  diagnostics: Promise<Record<string, string | undefined>>;
   emit: EventSink;
   signal: AbortSignal;
   timeouts: Timeouts;
   /** The cap its owner (the dialog) may change; default: `p2v.bandwidth`'s, if any. */
   bandwidth?: RateLimit;
   ownExecutable?: () => Promise<{ info: OwnExecutable; content: Uint8Array } | undefined>;
+  /** This machine's disks, sized and being hashed since before the connection (beginLocalHashing). */
+  hashing?: LocalHashing;
+}
+
+/** This machine's disks for a pre-copy or cutover: their sizes, and their hashing under way. */
+export interface LocalHashing {
+  disks: Promise<DiskSync[]>;
+  hashes: Promise<Promise<Uint8Array>[]>;
+  /** Stops the hashing: the run ended before it was needed. */
+  stop(): void;
+}
+
+/**
+ * Sizes this machine's disks and starts hashing them, for a pre-copy or a
+ * cutover (undefined for any other run): it needs no server, so it runs
+ * while the connection is made.
+ */
+export function beginLocalHashing(config: Config): LocalHashing | undefined {
+  const step = config.stage.step;
+  if (step !== "precopy" && step !== "cutover") return undefined;
+  const stopped = new AbortController();
+  const disks = Promise.all(
+    config.disks.map(async (name) => ({ name, size: await probeDisk(diskSourcePath(name)) })),
+  );
+  const hashes = disks.then((d) => startLocalHashing(d, stopped.signal));
+  // Awaited by the run; a run that never gets there must not leave a rejection unhandled.
+  hashes.catch(() => {});
+  return { disks, hashes, stop: () => stopped.abort() };
 }
 
 /** Why the `p2v.stage*` keys cannot run as given; undefined when they can. */
@@ -117,21 +151,12 @@ export async function runStaged(req: StagedRunRequest): Promise<ConversionOutcom
   });
   const bandwidth = req.bandwidth ??
     (config.bandwidthMbit > 0 ? new RateLimit(config.bandwidthMbit) : undefined);
-  // Stops the early hashing when the run ends before it is needed.
-  const hashing = new AbortController();
-  const stopHashing = () => hashing.abort();
+  const hashing = req.hashing ?? beginLocalHashing(config);
+  const stopHashing = () => hashing?.stop();
   req.signal.addEventListener("abort", stopHashing);
   // Held from the staging area's check to the end: no other run opens it meanwhile.
-  let lease: StagingLease | undefined;
+  let lease: StagingRun | undefined;
   try {
-    let sizes: DiskSync[] = [];
-    let localHashes: Promise<Uint8Array>[] = [];
-    if (step === "precopy" || step === "cutover") {
-      sizes = await Promise.all(
-        config.disks.map(async (name) => ({ name, size: await probeDisk(diskSourcePath(name)) })),
-      );
-      localHashes = startLocalHashing(sizes, hashing.signal);
-    }
     emit({ type: "phase", phase: "uploading", message: "Putting virt-p2v on the server ..." });
     const program = await ourProgramThere(session, req, bandwidth);
     const client = new StagingClient(
@@ -152,6 +177,7 @@ export async function runStaged(req: StagedRunRequest): Promise<ConversionOutcom
     }
     if (step !== "precopy" && step !== "cutover") throw new UserError(`no stage step ${step}`);
 
+    const sizes = await hashing!.disks;
     const binding = localBinding(await machineUuid(), req.facts, sizes);
     emit({
       type: "phase",
@@ -168,7 +194,7 @@ export async function runStaged(req: StagedRunRequest): Promise<ConversionOutcom
     lease = opened;
     const channels = config.channels !== 0 ? config.channels : channelsFor(rtt ?? 0);
     const results = await syncDisks({
-      client,
+      staging: opened,
       disks: sizes,
       channels: Math.max(2, channels),
       compress: config.compress,
@@ -178,12 +204,18 @@ export async function runStaged(req: StagedRunRequest): Promise<ConversionOutcom
       // The server reads the staged image at disk speed: 20 MB/s is a slow disk.
       hashTimeoutMs: req.timeouts.remoteCommandMs +
         Math.max(...sizes.map((s) => s.size)) / 20_000,
-      localHashes,
+      localHashes: await hashing!.hashes,
     });
     const sentBytes = results.reduce((n, r) => n + r.linkBytes, 0);
     const totalBytes = sizes.reduce((n, s) => n + s.size, 0);
+    if (opened.refusal !== undefined) {
+      emit({
+        type: "warning",
+        message: `${opened.refusal}: each of the staging area's channels started a command instead`,
+      });
+    }
     if (step === "precopy") {
-      await client.mark(step);
+      await opened.mark(step);
       const changed = results.reduce((n, r) => n + r.changedWhileSending, 0);
       const summary = `Pre-copy done: ${formatBytes(totalBytes)} staged in ${stagedDir} on the ` +
         `server (${formatBytes(sentBytes)} sent). The staged copy is NOT consistent: this ` +
@@ -202,6 +234,13 @@ export async function runStaged(req: StagedRunRequest): Promise<ConversionOutcom
           `disk as hashed at cutover (${r.sent} sent, ${r.chunks - r.sent} already staged)`,
       });
     }
+    // The conversion must be able to run before the machine that could redo the sync goes off.
+    const fit = await req.server.catch((err) => {
+      throw new UserError(
+        `${describeError(err)}; the staged copy is in sync with the disks: once the server is ` +
+          "fixed, run the cutover again (only what changes meanwhile will cross)",
+      );
+    });
     emit({
       type: "stage",
       released: true,
@@ -214,18 +253,18 @@ export async function runStaged(req: StagedRunRequest): Promise<ConversionOutcom
     // until virt-v2v ends, whether or not this machine is still there.
     const held = lease;
     lease = undefined;
-    const marked = client.mark(step).catch((err) =>
+    const marked = held.mark(step).catch((err) =>
       emit({
         type: "warning",
         message: `the staged copy's state could not be recorded: ${describeError(err)}`,
       })
     ).then(() => held.release());
     const outcome = await convertStaged({
-      config,
+      config: fit.config,
       facts: req.facts,
       link,
-      capabilities: req.capabilities,
-      diagnostics: req.diagnostics,
+      capabilities: fit.capabilities,
+      diagnostics: await req.diagnostics,
       stagedDir,
       dataBytes: totalBytes,
       emit,

@@ -100,6 +100,15 @@ export interface RemoteSession {
   /** Ask the server to listen on the Unix socket `path` (which must not exist yet). */
   forwardInSocket(path: string, handler: ForwardHandler): Promise<SocketForward>;
   unforwardInSocket(forward: SocketForward): Promise<void>;
+  /**
+   * A channel to the Unix socket `path` on the server (OpenSSH's
+   * direct-streamlocal): what is written reaches whatever listens there,
+   * and what it answers comes to `onOutput`. Rejects when sshd refuses it.
+   */
+  connectSocket(
+    path: string,
+    options: { onOutput: (c: Uint8Array) => void },
+  ): Promise<RemoteProcess>;
   /** Milliseconds of one request-and-answer with the server's SSH daemon (no command runs). */
   ping(): Promise<number>;
   close(): void;

@@ -334,6 +334,36 @@ export class SshSession implements RemoteSession {
     });
   }
 
+  connectSocket(
+    path: string,
+    options: { onOutput: (c: Uint8Array) => void },
+  ): Promise<RemoteProcess> {
+    if (this.#closed) {
+      return Promise.reject(new SshError(`connection lost: ${this.#closeReason}`));
+    }
+    return new Promise((resolve, reject) => {
+      const done = (err: Error | undefined, channel: ClientChannel) => {
+        if (err) {
+          reject(
+            new SshError(
+              `the conversion server refused a channel to the Unix socket ${path} ` +
+                `(${describeError(err)}); it needs OpenSSH with AllowStreamLocalForwarding yes`,
+              { cause: err },
+            ),
+          );
+          return;
+        }
+        // As for a command: the listeners go on before any data can arrive.
+        resolve(new SshProcess(channel, options.onOutput, undefined));
+      };
+      try {
+        this.#client.openssh_forwardOutStreamLocal(path, done);
+      } catch (err) {
+        reject(new SshError(`cannot open a channel to ${path}: ${describeError(err)}`));
+      }
+    });
+  }
+
   /** Cancel a reverse forward; tolerant of a session that is already gone. */
   unforwardIn(forward: ReverseForward): Promise<void> {
     this.#forwards.delete(forward.port);

@@ -1,22 +1,21 @@
 /**
  * The staging area on the conversion server, as our copy there keeps it:
  * `AREA/NAME/` (mode 0700) holds `binding.json`, one sparse image per disk
- * (`disk-0.img`, …) and `state` (the last step that completed). Every
+ * (`disk-0.img`, …) with its kept hashes (`disk-0.hashes`), `state` (the
+ * last step that completed) and, while a run holds it, `run.sock`. Every
  * operation here runs on the server, started by `virt-p2v --stage …`.
  */
 import fs from "node:fs";
 import { bindingMismatch, parseBinding, type StageBinding } from "./binding.ts";
-import { CHUNK_BYTES, chunkLength, hashChunk, hashChunks } from "./chunk_hashes.ts";
-import { FrameReader } from "./chunk_frames.ts";
-import { unpackBlock } from "../nbd/zstd_block.ts";
-import { describeError, UserError } from "../errors.ts";
+import { UserError } from "../errors.ts";
+import { hashIndexPath } from "./hash_index.ts";
 
 export const BINDING_FILE = "binding.json";
 export const STATE_FILE = "state";
+/** Where the run holding a staged conversion listens (see staging_service.ts). */
+export const SOCKET_FILE = "run.sock";
 /** A staged conversion's name: the guest name's alphabet. */
 const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/;
-/** Written chunks are synced and read back for their hash this often. */
-const VERIFY_EVERY_BYTES = 64 * 1024 * 1024;
 /** The most a binding file may hold (64 disks fit in a few KiB). */
 const MAX_BINDING_BYTES = 64 * 1024;
 
@@ -30,6 +29,15 @@ export function stagedDir(area: string, name: string): string {
 
 export function stagedImage(dir: string, disk: number): string {
   return `${dir}/disk-${disk}.img`;
+}
+
+export function stagingSocket(dir: string): string {
+  return `${dir}/${SOCKET_FILE}`;
+}
+
+/** The socket of the run that holds AREA/NAME, in a directory checked to be ours. */
+export function heldStagingSocket(area: string, name: string): string {
+  return stagingSocket(boundOpen(area, name).dir);
 }
 
 export interface OpenRequest {
@@ -114,8 +122,11 @@ function heldByARun(dir: string): boolean {
 
 /** A staged conversion opened for a run: `lock` keeps other runs out until it is closed. */
 export interface OpenedStaging {
-  /** The line for the other end. */
-  line: string;
+  dir: string;
+  binding: StageBinding;
+  /** Bytes free in the staging area, and the most the staged copy may still need. */
+  free: number;
+  needed: number;
   lock: Deno.FsFile;
 }
 
@@ -141,14 +152,19 @@ export async function openStaging(
   checkOwnDirectory(dir);
   const lock = await lockStaged(dir);
   try {
-    return { line: checkAndSize(dir, area, fresh, req), lock };
+    return { dir, binding: req.binding, ...checkAndSize(dir, area, fresh, req), lock };
   } catch (err) {
     lock.close();
     throw err;
   }
 }
 
-function checkAndSize(dir: string, area: string, fresh: boolean, req: OpenRequest): string {
+function checkAndSize(
+  dir: string,
+  area: string,
+  fresh: boolean,
+  req: OpenRequest,
+): { free: number; needed: number } {
   const staged = fresh ? undefined : readBinding(dir);
   if (staged === undefined) {
     if (req.step === "cutover") {
@@ -191,7 +207,7 @@ function checkAndSize(dir: string, area: string, fresh: boolean, req: OpenReques
       fs.closeSync(fd);
     }
   });
-  return JSON.stringify({ ok: true, dir, free, needed }) + "\n";
+  return { free, needed };
 }
 
 function writeAtomically(path: string, text: string): void {
@@ -208,93 +224,8 @@ function boundOpen(area: string, name: string): { dir: string; binding: StageBin
   return { dir, binding };
 }
 
-function diskOf(binding: StageBinding, disk: number) {
-  const d = binding.disks[disk];
-  if (d === undefined) throw new UserError(`the staged copy has no disk ${disk}`);
-  return d;
-}
-
-/** Every chunk hash of staged disk `disk`, in order. */
-export async function hashStaged(area: string, name: string, disk: number): Promise<Uint8Array> {
-  const { dir, binding } = boundOpen(area, name);
-  return await hashChunks(stagedImage(dir, disk), diskOf(binding, disk).size);
-}
-
-/**
- * Writes the chunks framed on `input` into staged disk `disk`; every 64 MiB
- * and at the end, syncs them and reads each back, and tells `report`
- * "INDEX HASH" of what is now on the server's disk.
- */
-export async function writeStaged(
-  area: string,
-  name: string,
-  disk: number,
-  input: ReadableStream<Uint8Array>,
-  report: (line: string) => Promise<void>,
-): Promise<void> {
-  const { dir, binding } = boundOpen(area, name);
-  const size = diskOf(binding, disk).size;
-  const fd = fs.openSync(stagedImage(dir, disk), fs.constants.O_RDWR);
-  const reader = new FrameReader();
-  let written: number[] = [];
-  let since = 0;
-  const zeros = new Uint8Array(CHUNK_BYTES);
-  const verify = async () => {
-    fs.fdatasyncSync(fd);
-    const lines: string[] = [];
-    for (const index of written) {
-      const length = chunkLength(size, index);
-      const back = new Uint8Array(length);
-      let got = 0;
-      while (got < length) {
-        const n = fs.readSync(fd, back, got, length - got, index * CHUNK_BYTES + got);
-        if (n === 0) break;
-        got += n;
-      }
-      lines.push(`${index} ${Array.from(hashChunk(back), hex).join("")}`);
-    }
-    written = [];
-    since = 0;
-    if (lines.length > 0) await report(lines.join("\n") + "\n");
-  };
-  try {
-    for await (const data of input) {
-      for (const frame of reader.push(data)) {
-        const length = frame.index * CHUNK_BYTES < size ? chunkLength(size, frame.index) : -1;
-        if (length < 0) throw new Error(`chunk ${frame.index} is past the end of the disk`);
-        const bytes = frame.kind === "zero"
-          ? zeros.subarray(0, length)
-          : frame.kind === "zstd"
-          ? await unpackBlock(frame.payload, length)
-          : frame.payload;
-        if (bytes.length !== length) {
-          throw new Error(`chunk ${frame.index} holds ${bytes.length} bytes, not ${length}`);
-        }
-        let at = 0;
-        while (at < length) {
-          at += fs.writeSync(fd, bytes, at, length - at, frame.index * CHUNK_BYTES + at);
-        }
-        written.push(frame.index);
-        since += length;
-        if (since >= VERIFY_EVERY_BYTES) await verify();
-      }
-    }
-    await verify();
-  } catch (err) {
-    // What was written stays, synced: the next run sends only what is missing.
-    await verify().catch(() => {});
-    throw new UserError(`writing the staged disk ${disk}: ${describeError(err)}`);
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
-function hex(byte: number): string {
-  return byte.toString(16).padStart(2, "0");
-}
-
-export function markStaged(area: string, name: string, state: StagedState): void {
-  const { dir } = boundOpen(area, name);
+/** Records that `state` completed, in the staged directory `dir` (held by the caller). */
+export function markStaged(dir: string, state: StagedState): void {
   writeAtomically(`${dir}/${STATE_FILE}`, `${state} ${new Date().toISOString()}\n`);
 }
 
@@ -367,8 +298,19 @@ export async function removeStaged(area: string, name: string): Promise<void> {
 }
 
 function removeUnlocked(dir: string, binding: StageBinding): void {
-  const ours = new Set([BINDING_FILE, `${BINDING_FILE}.tmp`, STATE_FILE, `${STATE_FILE}.tmp`]);
-  binding.disks.forEach((_d, i) => ours.add(`disk-${i}.img`));
+  const ours = new Set([
+    BINDING_FILE,
+    `${BINDING_FILE}.tmp`,
+    STATE_FILE,
+    `${STATE_FILE}.tmp`,
+    SOCKET_FILE,
+  ]);
+  binding.disks.forEach((_d, i) => {
+    const image = stagedImage(dir, i);
+    for (const path of [image, hashIndexPath(image), `${hashIndexPath(image)}.tmp`]) {
+      ours.add(path.slice(dir.length + 1));
+    }
+  });
   const strangers = fs.readdirSync(dir).filter((f) => !ours.has(f));
   if (strangers.length > 0) {
     throw new UserError(`${dir} holds files that are not ours (${strangers[0]}): left in place`);

@@ -73,7 +73,7 @@ async function staged(
     const text = decoder.decode(chunk, { stream: true });
     if (Deno.env.get("BENCH_TRACE")) {
       const at = ((performance.now() - started) / 1000).toFixed(2);
-      for (const l of text.split("\n")) if (l) console.log(`  ${at} ${l.slice(0, 110)}`);
+      for (const l of text.split("\n")) if (l) console.log(`  ${at} ${l.slice(0, 240)}`);
     }
     stdout += text;
     if (Number.isNaN(switchOff) && stdout.includes("can now be switched off")) {
@@ -82,6 +82,9 @@ async function staged(
   }
   const status = await child.status;
   if (!status.success) throw new Error(`run failed:\n${stdout}\n${await stderr}`);
+  if (Deno.env.get("BENCH_TRACE") && (await stderr).trim() !== "") {
+    console.log(`  stderr:\n${await stderr}`);
+  }
   return {
     wall: (performance.now() - started) / 1000,
     switchOff,
