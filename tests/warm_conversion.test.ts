@@ -279,26 +279,33 @@ Deno.test("warm conversion: a pre-copy killed midway resends only the missing ch
   }
 });
 
+interface StagedServer {
+  sshd: TestSshd;
+  image: string;
+  out: string;
+  area: string;
+  /** A run of `p2v.stage=STEP` on `image`, staged as "warm" in `area`. */
+  run: (step: string) => Promise<P2vRun>;
+}
+
 /**
- * A pre-copy and a cutover where sshd will not open a channel to the run's
- * socket: each channel is a command joined to it instead. Between them,
- * something on the server rewrites a staged chunk and puts the
- * modification time back: the kept hashes no longer count, and the chunk
- * is found and sent again.
+ * A packable source image of `size` bytes, a test sshd (with `sshdConfig`)
+ * with the stub virt-v2v, an output dir and a staging area (`areaIn` may
+ * move it), for `body`; all of it gone afterwards.
  */
-async function socketRefused(
-  sshdConfig: string[],
-  areaIn: (area: string) => Promise<string>,
-  refusal: RegExp,
+async function withStagedServer(
+  size: number,
+  opts: { sshdConfig?: string[]; areaIn?: (area: string) => Promise<string> },
+  body: (s: StagedServer) => Promise<void>,
 ): Promise<void> {
-  const work = await tempDir({ prefix: "p2v-warm-nosocket." });
-  const size = 32 * MiB;
+  const work = await tempDir({ prefix: "p2v-warm-staged." });
   const image = await makePackableImage(work, "live.img", size);
-  const sshd = await startSshd({ extraConfig: sshdConfig });
+  const sshd = await startSshd({ extraConfig: opts.sshdConfig });
   try {
     await installStubVirtV2v(sshd, { input: "virt-v2v" });
     const out = await makeOutputDir(sshd);
-    const area = await areaIn(await makeStagingArea(sshd));
+    const made = await makeStagingArea(sshd);
+    const area = opts.areaIn ? await opts.areaIn(made) : made;
     const run = (step: string) =>
       runP2v(
         p2vArgs(
@@ -310,9 +317,29 @@ async function socketRefused(
         ),
         { timeoutMs: 120_000 },
       );
+    await body({ sshd, image, out, area, run });
+    assert.equal(await leftoverProcesses(sshd), "");
+  } finally {
+    await sshd.stop();
+    await Deno.remove(work, { recursive: true });
+  }
+}
+
+/**
+ * A pre-copy and a cutover where sshd will not open a channel to the run's
+ * socket: each channel is a command joined to it instead. Between them,
+ * something on the server rewrites a staged chunk and puts the
+ * modification time back: the kept hashes no longer count, and the chunk
+ * is found and sent again.
+ */
+function socketRefused(
+  opts: { sshdConfig?: string[]; areaIn?: (area: string) => Promise<string> },
+): Promise<void> {
+  const size = 32 * MiB;
+  return withStagedServer(size, opts, async ({ image, out, area, run }) => {
     const pre = await run("precopy");
     assert.equal(pre.code, 0, `exit ${pre.code}\n${pre.stdout}\n${pre.stderr}`);
-    assert.match(pre.stdout + pre.stderr, refusal);
+    assert.match(pre.stdout + pre.stderr, /refused a channel to the Unix socket/);
     assert.match(
       pre.stdout + pre.stderr,
       /: each of the staging area's channels started a command instead/,
@@ -333,50 +360,27 @@ async function socketRefused(
     assert.deepEqual(differLine(cut.stdout), { differ: 1, chunks: size / CHUNK });
     assert.match(cut.stdout, /verified: all 128 chunks of the staged copy match/);
     assert.equal(await sha256File(join(out, "warm-sda")), await sha256File(image));
-    assert.equal(await leftoverProcesses(sshd), "");
-  } finally {
-    await sshd.stop();
-    await Deno.remove(work, { recursive: true });
-  }
+  });
 }
 
 Deno.test("warm conversion: sshd with AllowStreamLocalForwarding no; a staged chunk changed behind our back is sent again", async () => {
-  await socketRefused(
-    ["AllowStreamLocalForwarding no"],
-    (area) => Promise.resolve(area),
-    /refused a channel to the Unix socket/,
-  );
+  await socketRefused({ sshdConfig: ["AllowStreamLocalForwarding no"] });
 });
 
 Deno.test("warm conversion: a staging area whose socket path is over 107 bytes", async () => {
-  await socketRefused([], async (area) => {
-    const long = join(area, "a-staging-area-whose-path-is-long".repeat(3));
-    await Deno.mkdir(long, { mode: 0o1777 });
-    await Deno.chmod(long, 0o1777);
-    return long;
-  }, /refused a channel to the Unix socket/);
+  await socketRefused({
+    areaIn: async (area) => {
+      const long = join(area, "a-staging-area-whose-path-is-long".repeat(3));
+      await Deno.mkdir(long, { mode: 0o1777 });
+      await Deno.chmod(long, 0o1777);
+      return long;
+    },
+  });
 });
 
 Deno.test("warm conversion: a cutover to a server whose virt-v2v fails its test syncs, but does not let the machine go", async () => {
-  const work = await tempDir({ prefix: "p2v-warm-unfit." });
   const size = 16 * MiB;
-  const image = await makePackableImage(work, "live.img", size);
-  const sshd = await startSshd();
-  try {
-    await installStubVirtV2v(sshd, { input: "virt-v2v" });
-    const out = await makeOutputDir(sshd);
-    const area = await makeStagingArea(sshd);
-    const run = (step: string) =>
-      runP2v(
-        p2vArgs(
-          keys(
-            sshd,
-            out,
-            `p2v.name=warm p2v.disks=${image} p2v.stage=${step} p2v.stage.dir=${area}`,
-          ),
-        ),
-        { timeoutMs: 120_000 },
-      );
+  await withStagedServer(size, {}, async ({ sshd, image, area, run }) => {
     const pre = await run("precopy");
     assert.equal(pre.code, 0, `exit ${pre.code}\n${pre.stdout}\n${pre.stderr}`);
     await rewriteExtents(image, size, 2, { chunkBytes: CHUNK });
@@ -395,9 +399,5 @@ Deno.test("warm conversion: a cutover to a server whose virt-v2v fails its test 
       /the staged copy is in sync with the disks: once the server is fixed, run the cutover again/,
     );
     assert.equal(await differingChunks(image, join(area, "warm", "disk-0.img")), 0);
-    assert.equal(await leftoverProcesses(sshd), "");
-  } finally {
-    await sshd.stop();
-    await Deno.remove(work, { recursive: true });
-  }
+  });
 });

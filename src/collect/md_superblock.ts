@@ -9,6 +9,7 @@
  * start with the magic 0xa92b4efc, little-endian on the machines we run on.
  */
 import type { DiskReader } from "./efi_partition.ts";
+import { hexOf } from "../text/hex.ts";
 
 export interface MdMember {
   /** The array's UUID, 32 hex digits: what every member shares. */
@@ -43,7 +44,7 @@ export function parseMdSuperblock1(bytes: Uint8Array): MdMember | undefined {
   if (bytes.length < 64) return undefined;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (view.getUint32(0, true) !== MD_MAGIC || view.getUint32(4, true) !== 1) return undefined;
-  const member: MdMember = { arrayUuid: hex(bytes.subarray(16, 32)) };
+  const member: MdMember = { arrayUuid: hexOf(bytes.subarray(16, 32)) };
   const name = new TextDecoder().decode(bytes.subarray(32, 64)).replace(/\0.*$/s, "");
   if (name !== "") member.arrayName = name;
   return member;
@@ -54,9 +55,5 @@ export function parseMdSuperblock090(bytes: Uint8Array): MdMember | undefined {
   if (bytes.length < 64) return undefined;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (view.getUint32(0, true) !== MD_MAGIC || view.getUint32(4, true) !== 0) return undefined;
-  return { arrayUuid: hex(bytes.subarray(20, 24)) + hex(bytes.subarray(52, 64)) };
-}
-
-function hex(bytes: Uint8Array): string {
-  return [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
+  return { arrayUuid: hexOf(bytes.subarray(20, 24)) + hexOf(bytes.subarray(52, 64)) };
 }

@@ -28,6 +28,7 @@ import {
 } from "../stage/chunk_hashes.ts";
 import { encodeFrameHeader, type FrameKind } from "../stage/chunk_frames.ts";
 import { answerError, type StagingRun } from "../stage/staging_client.ts";
+import { hexOf } from "../text/hex.ts";
 
 export interface DiskSync {
   /** As the config names it. */
@@ -69,10 +70,6 @@ export interface DiskSyncResult {
   /** Chunks whose data was read again while sending and had changed (a live source). */
   changedWhileSending: number;
   seconds: number;
-}
-
-function hex(bytes: Uint8Array): string {
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 /** Reads chunk `index` of an open disk. */
@@ -273,7 +270,7 @@ async function sendChunks(
           counts.changedWhileSending++;
           local.set(hash, c * HASH_BYTES);
         }
-        unconfirmed.set(c, hex(hash));
+        unconfirmed.set(c, hexOf(hash));
         let kind: FrameKind = "raw";
         let payload: Uint8Array = data;
         if (isAllZero(data, 0, data.length)) {

@@ -13,7 +13,12 @@ import type { ExportStarter } from "../nbd/export.ts";
 import { type ServerCapabilities, ServerUnfitError } from "../remote/virt_v2v_probe.ts";
 import { connectToServer, type ServerFit, type SessionOpener, testServer } from "./connect.ts";
 import { runConversion } from "./conversion.ts";
-import { beginLocalHashing, runStaged, stageSettingsProblem } from "./staged_run.ts";
+import {
+  beginLocalHashing,
+  type LocalHashing,
+  runStaged,
+  stageSettingsProblem,
+} from "./staged_run.ts";
 import { unreadableDisks } from "./disk_access.ts";
 import type { EventSink } from "./events.ts";
 import type { ConversionOutcome } from "./outcome.ts";
@@ -55,7 +60,7 @@ export async function runPipeline(req: PipelineRequest): Promise<ConversionOutco
 }
 
 async function connectAndConvert(req: PipelineRequest): Promise<ConversionOutcome> {
-  const { config, emit, signal } = req;
+  const { config, signal } = req;
   if (signal.aborted) return { kind: "cancelled" };
   const stageProblem = stageSettingsProblem(config);
   if (stageProblem !== undefined) return { kind: "failed", stage: "server", message: stageProblem };
@@ -64,8 +69,26 @@ async function connectAndConvert(req: PipelineRequest): Promise<ConversionOutcom
     : await unreadableDisks(config.disks, req.facts.disks.map((d) => d.name));
   if (diskProblem !== undefined) return { kind: "failed", stage: "disks", message: diskProblem };
   const diagnostics = req.captureDiagnostics();
-  // A pre-copy's or a cutover's hashing of this machine's disks needs no server: it starts now.
+  // A pre-copy's or a cutover's hashing of this machine's disks needs no server: it starts now,
+  // and stops when the run is cancelled or ends before it is needed.
   const hashing = beginLocalHashing(config);
+  const stopHashing = () => hashing?.stop();
+  signal.addEventListener("abort", stopHashing);
+  try {
+    return await convertOnServer(req, diagnostics, hashing);
+  } finally {
+    signal.removeEventListener("abort", stopHashing);
+    stopHashing();
+  }
+}
+
+/** Connect and test (or not, see testLater), then the run itself; the session is closed at the end. */
+async function convertOnServer(
+  req: PipelineRequest,
+  diagnostics: Promise<Record<string, string | undefined>>,
+  hashing: LocalHashing | undefined,
+): Promise<ConversionOutcome> {
+  const { config, emit, signal } = req;
   // A cutover tests virt-v2v while the disks sync: the machine's downtime need not wait for it.
   const testLater = config.stage.step === "cutover" && req.capabilities === undefined &&
     !config.skipTestConnection;
@@ -84,7 +107,6 @@ async function connectAndConvert(req: PipelineRequest): Promise<ConversionOutcom
         : undefined,
     });
   } catch (err) {
-    hashing?.stop();
     if (signal.aborted) return { kind: "cancelled" };
     const stage = err instanceof ServerUnfitError ? "server" : "connect";
     return { kind: "failed", stage, message: describeError(err) };
@@ -102,7 +124,6 @@ async function connectAndConvert(req: PipelineRequest): Promise<ConversionOutcom
     } else {
       const unfit = await fitted.then(() => undefined, (err: unknown) => err);
       if (unfit !== undefined) {
-        hashing?.stop();
         if (signal.aborted) return { kind: "cancelled" };
         return { kind: "failed", stage: "server", message: describeError(unfit) };
       }

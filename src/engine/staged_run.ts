@@ -45,8 +45,11 @@ export interface StagedRunRequest {
   /** The cap its owner (the dialog) may change; default: `p2v.bandwidth`'s, if any. */
   bandwidth?: RateLimit;
   ownExecutable?: () => Promise<{ info: OwnExecutable; content: Uint8Array } | undefined>;
-  /** This machine's disks, sized and being hashed since before the connection (beginLocalHashing). */
-  hashing?: LocalHashing;
+  /**
+   * This machine's disks, sized and being hashed since before the
+   * connection (beginLocalHashing): the caller stops it when the run ends.
+   */
+  hashing: LocalHashing | undefined;
 }
 
 /** This machine's disks for a pre-copy or cutover: their sizes, and their hashing under way. */
@@ -151,9 +154,6 @@ export async function runStaged(req: StagedRunRequest): Promise<ConversionOutcom
   });
   const bandwidth = req.bandwidth ??
     (config.bandwidthMbit > 0 ? new RateLimit(config.bandwidthMbit) : undefined);
-  const hashing = req.hashing ?? beginLocalHashing(config);
-  const stopHashing = () => hashing?.stop();
-  req.signal.addEventListener("abort", stopHashing);
   // Held from the staging area's check to the end: no other run opens it meanwhile.
   let lease: StagingRun | undefined;
   try {
@@ -177,7 +177,7 @@ export async function runStaged(req: StagedRunRequest): Promise<ConversionOutcom
     }
     if (step !== "precopy" && step !== "cutover") throw new UserError(`no stage step ${step}`);
 
-    const sizes = await hashing!.disks;
+    const sizes = await req.hashing!.disks;
     const binding = localBinding(await machineUuid(), req.facts, sizes);
     emit({
       type: "phase",
@@ -204,7 +204,7 @@ export async function runStaged(req: StagedRunRequest): Promise<ConversionOutcom
       // The server reads the staged image at disk speed: 20 MB/s is a slow disk.
       hashTimeoutMs: req.timeouts.remoteCommandMs +
         Math.max(...sizes.map((s) => s.size)) / 20_000,
-      localHashes: await hashing!.hashes,
+      localHashes: await req.hashing!.hashes,
     });
     const sentBytes = results.reduce((n, r) => n + r.linkBytes, 0);
     const totalBytes = sizes.reduce((n, s) => n + s.size, 0);
@@ -295,8 +295,6 @@ export async function runStaged(req: StagedRunRequest): Promise<ConversionOutcom
     if (req.signal.aborted) return { kind: "cancelled", remoteDir: stagedDir };
     return failed(describeError(err));
   } finally {
-    req.signal.removeEventListener("abort", stopHashing);
-    stopHashing();
     await lease?.release();
     if (req.bandwidth === undefined) bandwidth?.close();
   }

@@ -12,6 +12,7 @@ import { FrameReader } from "./chunk_frames.ts";
 import { dropHashIndex, readHashIndex, writeHashIndex } from "./hash_index.ts";
 import { unpackBlock } from "../nbd/zstd_block.ts";
 import { describeError, UserError } from "../errors.ts";
+import { hexOf } from "../text/hex.ts";
 
 /** Written chunks are synced and read back for their hash this often. */
 const VERIFY_EVERY_BYTES = 64 * 1024 * 1024;
@@ -76,7 +77,7 @@ export class StagedDisk {
       for (const index of written) {
         const hash = hashChunk(readBack(fd, this.size, index));
         known?.set(hash, index * HASH_BYTES);
-        lines.push(`${index} ${Array.from(hash, hex).join("")}`);
+        lines.push(`${index} ${hexOf(hash)}`);
       }
       written = [];
       since = 0;
@@ -141,8 +142,4 @@ function readBack(fd: number, size: number, index: number): Uint8Array {
     got += n;
   }
   return back;
-}
-
-function hex(byte: number): string {
-  return byte.toString(16).padStart(2, "0");
 }

@@ -154,12 +154,8 @@ export class StagingRun {
     this.#beat = setInterval(() => holder.write("\n"), HEARTBEAT_MS);
   }
 
-  /**
-   * A connection to the holding process, `request` sent on it. A request
-   * with nothing to follow should end the input: sshd closes a channel to
-   * a socket only once both directions have ended.
-   */
-  async connect(request: string, onOutput: (c: Uint8Array) => void): Promise<RemoteProcess> {
+  /** A connection to the holding process, `request` sent on it. */
+  async #connect(request: string, onOutput: (c: Uint8Array) => void): Promise<RemoteProcess> {
     if (!this.#viaCommands) {
       try {
         const channel = await this.session.connectSocket(this.socket, { onOutput });
@@ -191,6 +187,24 @@ export class StagingRun {
     return proc;
   }
 
+  /**
+   * Sends `request`, which nothing follows, and waits up to `timeoutMs`
+   * for its answer, which goes to `onOutput`; false when it did not end in
+   * time. The input is ended at once: sshd closes a channel to a socket
+   * only once both directions have ended.
+   */
+  async #ask(
+    request: string,
+    onOutput: (c: Uint8Array) => void,
+    timeoutMs: number,
+  ): Promise<boolean> {
+    const conn = await this.#connect(request, onOutput);
+    conn.endInput();
+    const end = await within(timeoutMs, conn.ended);
+    conn.hangUp();
+    return end !== undefined;
+  }
+
   /** Every chunk hash of staged disk `disk` (`bytes` of them, exactly), and whether they were kept from the last run. */
   async hashes(
     disk: number,
@@ -198,11 +212,7 @@ export class StagingRun {
     timeoutMs: number,
   ): Promise<{ hashes: Uint8Array; kept: boolean }> {
     const answer = new HashesAnswer(bytes);
-    const conn = await this.connect(`hash ${disk}`, (c) => answer.push(c));
-    conn.endInput();
-    const end = await within(timeoutMs, conn.ended);
-    conn.hangUp();
-    if (end === undefined) {
+    if (!await this.#ask(`hash ${disk}`, (c) => answer.push(c), timeoutMs)) {
       throw new UserError(
         `hashing the staged disk ${disk} on the server took over ${timeoutMs} ms`,
       );
@@ -212,22 +222,19 @@ export class StagingRun {
 
   /** A connection that writes the chunks framed on it into staged disk `disk`. */
   writer(disk: number, onOutput: (c: Uint8Array) => void): Promise<RemoteProcess> {
-    return this.connect(`write ${disk}`, onOutput);
+    return this.#connect(`write ${disk}`, onOutput);
   }
 
   /** Records that `state` completed. */
   async mark(state: StagedState): Promise<void> {
     let said = "";
-    const conn = await this.connect(`mark ${state}`, (c) => {
+    const answered = await this.#ask(`mark ${state}`, (c) => {
       if (said.length < 1024) said += new TextDecoder().decode(c);
-    });
-    conn.endInput();
-    const end = await within(this.timeoutMs, conn.ended);
-    conn.hangUp();
+    }, this.timeoutMs);
     const line = said.split("\n")[0];
     if (line === "ok") return;
     throw new UserError(
-      end === undefined
+      !answered
         ? `recording the staged copy's state took over ${this.timeoutMs} ms`
         : answerError(line) ?? "the staged copy's state could not be recorded",
     );
